@@ -1,0 +1,182 @@
+"""The one exception tree of ollama_nb, and its warnings.
+
+Every error a user can meet is an :class:`OllamaError`; lower-level errors (httpx, json) are mapped
+at the boundary with ``raise ... from exc`` so the cause stays inspectable::
+
+    OllamaError
+    ├── OllamaConnectionError   nothing answers at the host (after retries)
+    ├── OllamaTimeoutError      the server went silent for longer than the read timeout
+    ├── ResponseError           an HTTP error status, with the server's own ``error`` text
+    │   └── ModelNotFoundError  the model is not on the server (404)
+    ├── StreamError             an in-band ``{"error": ...}`` line after the stream started
+    │   └── ConnectionLostError the connection closed before the ``done`` line
+    ├── NoModelError            no model was chosen anywhere
+    ├── ToolError               a Python function cannot be described as a tool
+    └── StructuredOutputError   the reply is not the JSON that was asked for
+
+Errors raised while a reply streams carry that reply on ``.reply``, whose ``text`` holds what
+arrived before the failure. Messages are one or two lines: what happened, then what to do.
+
+Example:
+    >>> try:
+    ...     raise ModelNotFoundError("llama9", host="http://127.0.0.1:11434")
+    ... except OllamaError as exc:
+    ...     print(exc)
+    model 'llama9' is not on the Ollama server at http://127.0.0.1:11434.
+    Pull it first: `ollama pull llama9` (or `%ollama pull llama9` in a notebook).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ConnectionLostError",
+    "ContextTrimmedWarning",
+    "MalformedLineWarning",
+    "ModelNotFoundError",
+    "NoModelError",
+    "OllamaConnectionError",
+    "OllamaError",
+    "OllamaTimeoutError",
+    "ResponseError",
+    "StreamError",
+    "StructuredOutputError",
+    "ToolError",
+]
+
+
+class OllamaError(Exception):
+    """Base of every ollama_nb error; ``reply`` is the partial reply when one was streaming."""
+
+    reply: Any = None
+
+    def __init__(self, message: str, *, reply: Any = None) -> None:
+        super().__init__(message)
+        self.reply = reply
+
+    @property
+    def message(self) -> str:
+        """The one- or two-line message shown to the user."""
+        return str(self)
+
+
+class OllamaConnectionError(OllamaError, ConnectionError):
+    """Nothing answers at the host (refused, unreachable, or closed before any byte)."""
+
+    def __init__(self, host: str, *, detail: str = "", reply: Any = None) -> None:
+        self.host = host
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"Ollama is not answering at {host}{why}.\n"
+            "Start it with `ollama serve`, or point OLLAMA_HOST (or host=) at the right address.",
+            reply=reply,
+        )
+
+
+class OllamaTimeoutError(OllamaError, TimeoutError):
+    """The server sent nothing for longer than the read timeout."""
+
+    def __init__(self, host: str, seconds: float | None, *, reply: Any = None) -> None:
+        self.host = host
+        self.seconds = seconds
+        waited = f"{seconds:g} s" if seconds else "too long"
+        super().__init__(
+            f"Ollama at {host} sent nothing for {waited}.\n"
+            "A large model may still be loading: try again, or raise the timeout (timeout=...).",
+            reply=reply,
+        )
+
+
+class ResponseError(OllamaError):
+    """The server answered with an HTTP error status; ``error`` is its own text."""
+
+    def __init__(self, status_code: int, error: str, *, hint: str = "", reply: Any = None) -> None:
+        self.status_code = status_code
+        self.error = error
+        text = f"Ollama answered {status_code}: {error}"
+        super().__init__(text + (f"\n{hint}" if hint else ""), reply=reply)
+
+
+class ModelNotFoundError(ResponseError):
+    """The model is not on the server (HTTP 404)."""
+
+    def __init__(self, model: str, *, host: str = "", error: str = "", reply: Any = None) -> None:
+        self.model = model
+        self.host = host
+        where = f" at {host}" if host else ""
+        OllamaError.__init__(
+            self,
+            f"model '{model}' is not on the Ollama server{where}.\n"
+            f"Pull it first: `ollama pull {model}` (or `%ollama pull {model}` in a notebook).",
+            reply=reply,
+        )
+        self.status_code = 404
+        self.error = error or f"model '{model}' not found"
+
+
+class StreamError(OllamaError):
+    """The server reported an error in the middle of a stream (an in-band ``{"error": ...}`` line)."""
+
+    def __init__(self, error: str, *, kept: int = 0, reply: Any = None, hint: str = "") -> None:
+        self.error = error
+        kept_note = f" after {kept} characters (kept)" if kept else ""
+        super().__init__(
+            f"Ollama stopped with an error{kept_note}: {error}\n"
+            + (hint or "Check the Ollama server log, then run the cell again."),
+            reply=reply,
+        )
+
+
+class ConnectionLostError(StreamError):
+    """The connection closed before the ``done`` line arrived."""
+
+    def __init__(self, host: str, *, kept: int = 0, detail: str = "", reply: Any = None) -> None:
+        self.host = host
+        OllamaError.__init__(
+            self,
+            f"The connection to Ollama at {host} closed before the reply finished"
+            + (f" ({kept} characters kept)" if kept else "")
+            + ".\nThe server may have stopped or crashed: check it, then run the cell again.",
+            reply=reply,
+        )
+        self.error = detail or "connection closed"
+
+
+class NoModelError(OllamaError):
+    """No model was chosen: not as an argument, not as a default."""
+
+    def __init__(self, available: list[str] | None = None) -> None:
+        self.available = list(available or [])
+        have = (
+            f" The server has: {', '.join(self.available)}."
+            if self.available
+            else ""
+        )
+        super().__init__(
+            "No model chosen: pass one (model=..., or -m NAME in a magic) or set a default "
+            f"(%config OllamaMagics.model = 'NAME').{have}"
+        )
+
+
+class ToolError(OllamaError, ValueError):
+    """A Python function cannot be turned into an Ollama tool."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class StructuredOutputError(OllamaError, ValueError):
+    """The model's reply is not the JSON that was asked for; ``text`` is the raw reply."""
+
+    def __init__(self, message: str, *, text: str = "", reply: Any = None) -> None:
+        super().__init__(message, reply=reply)
+        self.text = text
+
+
+class MalformedLineWarning(UserWarning):
+    """A line of the NDJSON stream was not a JSON object; it was skipped and counted."""
+
+
+class ContextTrimmedWarning(UserWarning):
+    """The oldest turns were left out so the conversation fits the model's context window."""

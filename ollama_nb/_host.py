@@ -1,0 +1,55 @@
+"""Where Ollama lives: the same host rules as the official ollama-python client.
+
+The argument wins, else ``OLLAMA_HOST``, else ``http://127.0.0.1:11434``. A bare ``host`` or
+``host:port`` gets ``http://`` and port 11434; a bind-all address (``0.0.0.0``, ``::``) is
+contacted on the loopback address.
+
+Example:
+    >>> parse_host("0.0.0.0")
+    'http://127.0.0.1:11434'
+    >>> parse_host("example:8080")
+    'http://example:8080'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import urllib.parse
+
+__all__ = ["DEFAULT_HOST", "parse_host", "resolve_host"]
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+_BIND_ALL = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def parse_host(host: str | None) -> str:
+    """Normalise ``host`` to ``scheme://host:port[/path]`` (empty means the default)."""
+    host = (host or "").strip()
+    port = 11434
+    scheme, sep, hostport = host.partition("://")
+    if not sep:
+        scheme, hostport = "http", host
+    elif scheme == "http":
+        port = 80
+    elif scheme == "https":
+        port = 443
+    split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
+    name = split.hostname or "127.0.0.1"
+    name = _BIND_ALL.get(name, name)
+    try:
+        port = split.port or port
+    except ValueError as exc:
+        raise ValueError(f"bad port in Ollama host {host!r}: {exc}") from None
+    try:
+        if isinstance(ipaddress.ip_address(name), ipaddress.IPv6Address):
+            name = f"[{name}]"
+    except ValueError:
+        pass
+    path = split.path.strip("/")
+    return f"{scheme}://{name}:{port}" + (f"/{path}" if path else "")
+
+
+def resolve_host(host: str | None = None) -> str:
+    """The host to use: ``host``, else ``$OLLAMA_HOST``, else the default."""
+    return parse_host(host or os.environ.get("OLLAMA_HOST") or "")

@@ -1,0 +1,90 @@
+"""Parsing a magic's line: options first, then (for line magics) the message, kept verbatim.
+
+IPython's ``magic_arguments`` builds the parser (so ``%%ollama?`` prints real help); the message
+after the options is taken from the raw line as typed, so quotes and apostrophes in it are never
+eaten by shell-style splitting.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+
+_VALUE = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|\S+)""")
+
+
+def split_line(parser: Any, line: str) -> tuple[list[str], str]:
+    """Split ``line`` into option tokens and the message that follows them.
+
+    Example:
+        >>> split_line(parser, "-m llama3.2 --temperature 0.2 What's 2+2?")   # doctest: +SKIP
+        (['-m', 'llama3.2', '--temperature', '0.2'], "What's 2+2?")
+    """
+    rest = line.strip()
+    tokens: list[str] = []
+    while rest.startswith("-"):
+        token = rest.split(None, 1)[0]
+        if token == "--":
+            rest = rest[2:].strip()
+            break
+        name = token.split("=", 1)[0]
+        action = parser._option_string_actions.get(name)
+        if action is None:
+            if token.startswith("--"):
+                raise UsageError(f"unknown option {name}; see the help with %{parser.prog}?")
+            break  # "-5 °C outside?" is a message, not an option
+        tokens.append(token)
+        rest = rest[len(token):]
+        if "=" not in token and action.nargs != 0 and not (action.nargs == "?" and not _looks_like_value(rest)):
+            match = _VALUE.match(rest)
+            if match is None:
+                raise UsageError(f"option {name} needs a value; see %{parser.prog}?")
+            raw = match.group(1)
+            tokens.append(shlex.split(raw)[0] if raw[0] in "'\"" else raw)
+            rest = rest[match.end():]
+        rest = rest.strip()
+    return tokens, rest
+
+
+def _looks_like_value(rest: str) -> bool:
+    word = rest.strip().split(None, 1)[0] if rest.strip() else ""
+    return word.lower() in {"low", "medium", "high", "max", "true", "false"}
+
+
+def parse(parser: Any, line: str, *, message: bool) -> tuple[Any, str]:
+    """Parse options (UsageError on bad ones); return ``(args, message_text)``."""
+    if message:
+        tokens, rest = split_line(parser, line)
+    else:
+        try:
+            tokens, rest = shlex.split(line), ""
+        except ValueError as exc:
+            raise UsageError(f"cannot read the options {line!r}: {exc}") from None
+    return parser.parse_args(tokens), rest
+
+
+def option_value(text: str) -> Any:
+    """``--option KEY=VALUE`` values: JSON when they parse (numbers, true, lists), else text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def options_from(args: Any) -> dict[str, Any]:
+    """Ollama ``options`` from the parsed arguments."""
+    options: dict[str, Any] = {}
+    for pair in args.option or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--option takes KEY=VALUE, not {pair!r} (e.g. --option top_k=20)")
+        options[key.strip()] = option_value(value.strip())
+    for name in ("temperature", "seed", "num_ctx", "num_predict"):
+        value = getattr(args, name, None)
+        if value is not None:
+            options[name] = value
+    return options

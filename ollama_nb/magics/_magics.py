@@ -1,0 +1,261 @@
+"""The IPython magics: ``%%ollama``, ``%ollama_chat`` / ``%%ollama_chat`` and ``%ollama <subcommand>``.
+
+A thin shell over the core and the view: parse the line (IPython's ``magic_arguments``, so
+``%%ollama?`` prints real help), interpolate ``{names}``, call the :class:`~ollama_nb.Session`,
+and stream into the cell. Defaults come from traitlets: ``%config OllamaMagics.model = "llama3.2"``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Bool, Dict, Float, Unicode
+
+from .._errors import NoModelError, OllamaError
+from .._host import resolve_host
+from .._interpolate import interpolate
+from .._session import Session, get_session
+from ._arguments import options_from, parse
+
+
+def _prompt_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by ``%%ollama`` and ``%ollama_chat`` (decorators apply bottom-up)."""
+    decorators = [
+        argument("-m", "--model", help="model name, e.g. llama3.2 (default: %%config OllamaMagics.model)"),
+        argument("-s", "--system", help="system prompt"),
+        argument("-o", "--output", metavar="VAR", help="store the reply text (a str) in VAR"),
+        argument("--temperature", type=float, help="sampling temperature (Ollama option)"),
+        argument("--seed", type=int, help="random seed, for repeatable replies"),
+        argument("--num-ctx", dest="num_ctx", type=int, help="context window in tokens"),
+        argument("--num-predict", dest="num_predict", type=int, help="most tokens to generate"),
+        argument("--option", action="append", metavar="KEY=VALUE", help="any Ollama option; repeatable"),
+        argument("--format", help="'json', or the name of a JSON-schema dict in the namespace"),
+        argument("--think", nargs="?", const=True, default=None, metavar="LEVEL", help="show the model's thinking (optionally low|medium|high)"),
+        argument("--no-think", dest="think", action="store_false", help="ask a thinking model not to think"),
+        argument("--keep-alive", dest="keep_alive", help="how long the model stays loaded, e.g. 5m"),
+        argument("--image", action="append", metavar="PATH", help="attach an image; repeatable"),
+        argument("--host", help="Ollama address (default: OLLAMA_HOST or 127.0.0.1:11434)"),
+        argument("--session", default=None, metavar="NAME", help="named session (default: default)"),
+        argument("--no-interpolate", dest="interpolate", action="store_false", help="send {braces} as typed"),
+        argument("--plain", action="store_true", help="plain text instead of Markdown"),
+        argument("--html", action="store_true", help="render raw HTML from the model (unsafe; off by default)"),
+    ]
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
+
+
+class ReplyText(str):
+    """The reply's text, returned by a line magic: a plain ``str`` that does not echo as ``Out``.
+
+    The answer was already streamed into the cell; ``reply`` is the full :class:`Reply`.
+    """
+
+    reply: Any = None
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+@dataclass
+class Call:
+    """One prepared magic call: who to ask, what, and how to show it."""
+
+    kind: str  # "generate" or "chat"
+    prompt: str
+    session: Session
+    model: str
+    args: Any
+    options: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+    cell: int | None = None
+
+
+@magics_class
+class OllamaMagics(Magics):
+    """Talk to a local Ollama from notebook cells."""
+
+    model = Unicode("", help="Default model, e.g. 'llama3.2'.").tag(config=True)
+    host = Unicode("", help="Ollama address; empty means OLLAMA_HOST or 127.0.0.1:11434.").tag(config=True)
+    system = Unicode("", help="Default system prompt for new conversations.").tag(config=True)
+    options = Dict(help="Default Ollama options, e.g. {'temperature': 0.2}.").tag(config=True)
+    update_interval = Float(0.1, help="Seconds between display updates while streaming.").tag(config=True)
+    session = Unicode("default", help="Name of the session the magics use.").tag(config=True)
+    plain = Bool(False, help="Show replies as plain text instead of Markdown.").tag(config=True)
+    allow_html = Bool(False, help="Render raw HTML in model output (unsafe: off by default).").tag(config=True)
+
+    # -- the magics ----------------------------------------------------------------------------
+    @magic_arguments()
+    @_prompt_arguments
+    @line_cell_magic
+    def ollama(self, line: str, cell: str | None = None) -> Any:
+        """%%ollama [options] — the cell is one prompt to /api/generate, streamed into the cell.
+
+        As a line magic: %ollama models | history | timings | reset | save PATH | load PATH |
+        pull NAME | show NAME | ps | config | help.
+        """
+        if cell is None:
+            from ._subcommands import run_subcommand
+
+            return run_subcommand(self, line)
+        return self.run_sync(self.prepare("generate", line, cell))
+
+    @magic_arguments()
+    @_prompt_arguments
+    @argument("--reset", action="store_true", help="start a fresh conversation first")
+    @argument("--tools", metavar="F,G", help="Python functions the model may call (comma-separated names)")
+    @line_cell_magic
+    def ollama_chat(self, line: str, cell: str | None = None) -> Any:
+        """%ollama_chat [options] message — one turn of the conversation (/api/chat, with history).
+
+        %%ollama_chat [options] takes the message from the cell body.
+        """
+        return self.run_sync(self.prepare("chat", line, cell))
+
+    # -- preparing a call ------------------------------------------------------------------------
+    def _parser(self, kind: str) -> Any:
+        magic = self.ollama if kind == "generate" else self.ollama_chat
+        return magic.parser
+
+    def prepare(self, kind: str, line: str, cell: str | None) -> Call:
+        """Parse, interpolate and choose session and model (UsageError for bad input)."""
+        args, message = parse(self._parser(kind), line, message=cell is None)
+        text = message if cell is None else cell
+        if args.interpolate:
+            text = interpolate(text, self.shell.user_ns)
+        text = text.strip("\n")
+        if not text.strip():
+            where = "the cell body" if cell is not None else "the line, after the options"
+            raise UsageError(f"nothing to send: write the prompt in {where}.")
+        session = self.session_for(args)
+        if getattr(args, "reset", False):
+            session.reset()
+        options = {**self.options, **options_from(args)}
+        models = [m.strip() for m in (args.model or "").split(",") if m.strip()]
+        model = models[0] if models else (self.model or session.model or "")
+        if not model:
+            raise NoModelError(self._available_models(session))
+        extra: dict[str, Any] = {}
+        if args.think is not None:
+            extra["think"] = True if args.think == "true" else False if args.think == "false" else args.think
+        if args.keep_alive:
+            extra["keep_alive"] = args.keep_alive
+        if args.image:
+            extra["images"] = [os.path.expanduser(p) for p in args.image]
+        if args.format:
+            extra["format"] = self._format(args.format)
+        if args.system and kind == "generate":
+            extra["system"] = args.system
+        if kind == "chat" and args.system and args.system != session.system:
+            session.system = args.system
+        if kind == "chat" and getattr(args, "tools", None):
+            extra["tools"] = self._tools(args.tools)
+        return Call(kind, text, session, model, args, options, extra, self.shell.execution_count)
+
+    def session_for(self, args: Any) -> Session:
+        session = get_session(args.session or self.session)
+        host = resolve_host(args.host or self.host or None)
+        if session.host != host:
+            session.use_host(host)
+        if not session.system and self.system:
+            session.system = self.system
+        return session
+
+    def _available_models(self, session: Session) -> list[str]:
+        try:
+            return [m.name for m in session.client.models()]
+        except OllamaError:
+            return []
+
+    def _format(self, value: str) -> Any:
+        if value == "json":
+            return "json"
+        found = self.shell.user_ns.get(value)
+        if found is None:
+            raise UsageError(f"--format takes 'json' or the name of a JSON-schema dict; {value!r} is not defined.")
+        from .._structured import format_value
+
+        return format_value(found)
+
+    def _tools(self, names: str) -> list[Callable[..., Any]]:
+        tools = []
+        for name in (n.strip() for n in names.split(",")):
+            func = self.shell.user_ns.get(name)
+            if not callable(func):
+                raise UsageError(f"--tools: {name!r} is not a function defined in this notebook.")
+            tools.append(func)
+        return tools
+
+    # -- running ----------------------------------------------------------------------------------
+    def _start_sync(self, call: Call) -> Any:
+        method = call.session.chat if call.kind == "chat" else call.session.generate
+        return method(call.prompt, model=call.model, cell=call.cell, **call.extra, **call.options)
+
+    async def _start_async(self, call: Call) -> Any:
+        if call.kind == "chat":
+            return await call.session.achat(call.prompt, model=call.model, cell=call.cell, **call.extra, **call.options)
+        return await call.session.agenerate(call.prompt, model=call.model, cell=call.cell, **call.extra, **call.options)
+
+    def _view(self, call: Call, reply: Any) -> Any:
+        from ..view import make_view
+
+        return make_view(
+            model=call.model,
+            on_stop=reply.stop,
+            plain=call.args.plain or self.plain,
+            allow_html=call.args.html or self.allow_html,
+            interval=self.update_interval,
+        )
+
+    def run_sync(self, call: Call) -> Any:
+        """Blocking path (terminal, nested cells, inside a def): interrupt stops it."""
+        from ..view import stream_sync
+
+        reply = self._start_sync(call)
+        try:
+            stream_sync(reply, self._view(call, reply))
+        finally:
+            result = self.conclude(call, reply)
+        return result
+
+    async def run_async(self, call: Call) -> Any:
+        """Awaiting path (a rewritten cell): the Stop button and interrupt both work."""
+        from ..view import stream_async, ui_poller
+
+        reply = await self._start_async(call)
+        try:
+            async with ui_poller() as poll:
+                try:
+                    await stream_async(reply, self._view(call, reply), poll=poll)
+                except Exception:
+                    if poll is not None:
+                        self._abort_held_requests()
+                    raise
+        finally:
+            result = self.conclude(call, reply)
+        return result
+
+    def _abort_held_requests(self) -> None:
+        """ipykernel 6 + jupyter-ui-poll: requests held during the cell are replayed afterwards;
+        after an error or interrupt they must be aborted like any queued cell (private flag)."""
+        kernel = getattr(self.shell, "kernel", None)
+        if kernel is not None and hasattr(kernel, "_aborting"):
+            kernel._aborting = True
+
+    def conclude(self, call: Call, reply: Any) -> ReplyText:
+        """Store ``-o VAR`` (partial text too: nothing received is lost) and build the result."""
+        text = ReplyText(reply.partial_text())
+        text.reply = reply
+        if call.args.output:
+            value: Any = str(text)
+            if call.extra.get("format") and reply.error is None and not reply.stopped:
+                from .._structured import parse_json_reply
+
+                value = parse_json_reply(str(text))
+            self.shell.user_ns[call.args.output] = value
+        return text

@@ -1,0 +1,152 @@
+"""Consume a reply into a view while keeping the kernel responsive to the Stop button.
+
+Measured (see shared/stop-button.md): a cell that blocks never sees a widget click. The cell must
+*await*: on ipykernel >= 7 comm messages are handled while an async cell awaits; on ipykernel 6,
+``jupyter-ui-poll`` processes pending UI events between awaits. The reply is read by a small task
+that only collects chunks; every display write happens in the cell's own coroutine (writes from
+another task can land on the wrong cell while ui-poll swaps the parent header).
+
+Interrupt (kernel ■, Ctrl-C) stops the stream the same way as the button, keeps the partial reply,
+and then raises :class:`Interrupted` so the cell ends as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from .._errors import OllamaError
+from .._reply import AsyncReply, Reply
+
+Poll = Callable[[int], Awaitable[None]]
+
+
+class Interrupted(OllamaError):
+    """The kernel was interrupted while a reply streamed; the partial reply is kept."""
+
+    def __init__(self, reply: Any) -> None:
+        kept = len(reply.partial_text()) if reply is not None else 0
+        super().__init__(
+            f"Interrupted: the stream was closed and the partial reply ({kept} characters) is kept "
+            "in the output and in the session.",
+            reply=reply,
+        )
+
+
+def _ipykernel_major() -> int | None:
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        if kernel is None:
+            return None
+        import ipykernel
+
+        return int(ipykernel.__version__.split(".")[0])
+    except Exception:
+        return None
+
+
+@contextlib.asynccontextmanager
+async def ui_poller() -> AsyncIterator[Poll | None]:
+    """``poll(n)`` that processes pending widget events on ipykernel 6; None where not needed."""
+    major = _ipykernel_major()
+    if major is None or major >= 7:
+        yield None
+        return
+    try:
+        from jupyter_ui_poll import ui_events
+    except ImportError:
+        yield None
+        return
+    async with ui_events() as poll:
+        yield poll
+
+
+async def stream_async(reply: AsyncReply, view: Any, *, poll: Poll | None = None, tick: float = 0.25) -> None:
+    """Read ``reply`` into ``view`` (awaiting, so the Stop button works); raise its error at the end.
+
+    On interrupt or cancellation the stream is closed, the partial reply kept, and
+    :class:`Interrupted` raised.
+    """
+    pending: list[Any] = []
+    arrived = asyncio.Event()
+
+    async def read() -> None:
+        try:
+            async for chunk in reply:
+                pending.append(chunk)
+                arrived.set()
+        finally:
+            arrived.set()
+
+    reader = asyncio.ensure_future(read())
+    view.reply = reply
+    interrupted = False
+    try:
+        while True:
+            if not reader.done():
+                try:
+                    await asyncio.wait_for(arrived.wait(), 0.02 if poll is not None else tick)
+                except asyncio.TimeoutError:
+                    pass
+                if poll is not None:
+                    await poll(10)
+            arrived.clear()
+            if pending:
+                batch = pending[:]
+                del pending[:]
+                view.add(batch)
+            if reader.done() and not pending:
+                break
+            view.refresh()
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        interrupted = True
+        task = asyncio.current_task()
+        uncancel = getattr(task, "uncancel", None)
+        if uncancel is not None:
+            while task.cancelling():
+                uncancel()
+        reply.stop()
+        with contextlib.suppress(BaseException):
+            await reader
+        if pending:
+            view.add(pending[:])
+    finally:
+        if not reader.done():
+            reply.stop()
+            with contextlib.suppress(BaseException):
+                await reader
+        view.finish(reply)
+    if interrupted:
+        raise Interrupted(reply)
+    if reader.cancelled():
+        return
+    error = reader.exception()
+    if error is not None:
+        raise error
+
+
+def stream_sync(reply: Reply, view: Any) -> None:
+    """Read ``reply`` into ``view`` without an event loop (terminal, nested cells, inside a def).
+
+    The Stop button cannot work here (the cell blocks); interrupt (Ctrl-C / kernel ■) stops the
+    stream, keeps the partial reply and raises :class:`Interrupted`.
+    """
+    view.reply = reply
+    interrupted = False
+    try:
+        for chunk in reply:
+            view.add((chunk,))
+            view.refresh()
+    except KeyboardInterrupt:
+        interrupted = True
+        reply.stop()
+        reply.close()
+    finally:
+        if not reply.done:
+            reply.close()
+        view.finish(reply)
+    if interrupted:
+        raise Interrupted(reply)
