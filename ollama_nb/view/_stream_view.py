@@ -17,7 +17,6 @@ import sys
 import time
 from typing import Any, Callable, Sequence
 
-from .._markdown import MarkdownBlocks, escape_untrusted
 from .._reply import BaseReply, Chunk
 from ._controls import Controls, widgets_available
 
@@ -92,6 +91,8 @@ class StreamView:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         from IPython.display import display
+
+        from .._markdown import MarkdownBlocks
 
         self._display = display
         self.model = model
