@@ -91,10 +91,11 @@ class OllamaTimeoutError(OllamaError, TimeoutError):
 class ResponseError(OllamaError):
     """The server answered with an HTTP error status; ``error`` is its own text."""
 
-    def __init__(self, status_code: int, error: str, *, hint: str = "", reply: Any = None) -> None:
+    def __init__(self, status_code: int, error: str, *, hint: str = "", host: str = "", reply: Any = None) -> None:
         self.status_code = status_code
         self.error = error
-        text = f"Ollama answered {status_code}: {error}"
+        self.host = host
+        text = f"Ollama{' at ' + host if host else ''} answered {status_code}: {error}"
         super().__init__(text + (f"\n{hint}" if hint else ""), reply=reply)
 
 
@@ -118,11 +119,12 @@ class ModelNotFoundError(ResponseError):
 class StreamError(OllamaError):
     """The server reported an error in the middle of a stream (an in-band ``{"error": ...}`` line)."""
 
-    def __init__(self, error: str, *, kept: int = 0, reply: Any = None, hint: str = "") -> None:
+    def __init__(self, error: str, *, kept: int = 0, reply: Any = None, hint: str = "", source: str = "") -> None:
         self.error = error
         kept_note = f" after {kept} characters (kept)" if kept else ""
+        where = f" ({source})" if source else ""
         super().__init__(
-            f"Ollama stopped with an error{kept_note}: {error}\n"
+            f"Ollama{where} stopped with an error{kept_note}: {error}\n"
             + (hint or "Check the Ollama server log, then run the cell again."),
             reply=reply,
         )

@@ -1,7 +1,8 @@
 """``{name}`` interpolation of prompts from a namespace, safe for pasted code.
 
 ``{name}``, ``{name.attr}`` and ``{name[key]}`` are replaced once with values from the namespace;
-``{{`` and ``}}`` give literal braces; anything else in braces (an undefined name, an expression,
+``{{`` and the ``}}`` that closes it give literal braces (a ``}}`` with no ``{{`` before it, as in
+nested JSON, stays as typed); anything else in braces (an undefined name, an expression,
 a JSON object, a set literal) is left exactly as typed, so pasted code never raises. No code is
 evaluated: only attribute and item look-ups.
 
@@ -60,11 +61,18 @@ def _lookup(path: str, namespace: Mapping[str, Any]) -> Any:
 def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
     """Replace ``{name…}`` fields found in ``namespace``; leave everything else as typed."""
 
+    open_escapes = 0
+
     def replace(match: re.Match[str]) -> str:
+        nonlocal open_escapes
         token = match.group(0)
         if token == "{{":
+            open_escapes += 1
             return "{"
         if token == "}}":
+            if not open_escapes:
+                return token  # code or JSON closing two braces at once: as typed
+            open_escapes -= 1
             return "}"
         value = _lookup(match.group(1), namespace)
         return token if value is _MISSING else str(value)

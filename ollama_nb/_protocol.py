@@ -140,9 +140,9 @@ def status_error(status: int, content: bytes, *, model: str | None, host: str) -
     if status == 404 and model is not None and "not found" in error and "page" not in error:
         return ModelNotFoundError(model, host=host, error=error)
     if status == 404:
-        return ResponseError(status, error, hint=f"Is {host} really an Ollama server? Check OLLAMA_HOST.")
+        return ResponseError(status, error, host=host, hint=f"Is {host} really an Ollama server? Check OLLAMA_HOST.")
     hint = next((h for needle, h in _HINTS if needle in error), "")
-    return ResponseError(status, error, hint=hint)
+    return ResponseError(status, error, host=host, hint=hint)
 
 
 def request_error(exc: Exception, host: str) -> OllamaError:

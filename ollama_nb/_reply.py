@@ -92,6 +92,7 @@ class BaseReply:
         self._started = False
         self._finished = False
         self._stop_requested = False
+        self._in_read = False
         self._response: Any = None
         self._t_start: float | None = None
         self._t_sent: float | None = None
@@ -195,7 +196,9 @@ class BaseReply:
             )
             return None
         if "error" in obj:
-            raise StreamError(str(obj["error"]), kept=len(self.partial_text()), reply=self)
+            raise StreamError(
+                str(obj["error"]), kept=len(self.partial_text()), reply=self, source=f"{self.model} at {self.host}"
+            )
         if self._is_chat:
             message = obj.get("message") or {}
             content = message.get("content") or ""
@@ -304,15 +307,20 @@ class Reply(BaseReply):
             self._response = self._client._open_stream(self)
             if self._response is None:
                 return
-            for data in self._response.iter_bytes():
+            body = self._response.iter_bytes()
+            while not self._stop_requested:
+                self._in_read = True
+                try:
+                    data = next(body)
+                except StopIteration:
+                    self._end_of_body()
+                    break
+                finally:
+                    self._in_read = False
                 for chunk in self._feed(data):
                     yield chunk
                     if self._stop_requested:
                         break
-                if self._stop_requested:
-                    break
-            else:
-                self._end_of_body()
         except OllamaError as exc:
             if not (self._stop_requested and not isinstance(exc, StreamError)):
                 raise self._fail(exc) from exc.__cause__
@@ -333,6 +341,10 @@ class Reply(BaseReply):
             _shutdown_connection(self._response)
         if not self._started:
             self.close()
+        elif not self._in_read:
+            # suspended between chunks: it has ended now; the generator releases the
+            # (already shut) connection when it is resumed or collected
+            self._finish()
 
     def close(self) -> None:
         """Release the connection; a reply closed before its end is marked stopped."""
@@ -451,20 +463,16 @@ class AsyncReply(BaseReply):
         finally:
             self._waiting = None
 
-    def _cancel_waiting(self) -> None:
-        task = self._waiting
-        if task is not None and not task.done() and not self._cancelled_by_stop:
-            self._cancelled_by_stop = True
-            task.cancel()
-
     def stop(self) -> None:
         """Stop generating: close the connection now (callable from any thread); keep the text."""
         if self._finished:
             return
         self._stop_requested = True
+        if self._response is not None:
+            _shutdown_connection(self._response)  # the server sees the close now, from any thread
         loop = self._loop
         if loop is None or loop.is_closed():
-            if not self._started:
+            if not self._started or self._response is None:
                 self._finish()
             return
         try:
@@ -472,9 +480,19 @@ class AsyncReply(BaseReply):
         except RuntimeError:
             running = None
         if running is loop:
-            self._cancel_waiting()
+            self._stop_in_loop()
         else:
-            loop.call_soon_threadsafe(self._cancel_waiting)
+            loop.call_soon_threadsafe(self._stop_in_loop)
+
+    def _stop_in_loop(self) -> None:
+        """In the reply's loop: wake a waiting read, or end a reply suspended between chunks."""
+        task = self._waiting
+        if task is not None and not task.done():
+            if not self._cancelled_by_stop:
+                self._cancelled_by_stop = True
+                task.cancel()
+        elif self._started:
+            self._finish()
 
     async def aclose(self) -> None:
         """Release the connection; a reply closed before its end is marked stopped."""

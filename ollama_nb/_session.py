@@ -114,6 +114,7 @@ class Session:
         self._client = client
         self._async_clients: dict[int, AsyncClient] = {}
         self._open: BaseReply | None = None
+        self._epoch = 0  # bumped by reset(): a reply from before it is not recorded
         self._context: dict[str, int | None] = {}
 
     def use_host(self, host: str | None) -> None:
@@ -143,6 +144,7 @@ class Session:
 
     def reset(self) -> None:
         """Forget the conversation (turns and history); model, system and options stay."""
+        self._epoch += 1
         self._stop_open()
         self.turns.clear()
 
@@ -395,8 +397,11 @@ class Session:
         started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         reply.notes.extend(notes)
         self._open = reply
+        epoch = self._epoch
 
         def record(done: BaseReply) -> None:
+            if epoch != self._epoch:
+                return
             messages: tuple[dict[str, Any], ...] = ()
             if user is not None:
                 answer: dict[str, Any] = {"role": "assistant", "content": done.partial_text()}
@@ -418,7 +423,8 @@ class Session:
                     cell=cell,
                     started_at=started,
                     messages=messages,
-                    in_context=user is not None and done.error is None,
+                    # in the conversation only if the model answered something
+                    in_context=user is not None and done.error is None and bool(done.partial_text() or done.tool_calls),
                 )
             )
             if self._open is done:

@@ -21,12 +21,24 @@ def _short_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offs
     return stb
 
 
+def _warm_up() -> None:
+    """Import what the first streamed cell would otherwise import inside its time to first token."""
+    try:
+        import anyio  # noqa: F401  (httpx's async backend, imported lazily on the first request)
+        import httpcore._backends.anyio  # noqa: F401
+
+        from .. import _markdown  # noqa: F401
+    except ImportError:  # pragma: no cover
+        pass
+
+
 def load_ipython_extension(ipython: Any) -> None:
     from .._errors import OllamaError
 
     if "OllamaMagics" in ipython.magics_manager.registry:
         return
     ipython.register_magics(OllamaMagics(ipython))
+    _warm_up()
     if rewrite_cell not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(rewrite_cell)
     _saved_custom_exc[id(ipython)] = (ipython.custom_exceptions, ipython.CustomTB)

@@ -130,6 +130,10 @@ class StreamView:
                 self._dirty = True
                 if self.plain:
                     self._text_since += chunk.content
+                    if len(self._text_since) > self._blocks.threshold and "\n" in self._text_since:
+                        cut = self._text_since.rindex("\n") + 1
+                        block, self._text_since = self._text_since[:cut], self._text_since[cut:]
+                        self._freeze(block)
                 else:
                     for block in self._blocks.feed(chunk.content):
                         self._freeze(block)
@@ -160,7 +164,7 @@ class StreamView:
             return {"text/plain": markdown}
         bundle = {"text/markdown": markdown}
         if final:
-            bundle["text/plain"] = markdown
+            bundle["text/plain"] = markdown if self.allow_html else html.unescape(markdown)
         return bundle
 
     def _freeze(self, block: str) -> None:
@@ -174,10 +178,10 @@ class StreamView:
         lines, self._tool_lines = self._tool_lines, []
         return "\n\n".join(lines) + "\n\n"
 
-    def _open_text(self) -> str:
+    def _open_text(self, cursor: str = "") -> str:
         if self.plain:
             return self._text_since
-        return self._blocks.tail
+        return self._blocks.tail_with_cursor(cursor) if cursor else self._blocks.tail
 
     def refresh(self, *, force: bool = False) -> bool:
         """Re-send the open tail if due (time and byte budget allow); True if it was sent."""
@@ -195,9 +199,9 @@ class StreamView:
         self._last = now
         self._dirty = False
         tail = self._tool_lines and "\n\n".join(self._tool_lines) + "\n\n" or ""
-        tail += self._open_text()
+        tail += self._open_text(cursor=" ▍")
         if tail:
-            self._send(self._bundle(tail + (" ▍" if not self.plain else ""), final=False), new=False)
+            self._send(self._bundle(tail, final=False), new=False)
         self._update_status(now, force=True)
         return True
 

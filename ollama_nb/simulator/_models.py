@@ -1,0 +1,223 @@
+"""The simulated model catalogue: which names exist, what they can do, and what is loaded.
+
+Every name exists except those starting with ``missing`` or ``no-such`` (after any
+``namespace/``). Thinking models: names starting ``qwen3``, ``deepseek-r1``, ``gpt-oss``
+or containing ``think``. Vision: ``gemma``, ``llava`` or names containing ``vision``.
+Context length is 8192, or 512 for names containing ``ctx512``.
+
+Example:
+    >>> shelf = ModelShelf()
+    >>> shelf.exists("llama3.2"), shelf.exists("missing-model")
+    (True, False)
+    >>> capabilities("qwen3")
+    ['completion', 'tools', 'thinking']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from typing import Any
+
+from ._wire import rfc3339_nano
+
+__all__ = ["ModelShelf", "can_think", "canonical_name", "capabilities", "context_length"]
+
+BUILT_IN = ("llama3.2:latest", "qwen3:latest", "gemma3:latest")
+
+_KNOWN: dict[str, tuple[str, str, int]] = {  # prefix -> (family, parameter size, bytes)
+    "llama3.2": ("llama", "3.2B", 2_019_393_189),
+    "qwen3": ("qwen3", "8.2B", 5_225_387_923),
+    "gemma3": ("gemma3", "4.3B", 3_338_801_804),
+    "deepseek-r1": ("qwen2", "7.6B", 4_683_075_271),
+    "gpt-oss": ("gptoss", "20.9B", 13_780_173_839),
+    "mistral": ("llama", "7.2B", 4_113_301_824),
+}
+
+
+def _base(name: str) -> str:
+    return name.rsplit("/", 1)[-1].lower()
+
+
+def canonical_name(name: str) -> str:
+    """The name with an explicit tag, as /api/tags and /api/ps show it.
+
+    Example:
+        >>> canonical_name("llama3.2")
+        'llama3.2:latest'
+    """
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def can_think(name: str) -> bool:
+    """Whether ``think`` is accepted for this model."""
+    base = _base(name)
+    return base.startswith(("qwen3", "deepseek-r1", "gpt-oss")) or "think" in base
+
+
+def _has_vision(name: str) -> bool:
+    base = _base(name)
+    return base.startswith(("gemma", "llava")) or "vision" in base
+
+
+def capabilities(name: str) -> list[str]:
+    """Capabilities as /api/show lists them."""
+    caps = ["completion", "tools"]
+    if can_think(name):
+        caps.append("thinking")
+    if _has_vision(name):
+        caps.append("vision")
+    return caps
+
+
+def context_length(name: str) -> int:
+    """The model's trained context length (``<family>.context_length``)."""
+    return 512 if "ctx512" in name.lower() else 8192
+
+
+def _facts(name: str) -> tuple[str, str, int]:
+    base = _base(name).split(":", 1)[0]
+    for prefix, facts in _KNOWN.items():
+        if base.startswith(prefix):
+            return facts
+    family = "".join(ch for ch in base.split("-", 1)[0] if ch.isalnum()) or "llama"
+    return family, "7B", 4_000_000_000 + int(_digest(name)[:6], 16)
+
+
+def _digest(name: str) -> str:
+    return hashlib.sha256(canonical_name(name).encode("utf-8")).hexdigest()
+
+
+def details(name: str) -> dict[str, Any]:
+    """``ModelDetails`` in Go field order."""
+    family, size, _ = _facts(name)
+    return {
+        "parent_model": "",
+        "format": "gguf",
+        "family": family,
+        "families": [family],
+        "parameter_size": size,
+        "quantization_level": "Q4_K_M",
+    }
+
+
+class ModelShelf:
+    """Which models are pulled and which are loaded; thread-safe, touched once per request.
+
+    Example:
+        >>> shelf = ModelShelf()
+        >>> shelf.touch("qwen3", keep_alive=300.0, num_ctx=None)
+        >>> [m["name"] for m in shelf.ps()["models"]]
+        ['qwen3:latest']
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pulled: list[str] = []
+        self._loaded: dict[str, tuple[int, int]] = {}  # canonical -> (expires ns, ctx)
+        self._started_ns = time.time_ns()
+
+    @staticmethod
+    def exists(name: str) -> bool:
+        """False for names starting with ``missing`` or ``no-such`` (and for "")."""
+        base = _base(name)
+        return bool(base) and not base.startswith(("missing", "no-such"))
+
+    def add_pulled(self, name: str) -> None:
+        """Remember a pulled model so /api/tags lists it."""
+        full = canonical_name(name)
+        with self._lock:
+            if full not in BUILT_IN and full not in self._pulled:
+                self._pulled.append(full)
+
+    def touch(self, name: str, keep_alive: float | None, num_ctx: int | None) -> None:
+        """Mark a model loaded until ``keep_alive`` seconds from now (0 unloads, <0 forever)."""
+        full = canonical_name(name)
+        seconds = 300.0 if keep_alive is None else keep_alive
+        with self._lock:
+            if seconds == 0:
+                self._loaded.pop(full, None)
+                return
+            expires = time.time_ns() + int((seconds if seconds > 0 else 1e10) * 1e9)
+            ctx = min(num_ctx or 4096, context_length(name))
+            self._loaded[full] = (expires, ctx)
+
+    def tags(self) -> dict[str, Any]:
+        """The /api/tags body."""
+        with self._lock:
+            names = list(BUILT_IN) + self._pulled
+        modified = rfc3339_nano(self._started_ns)
+        return {
+            "models": [
+                {
+                    "name": name,
+                    "model": name,
+                    "modified_at": modified,
+                    "size": _facts(name)[2],
+                    "digest": _digest(name),
+                    "details": details(name),
+                }
+                for name in names
+            ]
+        }
+
+    def ps(self) -> dict[str, Any]:
+        """The /api/ps body: loaded models, longest time left first."""
+        now = time.time_ns()
+        with self._lock:
+            live = [(n, e, c) for n, (e, c) in self._loaded.items() if e > now]
+        live.sort(key=lambda item: -item[1])
+        models = []
+        for name, expires, ctx in live:
+            size = _facts(name)[2]
+            models.append({
+                "name": name,
+                "model": name,
+                "size": size + 400_000_000,
+                "digest": _digest(name),
+                "details": details(name),
+                "expires_at": rfc3339_nano(expires),
+                "size_vram": size + 400_000_000,
+                "context_length": ctx,
+            })
+        return {"models": models}
+
+    def show(self, name: str) -> dict[str, Any]:
+        """The /api/show body in Go ``ShowResponse`` field order (model_info keys sorted)."""
+        family = details(name)["family"]
+        info = {
+            "general.architecture": family,
+            "general.file_type": 15,
+            "general.parameter_count": _facts(name)[2] * 2,
+            "general.quantization_version": 2,
+            f"{family}.attention.head_count": 32,
+            f"{family}.attention.head_count_kv": 8,
+            f"{family}.block_count": 28,
+            f"{family}.context_length": context_length(name),
+            f"{family}.embedding_length": 3072,
+            "tokenizer.ggml.bos_token_id": 1,
+            "tokenizer.ggml.eos_token_id": 2,
+            "tokenizer.ggml.merges": None,
+            "tokenizer.ggml.model": "gpt2",
+            "tokenizer.ggml.tokens": None,
+        }
+        return {
+            "license": "Simulated model: no weights, no license. Served by the ollama_nb simulator.",
+            "modelfile": f"# Modelfile generated by the ollama_nb simulator\nFROM {canonical_name(name)}\n",
+            "parameters": "temperature 0.7\nnum_ctx 2048",
+            "template": "{{ .Prompt }}",
+            "details": details(name),
+            "model_info": dict(sorted(info.items())),
+            "capabilities": capabilities(name),
+            "modified_at": rfc3339_nano(self._started_ns),
+        }
+
+    def layer_digests(self, name: str) -> list[tuple[str, int]]:
+        """Deterministic (digest, size) layers a pull of ``name`` downloads."""
+        root = _digest(name)
+        sizes = [_facts(name)[2], 1_480, 7_711, 96]
+        return [
+            ("sha256:" + hashlib.sha256(f"{root}:{i}".encode()).hexdigest(), size)
+            for i, size in enumerate(sizes)
+        ]

@@ -1,0 +1,281 @@
+"""Deterministic reply text, cut into tokens the way a model streams them.
+
+Nothing here pretends to be a model: every text reply starts with
+``*(simulated reply)* `` (except ``[[echo]]``, ``format`` JSON and tool calls). The same
+model + conversation + seed always gives the same tokens. Tokens are word pieces with
+their leading space, like real tokenizers (``" sky"``, ``"."``, ``" sim"`` ``"ulated"``).
+
+Example:
+    >>> plan = plan_reply(ReplyInput(model="llama3.2", text="Why is the sky blue?"))
+    >>> "".join(plan.content).startswith("*(simulated reply)* ")
+    True
+    >>> len(plan.content)
+    60
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._directives import Directives
+
+__all__ = ["PREFIX", "ReplyInput", "ReplyPlan", "example_value", "plan_reply", "tokenize"]
+
+PREFIX = "*(simulated reply)*"
+DEFAULT_TOKENS = 60
+_THINK_TOKENS = {"low": 8, "medium": 16, "high": 32, "max": 48, "true": 16}
+
+_PIECE = re.compile(r"\s*(?:[^\W\d_]{1,8}|\d{1,3}|[^\w\s]|_)|\s+")
+
+# Words as pieces with their leading space; "+" joins the pieces of a longer word.
+_WORDS: tuple[tuple[str, ...], ...] = tuple(
+    tuple([" " + word.split("+")[0]] + word.split("+")[1:])
+    for word in (
+        "the light river stream answer quiet simple blue sky water cell kernel output window"
+        " garden paper stone cloud morning evening signal pattern value line text small steady"
+        " bright careful clear open short long warm cold useful plain note+book sim+ulated"
+        " deter+min+istic tok+en+izer stream+ing comp+uter exam+ple moves holds shows carries"
+        " turns waits reads writes keeps follows makes finds and with from into over under"
+        " while because so then each every some this"
+    ).split()
+)
+_FILLER: tuple[str, ...] = tuple(piece for word in _WORDS for piece in word) + (",", ".")
+_UTF8_TOKENS = (
+    " Grü", "ße", " naï", "vé", " café", " 日本", "語", " テキ", "スト", " 🙂", " 🚀",
+    " Ελλ", "ηνικά", " Рус", "ский", " —", " €5", " ñandú", " 中文", " ✓",
+)
+
+_MARKDOWN = (
+    " Here is some Markdown.\n\n## Simulated heading\n\n"
+    "- first item\n- second item with **bold** text\n- third item with `inline code`\n\n"
+    "```python\ndef greet(name: str) -> str:\n    return f\"Hello, {name}!\"\n```\n\n"
+    "| column | value |\n|--------|-------|\n| alpha  | 1     |\n| beta   | 2     |\n"
+)
+_HTML = (
+    "Markup must stay text: <img src=x onerror=\"alert('img')\"> and "
+    "<script>alert(\"script\")</script> & <b>bold?</b>"
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Cut text into word pieces whose concatenation is exactly ``text``.
+
+    Example:
+        >>> tokenize(" The notebook shows 2024.")
+        [' The', ' notebook', ' shows', ' 202', '4', '.']
+    """
+    return _PIECE.findall(text)
+
+
+@dataclass(frozen=True)
+class ReplyInput:
+    """What the reply depends on (already validated by the server)."""
+
+    model: str
+    text: str = ""
+    conversation: str = ""
+    directives: Directives = field(default_factory=Directives)
+    seed: int | None = None
+    think: str | None = None  # None or a level: "true", "low", "medium", "high", "max"
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_results: tuple[tuple[str, str], ...] = ()  # (tool_name, content) of trailing tool messages
+    format: Any = None
+    image_sizes: tuple[int, ...] = ()
+    num_predict: int | None = None
+
+
+@dataclass(frozen=True)
+class ReplyPlan:
+    """The tokens to stream and how the reply ends."""
+
+    thinking: list[str]
+    content: list[str]
+    tool_calls: list[dict[str, Any]]
+    done_reason: str
+
+    @property
+    def eval_count(self) -> int:
+        """Tokens "generated": thinking + content + ~12 per tool call."""
+        return len(self.thinking) + len(self.content) + 12 * len(self.tool_calls)
+
+
+def _rng(inp: ReplyInput) -> random.Random:
+    key = f"{inp.model}\0{inp.conversation or inp.text}\0{inp.seed}".encode("utf-8", "replace")
+    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
+
+
+def _sentences(rng: random.Random, count: int) -> list[str]:
+    """Exactly ``count`` filler tokens forming sentences that each end with a full stop."""
+    out: list[str] = []
+    while len(out) < count:
+        room = count - len(out) - 1  # tokens left before this sentence's full stop
+        if room == 0:
+            out.append(" Yes.")
+            break
+        words = rng.choices(_WORDS, k=rng.randint(5, 11))
+        first = words[0]
+        words[0] = (" " + first[0][1:].capitalize(), *first[1:])
+        pieces = [piece for word in words for piece in word]
+        out.extend(pieces[:room])
+        out.append(".")
+    return out
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        return target if isinstance(target, dict) else {}
+    return schema
+
+
+def example_value(schema: Any, *, text: str = "Tokyo", required_only: bool = False,
+                  root: dict[str, Any] | None = None, depth: int = 0) -> Any:
+    """A value that fits a JSON schema: integer 2, number 1.5, boolean true, string ``text``.
+
+    Example:
+        >>> example_value({"type": "object", "properties": {"city": {"type": "string"},
+        ...     "days": {"type": "integer"}}, "required": ["city"]}, required_only=True)
+        {'city': 'Tokyo'}
+    """
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    root = root if root is not None else schema
+    schema = _resolve(schema, root)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for combo in ("anyOf", "oneOf", "allOf"):
+        options = [s for s in schema.get(combo) or [] if isinstance(s, dict) and s.get("type") != "null"]
+        if options:
+            return example_value(options[0], text=text, required_only=required_only, root=root, depth=depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None and isinstance(schema.get("properties"), dict):
+        kind = "object"
+    if kind == "object":
+        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        required = schema.get("required") if isinstance(schema.get("required"), list) else []
+        names = [n for n in props if n in required] + [n for n in required if n not in props] \
+            if required_only else list(props)
+        return {n: example_value(props.get(n, {"type": "string"}), text=text, required_only=required_only,
+                                 root=root, depth=depth + 1) for n in names}
+    if kind == "array":
+        item = schema.get("items")
+        return [example_value(item, text=text, required_only=required_only, root=root, depth=depth + 1)] \
+            if isinstance(item, dict) else []
+    return {"integer": 2, "number": 1.5, "boolean": True, "string": text}.get(str(kind))
+
+
+def _tool_calls(inp: ReplyInput, rng: random.Random) -> list[dict[str, Any]]:
+    by_name: dict[str, dict[str, Any]] = {}
+    for tool in inp.tools:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            by_name.setdefault(function["name"], function)
+    names = list(inp.directives.tools) or list(by_name)[:1]
+    calls = []
+    for index, name in enumerate(names):
+        if inp.directives.args is not None:
+            args = inp.directives.args
+        else:
+            params = by_name.get(name, {}).get("parameters") or {"type": "object"}
+            args = example_value(params, required_only=True)
+            args = args if isinstance(args, dict) else {}
+        ident = "call_" + "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=8))
+        calls.append({"id": ident, "function": {"index": index, "name": name, "arguments": args}})
+    return calls
+
+
+def _json_text(inp: ReplyInput, rng: random.Random) -> str:
+    if isinstance(inp.format, dict):
+        value = example_value(inp.format, text="simulated")
+    else:
+        value = {"simulated": True, "model": inp.model, "answer": "".join(_sentences(rng, 8)).strip()}
+    text = json.dumps(value, ensure_ascii=False)
+    if inp.directives.invalid_json:
+        text = text[:-1] + ",}" if text.endswith(("}", "]")) else text + ","
+    return text
+
+
+def _body(inp: ReplyInput, rng: random.Random) -> list[str]:
+    """Content tokens before any [[tokens=N]] / num_predict adjustment."""
+    d = inp.directives
+    if inp.tool_results:
+        said = " ".join(f"The tool {name} returned: {content}." for name, content in inp.tool_results)
+        return [PREFIX] + tokenize(" " + said)
+    if inp.format is not None or d.invalid_json:
+        return tokenize(_json_text(inp, rng))
+    if d.echo:
+        return tokenize(inp.text)
+    head = ""
+    if inp.image_sizes:
+        n = len(inp.image_sizes)
+        sizes = ", ".join(f"{size} bytes" for size in inp.image_sizes)
+        head = f" I received {n} image{'s' if n != 1 else ''} ({sizes})."
+    if d.markdown:
+        return [PREFIX] + tokenize(head + _MARKDOWN)
+    if d.html:
+        return [PREFIX] + tokenize(head + " " + _HTML)
+    if d.utf8:
+        return [PREFIX] + tokenize(head) + list(_UTF8_TOKENS)
+    quote = " ".join(inp.text.split())
+    if quote:
+        quote = quote if len(quote) <= 48 else quote[:47] + "…"
+        head += f' You asked: "{quote}".'
+    tokens = [PREFIX] + tokenize(head)
+    return tokens + _sentences(rng, max(DEFAULT_TOKENS - len(tokens), 12))
+
+
+def _fit(tokens: list[str], count: int, inp: ReplyInput, rng: random.Random) -> list[str]:
+    """Exactly ``count`` tokens: cut, or pad with more of the same kind of text."""
+    if len(tokens) >= count:
+        return tokens[:count]
+    missing = count - len(tokens)
+    if inp.format is not None:
+        pad: list[str] = [" "] * missing
+    elif inp.directives.utf8:
+        pad = rng.choices(_UTF8_TOKENS, k=missing)
+    else:
+        pad = rng.choices(_FILLER, k=missing)
+    return tokens + pad
+
+
+def plan_reply(inp: ReplyInput) -> ReplyPlan:
+    """Decide the whole reply for one request: thinking, content or tool calls, done_reason.
+
+    Example:
+        >>> from ._directives import parse_directives
+        >>> text, d = parse_directives("hi [[tokens=5]]")
+        >>> len(plan_reply(ReplyInput(model="m", text=text, directives=d)).content)
+        5
+    """
+    rng = _rng(inp)
+    thinking: list[str] = []
+    if inp.think:
+        count = _THINK_TOKENS.get(inp.think, 16)
+        thinking = ["*(simulated thinking)*"] + _sentences(rng, count - 1)
+    calls: list[dict[str, Any]] = []
+    content: list[str] = []
+    if inp.tools and not inp.tool_results:
+        calls = _tool_calls(inp, rng)
+    if not calls:
+        content = _body(inp, rng)
+        if inp.directives.tokens is not None:
+            content = _fit(content, inp.directives.tokens, inp, rng)
+    done_reason = "length" if inp.directives.length else "stop"
+    limit = inp.num_predict
+    if limit is not None and limit > 0 and len(thinking) + len(content) > limit:
+        keep_thinking = min(len(thinking), limit)
+        thinking, content = thinking[:keep_thinking], content[: limit - keep_thinking]
+        calls, done_reason = [], "length"
+    return ReplyPlan(thinking=thinking, content=content, tool_calls=calls, done_reason=done_reason)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The test job: set up everything the tests need, then run pytest with the given arguments.
+#
+#   bash scripts/test.sh                      # all tests
+#   bash scripts/test.sh tests/browser -x     # any pytest arguments
+#
+# Sets up (each step skipped when already done):
+#   - Debian chromium (apt-get, as root or with sudo) for tests/browser
+#   - .venv     : the package editable with [test,bench], JupyterLab 4, Notebook 7, ipykernel 7
+#   - .venv-k6  : ipykernel 6.29.5 + ipywidgets + jupyter-ui-poll + the package editable
+#   - kernelspecs "onb-k7" (.venv) and "onb-k6" (.venv-k6), registered into .venv
+# Versions are pinned in scripts/requirements-test.txt and scripts/requirements-k6.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/_venvs.sh
+source scripts/_venvs.sh
+
+onb_ensure_chromium
+
+main_args=(-r scripts/requirements-test.txt -e ".[test,bench]")
+main_stamp="$(onb_stamp "test ${main_args[*]}" pyproject.toml scripts/requirements-test.txt)"
+k6_args=(-r scripts/requirements-k6.txt -e .)
+k6_stamp="$(onb_stamp "k6 ${k6_args[*]}" pyproject.toml scripts/requirements-k6.txt)"
+
+# The two environments are independent: on a fresh machine set up .venv-k6 in the background.
+k6_pid=""
+if ! onb_stamp_is_current .venv-k6 k6 "$k6_stamp"; then
+    k6_log="$(mktemp -t onb-venv-k6.XXXXXX.log)"
+    ( onb_ensure_venv .venv-k6 && onb_install_if_changed .venv-k6 k6 "$k6_stamp" "${k6_args[@]}" ) \
+        >"$k6_log" 2>&1 &
+    k6_pid=$!
+    trap '[ -n "$k6_pid" ] && { pkill -P "$k6_pid" 2>/dev/null; kill "$k6_pid" 2>/dev/null; } || true' EXIT
+fi
+
+onb_ensure_venv .venv
+onb_install_if_changed .venv test "$main_stamp" "${main_args[@]}"
+
+if [ -n "$k6_pid" ]; then
+    k6_status=0
+    wait "$k6_pid" || k6_status=$?
+    k6_pid=""
+    cat "$k6_log" >&2
+    rm -f "$k6_log"
+    if [ "$k6_status" -ne 0 ]; then
+        onb_say "error: setting up .venv-k6 failed (status $k6_status)"
+        exit "$k6_status"
+    fi
+fi
+
+# Kernelspecs live in .venv/share/jupyter/kernels, where .venv's jupyter and nbclient find them.
+register_kernel() {  # NAME PYTHON DISPLAY-NAME
+    local spec=".venv/share/jupyter/kernels/$1/kernel.json" python
+    python="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+    if [ -f "$spec" ] && grep -qF "\"$python\"" "$spec"; then
+        return 0
+    fi
+    local out
+    # (its warning that .venv is not on .venv-k6's own kernel path is expected: .venv's jupyter reads it)
+    if ! out="$("$2" -m ipykernel install --prefix .venv --name "$1" --display-name "$3" 2>&1)"; then
+        printf '%s\n' "$out" >&2
+        return 1
+    fi
+    onb_say "registered kernelspec $1 -> $python"
+}
+register_kernel onb-k6 .venv-k6/bin/python "ollama_nb (ipykernel 6)"
+register_kernel onb-k7 .venv/bin/python "ollama_nb (ipykernel 7)"
+
+exec .venv/bin/python -m pytest "$@"

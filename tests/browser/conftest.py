@@ -1,0 +1,144 @@
+"""Fixtures for the browser tests: a JupyterLab server per module, a fresh page per test.
+
+    def test_something(notebook):
+        nb = notebook(["print(1)"], kernel="onb-k6", ui="lab")
+        nb.run_cell(0)
+        assert nb.output_text(0) == "1"
+
+Every test in this directory is marked ``browser`` (deselect with ``-m "not browser"``).
+Without Debian's chromium the directory is skipped, except under CI (CI=true), where that fails.
+A failing test leaves a screenshot in out/browser-failures/.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .jupyter import (
+    KERNELS,
+    REPO,
+    UI,
+    JupyterServer,
+    NotebookPage,
+    chromium,
+    chromium_path,
+    jupyter_server,
+    open_notebook,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+BROWSER_DIR = Path(__file__).resolve().parent
+FAILURE_SCREENSHOTS = REPO / "out" / "browser-failures"
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _why_unavailable() -> str | None:
+    if chromium_path() is None:
+        return "chromium is not installed (run `bash scripts/test.sh`, which apt-installs it)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (run `bash scripts/test.sh`)"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = _why_unavailable()
+    for item in items:
+        if BROWSER_DIR not in Path(str(item.path)).resolve().parents:
+            continue
+        item.add_marker(pytest.mark.browser)
+        if reason and not running_in_ci():
+            item.add_marker(pytest.mark.skip(reason=f"browser tests skipped: {reason}"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"onb_report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    reason = _why_unavailable()
+    if reason:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def jupyter() -> Iterator[JupyterServer]:
+    """A ``jupyter lab`` (also serving Notebook 7) for the tests of one module."""
+    with jupyter_server() as server:
+        yield server
+
+
+@pytest.fixture
+def page(
+    browser: Browser, jupyter: JupyterServer, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A new browser context and page; kernels are shut down and comm subshells reset after."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    new_page = context.new_page()
+    try:
+        yield new_page
+    finally:
+        report = getattr(request.node, "onb_report_call", None)
+        if report is not None and report.failed:
+            name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+            FAILURE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            try:
+                new_page.screenshot(path=str(FAILURE_SCREENSHOTS / f"{name}.png"), full_page=True)
+            except Exception:  # the page may be gone; the test's own failure matters more
+                pass
+        context.close()
+        jupyter.shutdown_kernels()
+        jupyter.set_comms_over_subshells(True)
+
+
+_names = itertools.count()
+
+
+@pytest.fixture
+def notebook(
+    page: Page, jupyter: JupyterServer, request: pytest.FixtureRequest
+) -> Callable[..., NotebookPage]:
+    """Factory: write a notebook with ``cells`` for ``kernel`` and open it in ``ui``.
+
+    ``notebook(cells, kernel="onb-k7", ui="lab", comms_over_subshells=True, name=None)``
+    """
+
+    def open_new(
+        cells: Sequence[Any],
+        *,
+        kernel: str = "onb-k7",
+        ui: UI = "lab",
+        comms_over_subshells: bool = True,
+        name: str | None = None,
+    ) -> NotebookPage:
+        if kernel in KERNELS and kernel not in jupyter.kernelspecs():
+            pytest.fail(
+                f"kernelspec {kernel!r} is not registered in .venv; run `bash scripts/test.sh`",
+                pytrace=False,
+            )
+        stem = re.sub(r"[^\w]+", "_", request.node.name).strip("_")[:60]
+        name = name or f"{stem}-{next(_names)}.ipynb"
+        jupyter.write_notebook(name, cells, kernel=kernel)
+        jupyter.set_comms_over_subshells(comms_over_subshells)
+        return open_notebook(page, jupyter, name, ui=ui)
+
+    return open_new
