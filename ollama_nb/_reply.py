@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
 import httpx
 
-from ._errors import ConnectionLostError, MalformedLineWarning, OllamaError, StreamError
+from ._errors import ConnectionLostError, MalformedLineWarning, OllamaError, StreamError, ToolError
 from ._ndjson import LineBuffer, parse_line
 from ._timing import Timing
-from ._tools import ToolCall
+from ._tools import DEFAULT_MAX_TOOL_ROUNDS, ToolCall, ToolResult, run_tool_call
 
 if TYPE_CHECKING:
     from ._client import AsyncClient, Client
@@ -45,6 +45,7 @@ class Chunk:
     """One line of the stream: the new ``content`` and ``thinking`` text, any ``tool_calls``.
 
     ``done`` is True on the final line, which carries the server's statistics in ``raw``.
+    When a session runs tools, a chunk between rounds carries their ``tool_results``.
     """
 
     content: str = ""
@@ -52,6 +53,7 @@ class Chunk:
     tool_calls: tuple[ToolCall, ...] = ()
     done: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    tool_results: tuple[ToolResult, ...] = ()
 
 
 def _shutdown_connection(response: Any) -> None:
@@ -100,6 +102,14 @@ class BaseReply:
         self._t_end: float | None = None
         self._timing: Timing | None = None
         self._callbacks: list[Callable[[Any], None]] = []
+        # tool rounds (set by Session when tools are Python functions)
+        self.tool_functions: dict[str, Callable[..., Any]] = {}
+        self.max_tool_rounds = DEFAULT_MAX_TOOL_ROUNDS
+        self.tool_results: list[ToolResult] = []
+        self.round_messages: list[dict[str, Any]] = []
+        self.rounds = 1
+        self._round_start = 0
+        self._round_text = 0
 
     # -- what the caller reads -------------------------------------------------------------
     @property
@@ -143,6 +153,10 @@ class BaseReply:
     def partial_text(self) -> str:
         """The content received so far, without waiting for the rest."""
         return "".join(self._content)
+
+    def last_round_text(self) -> str:
+        """The content of the last round only (the answer after any tool calls)."""
+        return "".join(self._content[self._round_text :])
 
     def add_done_callback(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(reply)`` once when the stream ends (at once if it already has)."""
@@ -210,7 +224,10 @@ class BaseReply:
             wire_calls = obj.get("tool_calls")
         calls: tuple[ToolCall, ...] = ()
         if wire_calls:
-            calls = tuple(ToolCall.from_wire(c) for c in wire_calls)
+            try:
+                calls = tuple(ToolCall.from_wire(c) for c in wire_calls)
+            except ToolError as exc:
+                self.notes.append(f"ignored a malformed tool call: {exc}")
             self._tool_calls.extend(calls)
         if content or thinking:
             self._chunks += 1
@@ -232,6 +249,31 @@ class BaseReply:
             self._take(rest)
         if self._final is None and not self._stop_requested:
             raise ConnectionLostError(self.host, kept=len(self.partial_text()), reply=self)
+
+    def _next_round(self) -> Chunk | None:
+        """After a round that asked for tools: run them, extend the request, return their chunk.
+
+        None when there is no further round (no tools asked, none to run, or the bound reached).
+        """
+        calls = self._tool_calls[self._round_start :]
+        if not calls or not self.tool_functions or self._stop_requested or self._final is None:
+            return None
+        if self.rounds > self.max_tool_rounds:
+            self.notes.append(f"stopped after {self.max_tool_rounds} rounds of tool calls")
+            return None
+        results = tuple(run_tool_call(call, self.tool_functions) for call in calls)
+        self.tool_results.extend(results)
+        text = "".join(self._content[self._round_text :])
+        assistant: dict[str, Any] = {"role": "assistant", "content": text, "tool_calls": [c.as_wire() for c in calls]}
+        added = [assistant, *(r.as_message() for r in results)]
+        self.round_messages.extend(added)
+        self.request = {**self.request, "messages": [*self.request["messages"], *added]}
+        self.rounds += 1
+        self._round_start = len(self._tool_calls)
+        self._round_text = len(self._content)
+        self._final = None
+        self._buffer = LineBuffer()
+        return Chunk(tool_results=results)
 
     def _summary_chunk(self) -> Chunk:
         return Chunk(self.partial_text(), self.thinking, tuple(self._tool_calls), True, self._final or {})
@@ -304,23 +346,29 @@ class Reply(BaseReply):
         self._started = True
         self._t_start = _clock()
         try:
-            self._response = self._client._open_stream(self)
-            if self._response is None:
-                return
-            body = self._response.iter_bytes()
-            while not self._stop_requested:
-                self._in_read = True
-                try:
-                    data = next(body)
-                except StopIteration:
-                    self._end_of_body()
-                    break
-                finally:
-                    self._in_read = False
-                for chunk in self._feed(data):
-                    yield chunk
-                    if self._stop_requested:
+            while True:
+                self._response = self._client._open_stream(self)
+                if self._response is None:
+                    return
+                body = self._response.iter_bytes()
+                while not self._stop_requested:
+                    self._in_read = True
+                    try:
+                        data = next(body)
+                    except StopIteration:
+                        self._end_of_body()
                         break
+                    finally:
+                        self._in_read = False
+                    for chunk in self._feed(data):
+                        yield chunk
+                        if self._stop_requested:
+                            break
+                tools_chunk = self._next_round()
+                if tools_chunk is None:
+                    break
+                self._response.close()
+                yield tools_chunk
         except OllamaError as exc:
             if not (self._stop_requested and not isinstance(exc, StreamError)):
                 raise self._fail(exc) from exc.__cause__
@@ -413,22 +461,28 @@ class AsyncReply(BaseReply):
         self._loop = asyncio.get_running_loop()
         self._t_start = _clock()
         try:
-            self._response = await self._guarded(self._client._aopen_stream(self))
-            if self._response is None:
-                return
-            body = self._response.aiter_bytes()
             while True:
-                try:
-                    data = await self._guarded(body.__anext__())
-                except StopAsyncIteration:
-                    self._end_of_body()
-                    break
-                for chunk in self._feed(data):
-                    yield chunk
+                self._response = await self._guarded(self._client._aopen_stream(self))
+                if self._response is None:
+                    return
+                body = self._response.aiter_bytes()
+                while True:
+                    try:
+                        data = await self._guarded(body.__anext__())
+                    except StopAsyncIteration:
+                        self._end_of_body()
+                        break
+                    for chunk in self._feed(data):
+                        yield chunk
+                        if self._stop_requested:
+                            break
                     if self._stop_requested:
                         break
-                if self._stop_requested:
+                tools_chunk = self._next_round()
+                if tools_chunk is None:
                     break
+                await self._response.aclose()
+                yield tools_chunk
         except _Stopped:
             pass
         except OllamaError as exc:

@@ -226,7 +226,7 @@ class Session:
         reply = self.client.chat(
             model, [*self.history, user], options=opts, think=think, tools=tools, format=format, keep_alive=keep_alive
         )
-        return self._track(reply, message, user, opts, cell, notes)
+        return self._track(reply, message, user, opts, cell, notes, tools)
 
     async def achat(
         self,
@@ -247,7 +247,7 @@ class Session:
         reply = await self.aclient.chat(
             model, [*self.history, user], options=opts, think=think, tools=tools, format=format, keep_alive=keep_alive
         )
-        return self._track(reply, message, user, opts, cell, notes)
+        return self._track(reply, message, user, opts, cell, notes, tools)
 
     def generate(
         self,
@@ -393,9 +393,14 @@ class Session:
         opts: Mapping[str, Any],
         cell: int | None,
         notes: list[str],
+        tools: Sequence[Any] | None = None,
     ) -> Any:
         started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         reply.notes.extend(notes)
+        if tools:
+            from ._tools import tools_by_name
+
+            reply.tool_functions = tools_by_name([t for t in tools if callable(t)])
         self._open = reply
         epoch = self._epoch
 
@@ -404,10 +409,11 @@ class Session:
                 return
             messages: tuple[dict[str, Any], ...] = ()
             if user is not None:
-                answer: dict[str, Any] = {"role": "assistant", "content": done.partial_text()}
-                if done.tool_calls:
-                    answer["tool_calls"] = [c.as_wire() for c in done.tool_calls]
-                messages = (user, answer)
+                answer: dict[str, Any] = {"role": "assistant", "content": done.last_round_text()}
+                asked = done.tool_calls[len(done.tool_results):]
+                if asked:
+                    answer["tool_calls"] = [c.as_wire() for c in asked]
+                messages = (user, *done.round_messages, answer)
             self.turns.append(
                 Turn(
                     prompt=prompt,

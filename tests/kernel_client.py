@@ -87,12 +87,17 @@ def outputs_from(messages: list[Message]) -> list[dict[str, Any]]:
     return outputs
 
 
+def quiet_kernel_manager(kernel_name: str) -> KernelManager:
+    """A manager whose kernel talks over IPC sockets (ipykernel 7 warns on every start over plain TCP)."""
+    return KernelManager(kernel_name=kernel_name, transport="ipc")
+
+
 class KernelSession:
     """A started kernel plus a blocking client, with messages kept per parent request."""
 
     def __init__(self, kernel_name: str, *, startup_timeout: float = 60.0) -> None:
         self.kernel_name = kernel_name
-        self.manager = KernelManager(kernel_name=kernel_name)
+        self.manager = quiet_kernel_manager(kernel_name)
         self.manager.start_kernel()
         self.client = self.manager.client()
         self.client.start_channels()

@@ -8,7 +8,7 @@ and stream into the cell. Defaults come from traitlets: ``%config OllamaMagics.m
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
@@ -74,6 +74,7 @@ class Call:
     options: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
     cell: int | None = None
+    models: list[str] = field(default_factory=list)
 
 
 @magics_class
@@ -140,6 +141,8 @@ class OllamaMagics(Magics):
         model = models[0] if models else (self.model or session.model or "")
         if not model:
             raise NoModelError(self._available_models(session))
+        if len(models) > 1 and kind == "chat":
+            raise UsageError("side by side (-m a,b) works with %%ollama; a conversation has one model per turn.")
         extra: dict[str, Any] = {}
         if args.think is not None:
             extra["think"] = True if args.think == "true" else False if args.think == "false" else args.think
@@ -155,7 +158,7 @@ class OllamaMagics(Magics):
             session.system = args.system
         if kind == "chat" and getattr(args, "tools", None):
             extra["tools"] = self._tools(args.tools)
-        return Call(kind, text, session, model, args, options, extra, self.shell.execution_count)
+        return Call(kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model])
 
     def session_for(self, args: Any) -> Session:
         session = get_session(args.session or self.session)
@@ -192,20 +195,20 @@ class OllamaMagics(Magics):
         return tools
 
     # -- running ----------------------------------------------------------------------------------
-    def _start_sync(self, call: Call) -> Any:
+    def _start_sync(self, call: Call, model: str | None = None) -> Any:
         method = call.session.chat if call.kind == "chat" else call.session.generate
-        return method(call.prompt, model=call.model, cell=call.cell, **call.extra, **call.options)
+        return method(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
 
-    async def _start_async(self, call: Call) -> Any:
+    async def _start_async(self, call: Call, model: str | None = None) -> Any:
         if call.kind == "chat":
-            return await call.session.achat(call.prompt, model=call.model, cell=call.cell, **call.extra, **call.options)
-        return await call.session.agenerate(call.prompt, model=call.model, cell=call.cell, **call.extra, **call.options)
+            return await call.session.achat(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
+        return await call.session.agenerate(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
 
-    def _view(self, call: Call, reply: Any) -> Any:
+    def _view(self, call: Call, reply: Any, model: str | None = None) -> Any:
         from ..view import make_view
 
         return make_view(
-            model=call.model,
+            model=model or call.model,
             on_stop=reply.stop,
             plain=call.args.plain or self.plain,
             allow_html=call.args.html or self.allow_html,
@@ -213,32 +216,51 @@ class OllamaMagics(Magics):
         )
 
     def run_sync(self, call: Call) -> Any:
-        """Blocking path (terminal, nested cells, inside a def): interrupt stops it."""
+        """Blocking path (terminal, nested cells, inside a def): interrupt stops it.
+
+        Several models (``-m a,b``) run one after another here.
+        """
         from ..view import stream_sync
 
-        reply = self._start_sync(call)
-        try:
-            stream_sync(reply, self._view(call, reply))
-        finally:
-            result = self.conclude(call, reply)
+        result = None
+        for model in call.models:
+            reply = self._start_sync(call, model)
+            try:
+                stream_sync(reply, self._view(call, reply, model))
+            finally:
+                result = self.conclude(call, reply)
         return result
 
     async def run_async(self, call: Call) -> Any:
         """Awaiting path (a rewritten cell): the Stop button and interrupt both work."""
-        from ..view import stream_async, ui_poller
+        from ..view import stream_many_async, ui_poller
+        from ..view._side_by_side import SideBySideView, side_by_side_available
 
-        reply = await self._start_async(call)
+        if len(call.models) > 1 and not side_by_side_available():
+            for model in call.models:
+                await self.run_async(replace(call, model=model, models=[model]))
+            return None
+        replies = [await self._start_async(call, model) for model in call.models]
+
+        def stop_all() -> None:
+            for reply in replies:
+                reply.stop()
+
+        if len(replies) > 1:
+            view: Any = SideBySideView(call.models, on_stop=stop_all, interval=max(self.update_interval, 0.25))
+        else:
+            view = self._view(call, replies[0])
         try:
             async with ui_poller() as poll:
                 try:
-                    await stream_async(reply, self._view(call, reply), poll=poll)
+                    await stream_many_async(replies, view, poll=poll)
                 except Exception:
                     if poll is not None:
                         self._abort_held_requests()
                     raise
         finally:
-            result = self.conclude(call, reply)
-        return result
+            results = [self.conclude(call, reply) for reply in replies]
+        return results[0] if len(results) == 1 else None
 
     def _abort_held_requests(self) -> None:
         """ipykernel 6 + jupyter-ui-poll: requests held during the cell are replayed afterwards;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shlex
 from typing import Any, Callable
 
@@ -38,6 +39,25 @@ def _show(markdown: str) -> None:
     display(Markdown(markdown))
 
 
+_QUIET_TYPES: dict[type, type] = {}
+
+
+def quiet(value: Any) -> Any:
+    """``value`` as an instance that shows nothing as ``Out[n]`` (the table was displayed already),
+    so ``x = %ollama models`` still gives the data. Example: ``quiet([1]) == [1]``."""
+    if value is None:
+        return None
+    cls = type(value)
+    quiet_cls = _QUIET_TYPES.get(cls)
+    if quiet_cls is None:
+        quiet_cls = _QUIET_TYPES[cls] = type(cls.__name__, (cls,), {"_ipython_display_": lambda self: None, "__module__": cls.__module__})
+    if isinstance(value, list):
+        return quiet_cls(value)
+    clone = copy.copy(value)
+    clone.__class__ = quiet_cls
+    return clone
+
+
 def run_subcommand(magics: Any, line: str) -> Any:
     """Dispatch ``%ollama <subcommand> [args]``."""
     try:
@@ -51,7 +71,8 @@ def run_subcommand(magics: Any, line: str) -> Any:
     handler: Callable[[Any, list[str]], Any] | None = SUBCOMMANDS.get(name)
     if handler is None:
         raise UsageError(f"unknown subcommand {name!r}; try %ollama help. (A prompt goes in a %%ollama cell.)")
-    return handler(magics, rest)
+    result = handler(magics, rest)
+    return result if name == "timings" else quiet(result)
 
 
 def _session(magics: Any, rest: list[str]) -> Any:

@@ -8,8 +8,18 @@ are missing, text goes to stdout.
 
 from __future__ import annotations
 
-from ._consume import stream_async, stream_sync, ui_poller
+from ._consume import Interrupted, stream_async, stream_many_async, stream_sync, ui_poller
 from ._stream_view import PlainView, StreamView, make_view
 from ._tables import markdown_table
 
-__all__ = ["PlainView", "StreamView", "make_view", "markdown_table", "stream_async", "stream_sync", "ui_poller"]
+__all__ = [
+    "Interrupted",
+    "PlainView",
+    "StreamView",
+    "make_view",
+    "markdown_table",
+    "stream_async",
+    "stream_many_async",
+    "stream_sync",
+    "ui_poller",
+]

@@ -70,23 +70,45 @@ async def stream_async(reply: AsyncReply, view: Any, *, poll: Poll | None = None
     On interrupt or cancellation the stream is closed, the partial reply kept, and
     :class:`Interrupted` raised.
     """
-    pending: list[Any] = []
+    await stream_many_async([reply], view, poll=poll, tick=tick)
+
+
+async def stream_many_async(replies: list[Any], view: Any, *, poll: Poll | None = None, tick: float = 0.25) -> None:
+    """Read several replies at once into one view; ``view.add(chunks, index)`` gets each one's chunks.
+
+    The first error among them is raised once every reply has ended.
+    """
+    pending: list[tuple[int, Any]] = []
     arrived = asyncio.Event()
 
-    async def read() -> None:
+    async def read(index: int, reply: Any) -> None:
         try:
             async for chunk in reply:
-                pending.append(chunk)
+                pending.append((index, chunk))
                 arrived.set()
         finally:
             arrived.set()
 
-    reader = asyncio.ensure_future(read())
-    view.reply = reply
+    readers = [asyncio.ensure_future(read(i, r)) for i, r in enumerate(replies)]
+    many = len(replies) > 1
+    view.reply = replies[0] if not many else replies
     interrupted = False
+
+    def drain() -> None:
+        if not pending:
+            return
+        batch = pending[:]
+        del pending[:]
+        if many:
+            for index, chunk in batch:
+                view.add((chunk,), index)
+        else:
+            view.add([chunk for _, chunk in batch])
+
     try:
         while True:
-            if not reader.done():
+            running = not all(r.done() for r in readers)
+            if running:
                 try:
                     await asyncio.wait_for(arrived.wait(), 0.02 if poll is not None else tick)
                 except asyncio.TimeoutError:
@@ -94,11 +116,8 @@ async def stream_async(reply: AsyncReply, view: Any, *, poll: Poll | None = None
                 if poll is not None:
                     await poll(10)
             arrived.clear()
-            if pending:
-                batch = pending[:]
-                del pending[:]
-                view.add(batch)
-            if reader.done() and not pending:
+            drain()
+            if not running and not pending:
                 break
             view.refresh()
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -108,24 +127,24 @@ async def stream_async(reply: AsyncReply, view: Any, *, poll: Poll | None = None
         if uncancel is not None:
             while task.cancelling():
                 uncancel()
-        reply.stop()
-        with contextlib.suppress(BaseException):
-            await reader
-        if pending:
-            view.add(pending[:])
-    finally:
-        if not reader.done():
+        for reply in replies:
             reply.stop()
+        for reader in readers:
             with contextlib.suppress(BaseException):
                 await reader
-        view.finish(reply)
+        drain()
+    finally:
+        for reply, reader in zip(replies, readers):
+            if not reader.done():
+                reply.stop()
+                with contextlib.suppress(BaseException):
+                    await reader
+        view.finish(replies[0] if not many else replies)
     if interrupted:
-        raise Interrupted(reply)
-    if reader.cancelled():
-        return
-    error = reader.exception()
-    if error is not None:
-        raise error
+        raise Interrupted(replies[0])
+    for reader in readers:
+        if not reader.cancelled() and reader.exception() is not None:
+            raise reader.exception()  # type: ignore[misc]
 
 
 def stream_sync(reply: Reply, view: Any) -> None:

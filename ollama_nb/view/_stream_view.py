@@ -25,6 +25,16 @@ _ENVELOPE = 700
 _THINKING_PREVIEW = 400
 
 
+def call_text(call: Any) -> str:
+    """``name(a=1, b='x')`` for a tool call."""
+    return f"{call.name}({', '.join(f'{k}={v!r}' for k, v in call.arguments.items())})"
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _status_line(model: str, reply: BaseReply | None) -> str:
     if reply is None:
         return model
@@ -141,11 +151,17 @@ class StreamView:
                 self._thinking.append(chunk.thinking)
                 self._dirty = True
             for call in chunk.tool_calls:
-                self._tool_lines.append(f"🔧 `{call.name}({', '.join(f'{k}={v!r}' for k, v in call.arguments.items())})`")
-                self._dirty = True
+                self.note(f"🔧 `{call_text(call)}`")
+            for result in chunk.tool_results:
+                mark = "⚠" if result.error else "→"
+                self.note(f"{mark} `{call.name if (call := result.call) else ''}`: {_short(result.error or result.content)}")
 
     def note(self, markdown: str) -> None:
-        """Show an extra line in the answer (a tool result, a context note)."""
+        """Show an extra line in the answer (a tool call or result); model text is escaped."""
+        if not self.allow_html:
+            from .._markdown import escape_untrusted
+
+            markdown = escape_untrusted(markdown)
         self._tool_lines.append(markdown)
         self._dirty = True
 
@@ -270,7 +286,9 @@ class PlainView:
                 write(chunk.content)
                 self._wrote = True
             for call in chunk.tool_calls:
-                write(f"\n[tool call] {call.name}({call.arguments})\n")
+                write(f"\n[tool call] {call_text(call)}\n")
+            for result in chunk.tool_results:
+                write(f"[tool {'error' if result.error else 'result'}] {_short(result.error or result.content)}\n")
 
     def note(self, text: str) -> None:
         self.stream.write(f"\n{text}\n")
