@@ -94,7 +94,9 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                 rows.append((f"{label} ({name})", "error", target_text, False))
                 continue
             c = k["check"]
-            rows.append((f"{label} ({name})", _ms(c["value"]), target_text, c["met"]))
+            rows.append((f"{label} ({name})", _ms(c["value"]) if c["value"] is not None else "lost", target_text, c["met"]))
+            c = k["lost_check"]
+            rows.append((f"{label} ({name}): stops lost (no close within 3 s)", f"{c['value']} of {len(k['ollama']['runs'])}", "0", c["met"]))
     memory = areas.get("memory", {})
     peak = memory.get("peak")
     if peak and "error" not in peak:
@@ -166,23 +168,32 @@ def _kernel(area: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _lost(stats: dict[str, Any]) -> str:
+    return f" ({stats['lost']} of {len(stats['runs'])} lost)" if stats.get("lost") else ""
+
+
 def _stop(area: dict[str, Any]) -> list[str]:
     lines = ["### Stop and interrupt → the server sees the connection close", ""]
     rows = []
     for section, label in (("browser", "Stop button (JupyterLab, Chromium)"), ("interrupt", "kernel interrupt (jupyter_client)")):
         part = area.get(section) or {}
         if "error" in part:
-            rows.append([label, "", "error: " + part["error"].splitlines()[0], "", "", ""])
+            rows.append([label, "", "error: " + part["error"].splitlines()[0], "", "", "", ""])
             continue
         for name, k in (part.get("kernels") or {}).items():
             if "error" in k:
-                rows.append([label, name, "error: " + k["error"].splitlines()[0], "", "", ""])
+                rows.append([label, name, "error: " + k["error"].splitlines()[0], "", "", "", ""])
                 continue
-            rows.append([label, name, _ms(k["ollama"]["median"]), f"{_ms(k['ollama']['min'])}–{_ms(k['ollama']['max'])}",
-                         _ms(k["baseline"]["median"]), _x(k["ratio"])])
-    lines += _table(["what", "kernel", "%%ollama (median)", "range", "floor (baseline)", "vs floor"], rows)
+            o, b = k["ollama"], k["baseline"]
+            call = k.get("ollama_from_click_call")
+            rows.append([label, name, (_ms(o["median"]) if o["median"] is not None else "lost") + _lost(o),
+                         f"{_ms(o['min'])}–{_ms(o['max'])}", _ms(b["median"]) + _lost(b), _x(k["ratio"]),
+                         _ms(call["median"]) if call else "–"])
+    lines += _table(["what", "kernel", "%%ollama (median)", "range", "floor (baseline)", "vs floor",
+                     "from Playwright click() call"], rows)
     lines += ["", "Floors: Stop — an ipywidgets button in an idle kernel whose handler shuts the socket of a raw httpx "
-              "stream read by a thread; interrupt — a raw httpx loop in the cell (KeyboardInterrupt leaves its `with`)."]
+              "stream read by a thread; interrupt — a raw httpx loop in the cell (KeyboardInterrupt leaves its `with`). "
+              "Stop is timed from the click event in the page; a stop with no close within 3 s is lost."]
     return lines
 
 

@@ -535,13 +535,15 @@ class _Unit:
                 body = lines[i + 1 : j]
                 closer = lines[j] if j < len(lines) else fence.closing_line()
                 owner = ("f", i)
+                # JupyterLab writes the info string into class="language-…" unescaped.
+                opener = lines[i].replace('"', "&quot;")
                 if anchored:
-                    add((_A, "\n".join([lines[i], *body, closer]), owner))
+                    add((_A, "\n".join([opener, *body, closer]), owner))
                 elif risky or owner in forced:
                     code = "".join(_strip_columns(x, fence.indent) + "\n" for x in body)
                     add((_H, " " * fence.indent + _code_html(code, block=True), None))
                 else:
-                    add((_C, "\n".join([lines[i], *body, closer]), owner))
+                    add((_C, "\n".join([opener, *body, closer]), owner))
             else:
                 _, i, j, base, risky = item
                 owner = ("i", i)

@@ -7,7 +7,7 @@ import shlex
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from .._session import get_session
 from ..view import markdown_table
@@ -36,7 +36,7 @@ def _gib(size: int) -> str:
 
 
 def _show(markdown: str) -> None:
-    display(Markdown(markdown))
+    display({"text/markdown": markdown, "text/plain": markdown}, raw=True)
 
 
 _QUIET_TYPES: dict[type, type] = {}
@@ -54,7 +54,7 @@ def quiet(value: Any) -> Any:
     if isinstance(value, list):
         return quiet_cls(value)
     clone = copy.copy(value)
-    clone.__class__ = quiet_cls
+    object.__setattr__(clone, "__class__", quiet_cls)  # frozen dataclasses too
     return clone
 
 
