@@ -33,6 +33,11 @@ from ._timing import Timing
 __all__ = ["Session", "Turn", "get_session"]
 
 _FORMAT_VERSION = 1
+#: The columns of :meth:`Session.timings`, one row per turn.
+TIMING_COLUMNS = (
+    "turn", "cell", "model", "endpoint", "prompt", "ttft_s", "tokens_per_s",
+    "output_tokens", "prompt_tokens", "wall_s", "done_reason", "stopped", "error",
+)
 #: Below this many (estimated) tokens no model's context can overflow, so no /api/show is needed.
 _SMALLEST_CONTEXT = 2048
 
@@ -174,7 +179,7 @@ class Session:
             import pandas
         except ImportError:
             return rows
-        return pandas.DataFrame(rows, columns=list(rows[0]) if rows else None)
+        return pandas.DataFrame(rows, columns=list(TIMING_COLUMNS))
 
     # -- saving ----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
