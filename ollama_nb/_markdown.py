@@ -214,7 +214,9 @@ _DEF_STRICT_RE = re.compile(
 )
 _TITLE_START_RE = re.compile(r"[ \t]*[\"'(]")
 _BACKTICKS_RE = re.compile(r"`+")
-_RISKY_RE = re.compile(r"<[A-Za-z/!?]")
+# Code that would do harm if read as prose: HTML, or a fence opener whose info string holds a
+# quote (JupyterLab writes it into class="language-…" unescaped).
+_RISKY_RE = re.compile(r"<[A-Za-z/!?]|(?:```|~~~)[^\n]*\"")
 _PROSE_SPECIAL_RE = re.compile(r"[<\"`]|^ {0,3}\[")
 
 
@@ -343,6 +345,22 @@ def _code_html(code: str, *, block: bool) -> str:
     return "<code>" + code.translate(_ENTITIES) + "</code>"
 
 
+_INFO_ENTITIES = str.maketrans({'"': "&quot;", "$": "&#36;", "\\": "&#92;"})
+
+
+def _safe_opener(line: str, fence: _Fence) -> str:
+    """A kept fence's opening line with an info string that can do no harm.
+
+    JupyterLab writes the info string unescaped into ``class="language-…"``, and its math
+    pre-pass could start math there that swallows the block; marked does not decode entities
+    in it, so ``"``, ``$`` and ``\\`` become entities (a real language name has none of them).
+    """
+    if not any(ch in fence.info for ch in '"$\\'):
+        return line
+    cut = len(line) - len(fence.info)
+    return line[:cut] + fence.info.translate(_INFO_ENTITIES)
+
+
 def _definition_risk(lines: list[str]) -> bool:
     """True if a code line, read as prose, could start a reference definition."""
     for i, line in enumerate(lines):
@@ -465,7 +483,8 @@ class _Unit:
                 closer = lines[j] if j < n else fence.closing_line()
                 anchored = _fence_is_anchored(fence, body, closer)
                 risky = not anchored and (
-                    any(_RISKY_RE.search(x) for x in (lines[i], closer, *body)) or _definition_risk(body)
+                    any(_RISKY_RE.search(x) for x in (_safe_opener(lines[i], fence), closer, *body))
+                    or _definition_risk(body)
                 )
                 items.append(("fence", i, j, fence, anchored, risky))
                 i = j + 1
@@ -535,8 +554,7 @@ class _Unit:
                 body = lines[i + 1 : j]
                 closer = lines[j] if j < len(lines) else fence.closing_line()
                 owner = ("f", i)
-                # JupyterLab writes the info string into class="language-…" unescaped.
-                opener = lines[i].replace('"', "&quot;")
+                opener = _safe_opener(lines[i], fence)
                 if anchored:
                     add((_A, "\n".join([opener, *body, closer]), owner))
                 elif risky or owner in forced:
@@ -568,7 +586,7 @@ class _Unit:
             more: set = set()
             if "]" in text:
                 self._check_links(text, pieces, starts, edits, more)
-            if '"' in text and ("$" in text or "\\" in text):
+            if "$" in text or "\\" in text:
                 self._check_math(text, pieces, starts, edits, more)
             if not more:
                 break
@@ -597,13 +615,25 @@ class _Unit:
 
     @staticmethod
     def _check_math(text: str, pieces: list, starts: list[int], edits: list, more: set) -> None:
-        def settle(delimiters: list[tuple[int, str, tuple]], quotes: list[int]) -> None:
-            if not delimiters or not quotes:
+        """Escape math delimiters where JupyterLab's math pre-pass could do harm (per paragraph).
+
+        Delimiters in prose and kept code (`outer`) may start math; in an anchored fence only
+        the backslash ones count (its ``$`` are protected by the pre-pass). Harm: math from an
+        outer delimiter over a raw ``"`` (it could be pasted into an attribute), or into an
+        anchored fence (it would hide the opening line). Then every outer delimiter of the
+        paragraph is escaped, or its kept code written as HTML; math that starts inside an
+        anchored fence stays inside code for marked and is harmless.
+        """
+
+        def settle(outer: list[tuple[int, str, tuple]], inner: list[tuple[int, int]], quotes: list[int]) -> None:
+            if not outer:
                 return
-            first, last = delimiters[0][0], delimiters[-1][0]
-            if not any(first < q < last for q in quotes):
+            first = outer[0][0]
+            last = max(outer[-1][0], inner[-1][0] if inner else -1)
+            harmful = any(first < q < last for q in quotes) or any(first < begin for _, begin in inner)
+            if not harmful:
                 return
-            for at, token, piece in delimiters:
+            for at, token, piece in outer:
                 if piece[0] == _C:
                     more.add(piece[2])
                 elif token[0] == "$":
@@ -613,24 +643,28 @@ class _Unit:
                 else:
                     edits.append((at, 1, "&#92;"))
 
-        delimiters: list[tuple[int, str, tuple]] = []
+        outer: list[tuple[int, str, tuple]] = []
+        inner: list[tuple[int, int]] = []  # (position, start of its anchored fence)
         quotes: list[int] = []
         for m in _MATH_TOKEN_RE.finditer(text):
             token = m.group()
             if token[0] == "\n":
-                settle(delimiters, quotes)
-                delimiters, quotes = [], []
+                settle(outer, inner, quotes)
+                outer, inner, quotes = [], [], []
                 continue
             at = m.start()
-            piece = pieces[bisect.bisect_right(starts, at) - 1]
+            index = bisect.bisect_right(starts, at) - 1
+            piece = pieces[index]
             kind = piece[0]
             if kind in (_H, _N) or token == "\\$":
                 continue
             if token == '"':
                 quotes.append(at)
             elif kind != _A:
-                delimiters.append((at, token, piece))
-        settle(delimiters, quotes)
+                outer.append((at, token, piece))
+            elif token[0] == "\\":
+                inner.append((at, starts[index]))
+        settle(outer, inner, quotes)
 
 
 def _escape_unit(text: str, state: _State) -> str:

@@ -303,6 +303,19 @@ class BaseReply:
             except Exception as exc:  # a recorder must never break the stream
                 warnings.warn(f"a reply callback failed: {exc!r}", RuntimeWarning, stacklevel=2)
 
+    def _failure(self, exc: Exception) -> OllamaError | None:
+        """The error to raise for ``exc`` met while streaming; None when a requested stop explains it.
+
+        A server error line (StreamError) is raised even after a stop: it is what the server said.
+        """
+        if self._stop_requested and not isinstance(exc, StreamError):
+            return None
+        if not isinstance(exc, OllamaError):
+            from ._protocol import read_error
+
+            exc = read_error(exc, self.host, kept=len(self.partial_text()), reply=self)
+        return self._fail(exc)
+
     def _fail(self, exc: OllamaError) -> OllamaError:
         exc.reply = self
         self.error = exc
@@ -369,14 +382,10 @@ class Reply(BaseReply):
                     break
                 self._response.close()
                 yield tools_chunk
-        except OllamaError as exc:
-            if not (self._stop_requested and not isinstance(exc, StreamError)):
-                raise self._fail(exc) from exc.__cause__
-        except httpx.HTTPError as exc:
-            if not self._stop_requested:
-                from ._protocol import read_error
-
-                raise self._fail(read_error(exc, self.host, kept=len(self.partial_text()), reply=self)) from exc
+        except (OllamaError, httpx.HTTPError) as exc:
+            error = self._failure(exc)
+            if error is not None:
+                raise error from (exc.__cause__ if error is exc else exc)
         finally:
             self.close()
 
@@ -485,14 +494,10 @@ class AsyncReply(BaseReply):
                 yield tools_chunk
         except _Stopped:
             pass
-        except OllamaError as exc:
-            if not (self._stop_requested and not isinstance(exc, StreamError)):
-                raise self._fail(exc) from exc.__cause__
-        except httpx.HTTPError as exc:
-            if not self._stop_requested:
-                from ._protocol import read_error
-
-                raise self._fail(read_error(exc, self.host, kept=len(self.partial_text()), reply=self)) from exc
+        except (OllamaError, httpx.HTTPError) as exc:
+            error = self._failure(exc)
+            if error is not None:
+                raise error from (exc.__cause__ if error is exc else exc)
         finally:
             await self.aclose()
 

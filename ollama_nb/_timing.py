@@ -97,10 +97,10 @@ class Timing:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def summary(self) -> str:
-        """A short human line, e.g. ``'ttft 0.21 s · 40 tokens · 50.0 tok/s · 1.10 s'``."""
+        """A short human line, e.g. ``'first token 0.21 s · 40 tokens · 50.0 tok/s · 1.10 s'``."""
         parts = []
         if self.ttft_s is not None:
-            parts.append(f"ttft {self.ttft_s:.2f} s")
+            parts.append(f"first token {self.ttft_s:.2f} s")
         if self.output_tokens is not None:
             parts.append(f"{self.output_tokens} tokens")
         if self.tokens_per_s is not None:

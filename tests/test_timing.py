@@ -79,7 +79,7 @@ def test_timing_is_frozen() -> None:
 
 def test_summary_is_one_short_line() -> None:
     t = Timing.from_stats({"eval_count": 40, "eval_duration": 800_000_000}, ttft_s=0.2, wall_s=1.1)
-    assert t.summary() == "ttft 0.20 s · 40 tokens · 50.0 tok/s · 1.10 s"
+    assert t.summary() == "first token 0.20 s · 40 tokens · 50.0 tok/s · 1.10 s"
     estimated = Timing.from_stats(None, ttft_s=1.0, wall_s=3.0, chunks=5)
     assert "~2.0 tok/s" in estimated.summary()
     assert Timing().summary() == ""

@@ -52,16 +52,10 @@ def _status_line(model: str, reply: BaseReply | None) -> str:
 
 def footer_text(reply: BaseReply) -> str:
     """One line: model · ttft · tokens · tok/s · wall, plus the outcome when it is not plain done."""
-    t = reply.timing
     parts = [reply.model]
-    if t.ttft_s is not None:
-        parts.append(f"first token {t.ttft_s:.2f} s")
-    if t.output_tokens is not None:
-        parts.append(f"{t.output_tokens} tokens")
-    if t.tokens_per_s is not None:
-        parts.append(f"{'~' if t.estimated else ''}{t.tokens_per_s:.1f} tok/s")
-    if t.wall_s is not None:
-        parts.append(f"{t.wall_s:.2f} s")
+    summary = reply.timing.summary()
+    if summary:
+        parts.append(summary)
     if reply.stopped:
         parts.append("**stopped**")
     elif reply.error is not None:
