@@ -266,6 +266,18 @@ def _kernel_versions() -> dict[str, str | None]:
     return out
 
 
+def _revision() -> str | None:
+    """The repository's commit, with ``+dirty`` when ollama_nb/ has uncommitted changes."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ollama_nb"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (sha + ("+dirty" if dirty else "")) or None
+
+
 def machine_info() -> dict[str, Any]:
     """CPU model, cores, RAM, Python, OS and the versions of what is measured."""
     try:
@@ -286,6 +298,7 @@ def machine_info() -> dict[str, Any]:
         "distro": _os_release(),
         "load_average_at_start": load,
         "packages": {name: _version(name) for name in packages},
+        "revision": _revision(),
         "kernels": _kernel_versions(),
     }
 

@@ -52,6 +52,8 @@ def _e2e_sample(kernel: Kernel, code: str, size: int) -> Sample:
         "updates_per_s": updates / cell.wall_s,
         "output_msgs_per_s": outputs / cell.wall_s,
         "comm_msgs": float(cell.count("comm_open") + cell.count("comm_msg") + cell.count("comm_close")),
+        "display_bytes": float(sum(m.size for m in cell.messages if m.msg_type in ("display_data", "update_display_data"))),
+        "comm_bytes": float(sum(m.size for m in cell.messages if m.msg_type.startswith("comm_"))),
         "ttft_s": _first_text(cell),
     }
 
@@ -59,6 +61,24 @@ def _e2e_sample(kernel: Kernel, code: str, size: int) -> Sample:
 def _ttft_sample(kernel: Kernel, code: str) -> Sample:
     cell = kernel.run(code, timeout=120)
     return {"ttft_s": _first_text(cell), "wall_s": cell.wall_s}
+
+
+DIAGNOSTIC = "%%ollama, update_interval 0.01 (diagnostic)"
+_SET_INTERVAL = (
+    "_onb_magics = get_ipython().magics_manager.registry['OllamaMagics']\n"
+    "_onb_saved_interval = _onb_magics.update_interval\n"
+    "_onb_magics.update_interval = 0.01\n"
+)
+_RESTORE_INTERVAL = "_onb_magics.update_interval = _onb_saved_interval\n"
+
+
+def _ttft_diagnostic(kernel: Kernel, code: str) -> Sample:
+    """The magic with a 10 ms display interval: how much of the added delay is the throttle."""
+    kernel.run(_SET_INTERVAL)
+    try:
+        return _ttft_sample(kernel, code)
+    finally:
+        kernel.run(_RESTORE_INTERVAL)
 
 
 def bench_one_kernel(name: str, sim: SimProcess, size: int, *, quick: bool) -> dict[str, Any]:
@@ -80,20 +100,23 @@ def bench_one_kernel(name: str, sim: SimProcess, size: int, *, quick: bool) -> d
         log(f"kernel {name}: time to first token, {rounds_ttft} interleaved rounds")
         ttft = interleave(
             [("raw httpx", lambda: _ttft_sample(kernel, raw_cell(TTFT_PROMPT))),
-             ("%%ollama", lambda: _ttft_sample(kernel, magic_cell(TTFT_PROMPT)))],
+             ("%%ollama", lambda: _ttft_sample(kernel, magic_cell(TTFT_PROMPT))),
+             (DIAGNOSTIC, lambda: _ttft_diagnostic(kernel, magic_cell(TTFT_PROMPT)))],
             rounds_ttft, warmup=1,
         )
     keys = ["wall_s", "iopub_bytes", "iopub_per_reply_byte", "iopub_msgs", "update_display_data",
-            "updates_per_s", "output_msgs_per_s", "comm_msgs", "ttft_s"]
+            "updates_per_s", "output_msgs_per_s", "comm_msgs", "display_bytes", "comm_bytes", "ttft_s"]
     e2e_summary = summarize(e2e, "raw httpx", keys)
     ttft_summary = summarize(ttft, "raw httpx", ["ttft_s", "wall_s"])
     added = paired_difference(ttft, "%%ollama", "raw httpx", "ttft_s")
+    added_diagnostic = paired_difference(ttft, DIAGNOSTIC, "raw httpx", "ttft_s")
     wall_ratio = e2e_summary["%%ollama"]["wall_s"]["ratio"]
     iopub = e2e_summary["%%ollama"]["iopub_per_reply_byte"]["median"]
     return {
         "reply_bytes": size,
         "e2e": {"prompt": E2E_PROMPT, "rounds": rounds, "contenders": e2e_summary},
-        "ttft": {"prompt": TTFT_PROMPT, "rounds": rounds_ttft, "contenders": ttft_summary, "added_s": added},
+        "ttft": {"prompt": TTFT_PROMPT, "rounds": rounds_ttft, "contenders": ttft_summary, "added_s": added,
+                 "added_s_diagnostic": added_diagnostic},
         "checks": {
             "wall_vs_raw": {"value": wall_ratio, "target": f"<= {TARGET_WALL}", "met": wall_ratio is not None and wall_ratio <= TARGET_WALL},
             "iopub_vs_reply": {"value": iopub, "target": f"<= {TARGET_IOPUB}", "met": iopub is not None and iopub <= TARGET_IOPUB},

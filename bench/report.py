@@ -47,8 +47,10 @@ def machine_line(machine: dict[str, Any]) -> str:
     p = machine.get("packages", {})
     kernels = ", ".join(f"{k}: ipykernel {v}" for k, v in (machine.get("kernels") or {}).items() if v)
     load = machine.get("load_average_at_start")
+    revision = machine.get("revision")
     return (
-        f"{machine.get('cpu')} ({machine.get('cores')} cores), {machine.get('ram_gib')} GiB RAM, "
+        (f"ollama_nb at {revision} on " if revision else "")
+        + f"{machine.get('cpu')} ({machine.get('cores')} cores), {machine.get('ram_gib')} GiB RAM, "
         f"{machine.get('distro') or machine.get('os')} ({machine.get('os')}), Python {machine.get('python')}; "
         f"ollama_nb {p.get('ollama_nb')}, httpx {p.get('httpx')}, ollama {p.get('ollama')}, aiohttp {p.get('aiohttp')}, "
         f"requests {p.get('requests')}, ipywidgets {p.get('ipywidgets')}, JupyterLab {p.get('jupyterlab')}, "
@@ -107,7 +109,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             rows.append((f"leaks after many `%%ollama` cells ({name})", "error", "no growth", False))
             continue
         c = k["check"]
-        rows.append((f"growth cell {k['first']}→{k['last']} ({name}): threads, sockets, RSS vs raw", c["text"], "no growth beyond noise", c["met"]))
+        rows.append((f"growth cell {k['first']}→{k['last']} ({name}): threads, sockets, widgets, RSS vs raw", c["text"], "no growth beyond noise", c["met"]))
     return rows
 
 
@@ -138,9 +140,13 @@ def _first_token(area: dict[str, Any]) -> list[str]:
 
 
 def _kernel(area: dict[str, Any]) -> list[str]:
+    first = next((k for k in area["kernels"].values() if "e2e" in k), None)
     lines = ["### `%%ollama` end to end in a real kernel (jupyter_client)", "",
-             "Raw httpx cell: `iter_lines` + `json.loads`, `print(token, end='')` (first token flushed). "
-             "iopub bytes: sum of `len(json.dumps(msg['content']))` over the cell's messages.", ""]
+             (f"Prompt `{first['e2e']['prompt']}` ({first['reply_bytes']:,}-byte reply, full speed), "
+              f"{first['e2e']['rounds']} interleaved rounds. " if first else "")
+             + "Raw httpx cell: `iter_lines` + `json.loads`, `print(token, end='')` (first token flushed). "
+             "iopub bytes: sum of `len(json.dumps(msg['content']))` over the cell's messages; output messages: "
+             "display_data + update_display_data + stream.", ""]
     rows = []
     for name, k in area["kernels"].items():
         if "error" in k:
@@ -151,20 +157,28 @@ def _kernel(area: dict[str, Any]) -> list[str]:
             c = e["contenders"][who]
             rows.append([name, who, _s(c["wall_s"]["median"]), _x(c["wall_s"]["ratio"]),
                          _num(c["iopub_bytes"]["median"], 0), _x(c["iopub_per_reply_byte"]["median"]),
-                         _num(c["updates_per_s"]["median"]), _num(c["iopub_msgs"]["median"], 0)])
+                         f'{_num(c["display_bytes"]["median"], 0)} / {_num(c["comm_bytes"]["median"], 0)}',
+                         _num(c["updates_per_s"]["median"]), _num(c["output_msgs_per_s"]["median"]),
+                         _num(c["iopub_msgs"]["median"], 0)])
     lines += _table(["kernel", "cell", "wall (median)", "vs raw", "iopub bytes", "iopub / reply bytes",
-                     "display updates/s", "iopub messages"], rows)
+                     "of which display / widget comm bytes", "update_display_data/s", "output messages/s",
+                     "iopub messages"], rows)
     lines.append("")
     rows = []
     for name, k in area["kernels"].items():
         if "error" in k:
             continue
         t = k["ttft"]
-        rows.append([name, _ms(t["contenders"]["raw httpx"]["ttft_s"]["median"]),
-                     _ms(t["contenders"]["%%ollama"]["ttft_s"]["median"]), _ms(t["added_s"]), _x(t["contenders"]["%%ollama"]["ttft_s"]["ratio"])])
+        c = t["contenders"]
+        diag = next((key for key in c if "diagnostic" in key), None)
+        rows.append([name, _ms(c["raw httpx"]["ttft_s"]["median"]), _ms(c["%%ollama"]["ttft_s"]["median"]),
+                     _ms(t["added_s"]), _x(c["%%ollama"]["ttft_s"]["ratio"]),
+                     _ms(c[diag]["ttft_s"]["median"]) if diag else "–", _ms(t.get("added_s_diagnostic"))])
     if rows:
-        lines += ["Time to first token as a front end sees it (execute request sent → first iopub message with reply text):", ""]
-        lines += _table(["kernel", "raw httpx", "%%ollama", "added by the magic (median of pairs)", "ratio"], rows)
+        lines += [f"Time to first token as a front end sees it (execute request sent → first iopub message with reply text; "
+                  f"prompt `{next(iter(k['ttft']['prompt'] for k in area['kernels'].values() if 'ttft' in k))}`):", ""]
+        lines += _table(["kernel", "raw httpx", "%%ollama", "added by the magic (median of pairs)", "ratio",
+                         "diagnostic: update_interval 0.01", "added (diagnostic)"], rows)
     return lines
 
 
@@ -215,28 +229,32 @@ def _memory(area: dict[str, Any]) -> list[str]:
         rows = []
         for name, k in leaks["kernels"].items():
             if "error" in k:
-                rows.append([name, "error: " + k["error"].splitlines()[0]] + [""] * 5)
+                rows.append([name, "error: " + k["error"].splitlines()[0]] + [""] * 7)
                 continue
             for who in ("raw httpx", "%%ollama"):
                 s = k["contenders"][who]
                 rows.append([name, who, f"{s['first']['threads']}→{s['last']['threads']}",
                              f"{s['first']['os_threads']}→{s['last']['os_threads']}",
                              f"{s['first']['sockets']}→{s['last']['sockets']}",
+                             f"{s['first'].get('widgets')}→{s['last'].get('widgets')}",
+                             f"{s['first'].get('turns')}→{s['last'].get('turns')}",
                              f"{_mib(s['first']['rss_kib'])}→{_mib(s['last']['rss_kib'])}",
                              f"{s['growth']['rss_kib']:+,.0f} KiB"])
         lines += [f"A kernel running {leaks['cells']} consecutive small cells (measured at cell {leaks['first']} and {leaks['last']}, after `gc.collect()`):", ""]
-        lines += _table(["kernel", "cells", "threads (Python)", "threads (OS)", "socket fds", "RSS", "RSS growth"], rows)
+        lines += _table(["kernel", "cells", "threads (Python)", "threads (OS)", "socket fds", "live widgets",
+                         "session turns", "RSS", "RSS growth"], rows)
     elif leaks:
         lines += [f"leaks: error: {leaks['error'].splitlines()[0]}"]
     return lines
 
 
-def render_markdown(results: dict[str, Any]) -> str:
+def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
+    """The whole report; ``title=False`` leaves out the top heading (for a README section)."""
     areas = results.get("areas", {})
-    lines = [
-        f"## Benchmarks ({results.get('mode')} run, {results.get('started_at')}, {results.get('seconds')} s)",
-        "",
-        f"Machine: {machine_line(results.get('machine', {}))}.",
+    lines = ["# ollama_nb benchmarks", ""] if title else []
+    lines += [
+        f"**{results.get('mode', '').capitalize()} run of {results.get('started_at')} ({results.get('seconds')} s)** on: "
+        f"{machine_line(results.get('machine', {}))}.",
         "",
         "Against the bundled simulator in its own process. Every ratio is to a baseline measured in the same run: "
         "contenders run interleaved (A, B, C, A, B, C, …) and a ratio is the median of the per-round ratios.",

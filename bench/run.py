@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     markdown = render_markdown(results)
     (out_dir / "results.md").write_text(markdown)
     if args.readme:
-        update_readme(Path(args.readme), markdown)
+        update_readme(Path(args.readme), render_markdown(results, title=False))
     print(markdown)
     log(f"wrote {out_dir / 'results.json'} and {out_dir / 'results.md'} in {results['seconds']} s")
     return 1 if failed else 0

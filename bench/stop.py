@@ -114,7 +114,7 @@ def _ready(kernel: Kernel) -> None:
 
 def bench_interrupt(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"kernels": {}}
-    rounds = 4 if quick else 8
+    rounds = 3 if quick else 8
     for name in ("onb-k6", "onb-k7"):
         try:
             with Kernel(name) as kernel:
@@ -124,7 +124,7 @@ def bench_interrupt(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
                 samples = interleave(
                     [("raw httpx loop", lambda: _interrupt_sample(kernel, sim, raw_cell(INTERRUPT_PROMPT))),
                      ("%%ollama", lambda: _interrupt_sample(kernel, sim, magic_cell(INTERRUPT_PROMPT)))],
-                    rounds, warmup=1,
+                    rounds, warmup=0 if quick else 1,
                 )
             out["kernels"][name] = _summary(samples, "raw httpx loop", "%%ollama", TARGET_INTERRUPT)
         except Exception as exc:

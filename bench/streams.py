@@ -13,23 +13,27 @@ import json
 import time
 from typing import Any
 
-from ._common import MODEL, SimProcess, Sample, generate_body, interleave, log, summarize
+from ._common import MODEL, SimProcess, Sample, generate_body, interleave, log, paired_ratio, summarize
 
 BASELINE = "raw httpx"
 TARGET_VS_RAW = 1.15
 
 
-def _contenders(url: str, tokens: int) -> tuple[list[tuple[str, Any]], list[Any]]:
+def _prompt(tokens: int) -> str:
+    return f"Tell me a long story. [[tokens={tokens}]]"
+
+
+def _contenders(url: str) -> tuple[list[tuple[str, Any]], list[Any]]:
+    """Each contender is ``run(prompt) -> text`` with its own client, kept for the whole area."""
     import httpx
 
     import ollama_nb
 
-    prompt = f"Tell me a long story. [[tokens={tokens}]]"
     raw = httpx.Client(base_url=url, timeout=300)
     mine = ollama_nb.Client(url)
     closers: list[Any] = [raw.close, mine.close]
 
-    def run_raw() -> str:
+    def run_raw(prompt: str) -> str:
         parts = []
         with raw.stream("POST", "/api/generate", json=generate_body(prompt)) as response:
             for line in response.iter_lines():
@@ -37,7 +41,7 @@ def _contenders(url: str, tokens: int) -> tuple[list[tuple[str, Any]], list[Any]
                     parts.append(json.loads(line).get("response") or "")
         return "".join(parts)
 
-    def run_ollama_nb() -> str:
+    def run_ollama_nb(prompt: str) -> str:
         return mine.generate(MODEL, prompt).read()
 
     contenders: list[tuple[str, Any]] = [(BASELINE, run_raw), ("ollama_nb.Client", run_ollama_nb)]
@@ -48,7 +52,7 @@ def _contenders(url: str, tokens: int) -> tuple[list[tuple[str, Any]], list[Any]
     else:
         official = ollama.Client(host=url)
 
-        def run_official() -> str:
+        def run_official(prompt: str) -> str:
             return "".join(part.response or "" for part in official.generate(MODEL, prompt, stream=True))
 
         contenders.append(("ollama (official)", run_official))
@@ -58,10 +62,10 @@ def _contenders(url: str, tokens: int) -> tuple[list[tuple[str, Any]], list[Any]
     return contenders, closers
 
 
-def _timed(run: Any) -> Any:
+def _timed(run: Any, prompt: str) -> Any:
     def sample() -> Sample:
         cpu, wall = time.process_time(), time.perf_counter()
-        text = run()
+        text = run(prompt)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         return {"wall_s": wall, "cpu_s": cpu, "chars": float(len(text))}
 
@@ -69,42 +73,39 @@ def _timed(run: Any) -> Any:
 
 
 def bench_streams(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
-    sizes = {5_000: 5 if quick else 9, 50_000: 2 if quick else 5}
+    # (tokens, rounds, warm-up rounds): the first size's warm-up also warms the second's clients
+    plan = [(5_000, 4, 1), (50_000, 1, 0)] if quick else [(5_000, 9, 1), (50_000, 4, 0)]
     out: dict[str, Any] = {"baseline": BASELINE, "sizes": {}}
-    for tokens, rounds in sizes.items():
-        log(f"streams: {tokens} tokens, {rounds} interleaved rounds")
-        contenders, closers = _contenders(sim.url, tokens)
-        try:
-            samples = interleave([(name, _timed(run)) for name, run in contenders], rounds, warmup=1)
-        finally:
-            for close in closers:
-                close()
-        lengths = {s["chars"] for rows in samples.values() for s in rows}
-        if len(lengths) != 1:
-            raise RuntimeError(f"the contenders read different texts (lengths {sorted(lengths)})")
-        summary = summarize(samples, BASELINE, ["wall_s", "cpu_s"])
-        mine = summary["ollama_nb.Client"]
-        official = summary.get("ollama (official)")
-        checks = {
-            "ollama_nb_vs_raw_wall": _check(mine["wall_s"]["ratio"], TARGET_VS_RAW),
-            "ollama_nb_vs_raw_cpu": _check(mine["cpu_s"]["ratio"], TARGET_VS_RAW),
-        }
-        if official is not None:
-            for key in ("wall_s", "cpu_s"):
-                a, b = mine[key]["ratio"], official[key]["ratio"]
-                checks[f"ollama_nb_faster_than_official_{key[:-2]}"] = {
-                    "value": a / b if a and b else None,
-                    "target": "< 1",
-                    "met": bool(a and b and a < b),
-                }
-        out["sizes"][str(tokens)] = {
-            "tokens": tokens,
-            "reply_chars": int(lengths.pop()),
-            "rounds": rounds,
-            "contenders": summary,
-            "checks": checks,
-        }
+    contenders, closers = _contenders(sim.url)
+    try:
+        for tokens, rounds, warmup in plan:
+            log(f"streams: {tokens} tokens, {rounds} interleaved rounds of {len(contenders)} clients")
+            samples = interleave([(name, _timed(run, _prompt(tokens))) for name, run in contenders], rounds, warmup=warmup)
+            out["sizes"][str(tokens)] = _size_result(tokens, rounds, samples)
+    finally:
+        for close in closers:
+            close()
     return out
+
+
+def _size_result(tokens: int, rounds: int, samples: dict[str, list[Sample]]) -> dict[str, Any]:
+    lengths = {s["chars"] for rows in samples.values() for s in rows}
+    if len(lengths) != 1:
+        raise RuntimeError(f"the contenders read different texts (lengths {sorted(lengths)})")
+    summary = summarize(samples, BASELINE, ["wall_s", "cpu_s"])
+    mine = summary["ollama_nb.Client"]
+    official = summary.get("ollama (official)")
+    checks = {
+        "ollama_nb_vs_raw_wall": _check(mine["wall_s"]["ratio"], TARGET_VS_RAW),
+        "ollama_nb_vs_raw_cpu": _check(mine["cpu_s"]["ratio"], TARGET_VS_RAW),
+    }
+    if official is not None:
+        for key in ("wall_s", "cpu_s"):
+            ratio = paired_ratio(samples, "ollama_nb.Client", "ollama (official)", key)
+            checks[f"ollama_nb_faster_than_official_{key[:-2]}"] = {
+                "value": ratio, "target": "< 1", "met": ratio is not None and ratio < 1,
+            }
+    return {"tokens": tokens, "reply_chars": int(lengths.pop()), "rounds": rounds, "contenders": summary, "checks": checks}
 
 
 def _check(ratio: float | None, target: float) -> dict[str, Any]:

@@ -11,30 +11,40 @@ Example:
     'Hi &lt;img src=x onerror=&quot;alert(1)&quot;> and <code>&lt;b&gt;</code> [x]&#40;javascript:alert(1))'
 
 What it changes, and why it holds even where this module reads the Markdown differently from
-the renderer (marked, in JupyterLab), which matters because a reply may be written to attack
-exactly that difference:
+the renderer: a reply may be written to attack exactly that difference. The renderer aimed at is
+JupyterLab 4's (its math pre-pass, then marked 17 with GFM, then the math pasted back); every rule
+below was checked against that code, taken from the installed JupyterLab, by rendering fuzzed
+attacks through it (see tests/test_markdown.py).
 
-* Prose (outside code): ``<`` before a letter, ``/``, ``!`` or ``?`` becomes ``&lt;``, so no tag,
-  comment or ``<javascript:…>`` autolink is left (``<https://…>``, ``<mailto:…>`` and
-  ``<me@example.com>`` stay links); ``"`` becomes ``&quot;``. A link, image or reference
-  definition whose URL, read as a browser would (entities and backslash escapes decoded, tabs and
-  newlines dropped), has a scheme other than http, https or mailto stops being a link: ``](``
-  becomes ``]&#40;`` and ``]:`` becomes ``]&#58;``, which display the same characters. A line
-  that marked could take for a reference definition running over several lines starts with
-  ``\\[``. ``&`` is left alone: an entity such as ``&#60;script&#62;`` renders as text, never as
-  markup, and ``&amp;``, ``&nbsp;``, "AT&T" keep rendering as the model meant.
+* Prose (outside code): ``<`` before a letter, ``/``, ``!`` or ``?`` becomes ``&lt;`` (also after
+  a backslash, which a bare URL before it can swallow), so no tag, comment or
+  ``<javascript:…>`` autolink is left; ``<https://…>``, ``<mailto:…>`` and ``<me@example.com>``
+  stay links. ``"`` becomes ``&quot;`` (link titles switch to ``'…'``). A link, image or
+  reference definition whose URL, read as a browser would (entities and backslash escapes
+  decoded, tabs and newlines dropped), has a scheme other than http, https or mailto stops being
+  a link: ``](`` becomes ``]&#40;`` and ``]:`` becomes ``]&#58;``, which read the same. A line
+  that marked could take for a reference definition running over several lines (it would
+  swallow what follows) starts with ``\\[``. ``&`` is left alone: an entity such as
+  ``&#60;script&#62;`` renders as text, never as markup, and ``&amp;``, "AT&T" read as meant.
 * Code (fenced, indented, inline) is kept byte for byte when it would be harmless even if read
-  as prose (no ``<`` + letter, no unsafe link, no reference definition start). Otherwise it is
-  written as ``<pre><code>…</code></pre>`` or ``<code>…</code>`` on one line, every special
-  character an entity: it looks the same (without syntax colours) and is inert however it is
-  read. Exception: a top-level fence (a backtick or tilde fence at column 0 with a language,
-  closed by a bare fence at column 0, with no fence-like line inside) is kept as it is, whatever
-  it holds, because both marked and JupyterLab's math pre-pass see exactly that block as code.
-  An unclosed fence gets its closing line (it renders the same).
-* JupyterLab cuts ``$…$`` math out before Markdown and pastes it back into the HTML afterwards,
-  also into attributes (``alt``, ``href``), where a raw ``"`` in the math would end the
-  attribute. In a paragraph where a raw ``"`` (only kept code has them) sits between math
-  delimiters, the delimiters are escaped (``\\$``) or the code holding them is written as HTML.
+  as prose: no ``<`` + letter, no unsafe link, no reference definition start, no fence opener
+  with a ``"`` in its info string. Otherwise it is written as ``<pre><code>…</code></pre>`` or
+  ``<code>…</code>`` on one line, every special character an entity: it looks the same
+  (without syntax colours) and is inert however it is read. Exception: a top-level fence (at
+  column 0, with a language, closed by a bare fence of the same run at column 0, no fence-like
+  line inside) is kept as it is whatever it holds, because marked sees exactly that block as
+  code whatever came before it. An unclosed fence gets its closing line (it renders the same).
+* A kept fence's info string has ``"``, ``$`` and ``\\`` as entities: JupyterLab writes it into
+  ``class="language-…"`` unescaped.
+* JupyterLab cuts math (``$…$``, ``$$…$$``, ``\\\\(…\\\\)``, ``\\begin{…}``) out before Markdown and
+  pastes it back into the HTML afterwards, also into attributes (``alt``, ``href``), where a raw
+  ``"`` ends the attribute; and math that starts before a kept fence and ends inside it hides
+  the opening line. In a paragraph where either could happen, the math delimiters in prose are
+  escaped (``\\$``) and kept code holding some is written as HTML.
+
+Units escaped separately (frozen blocks, tail) may be shown one after the other, or joined with
+a blank line between them; text appended to an escaped unit without one may undo the escaping
+(see :meth:`MarkdownBlocks.tail_with_cursor`).
 """
 
 from __future__ import annotations
@@ -83,7 +93,7 @@ class _Fence:
 
     def closes(self, line: str) -> bool:
         """True if ``line`` ends this block (marked's rule: the same run, then only ~ ` and spaces)."""
-        if _indent(line) > self.base + 3:
+        if self.run[0] not in line or _indent(line) > self.base + 3:
             return False
         rest = line.lstrip(" \t")
         return rest.startswith(self.run) and _FENCE_TAIL_RE.match(rest, len(self.run)) is not None
@@ -148,6 +158,11 @@ def _step(st: _State, line: str) -> int:
             st.after = _AFTER_BLOCK
             return _FENCE_CLOSE
         return _FENCE_BODY
+    if line[:1].isalpha():  # the common prose line: no block syntax can start with a letter
+        if st.list_col > 0 and st.after == _AFTER_BLANK:
+            st.list_col = -1
+        st.after = _AFTER_PARA
+        return _PROSE
     if _BLANK_RE.match(line):
         st.after = _AFTER_BLANK
         return _BLANK
@@ -199,6 +214,8 @@ def _fence_is_anchored(fence: _Fence, body: list[str], closer: str) -> bool:
 # Prose.
 
 _LT_RE = re.compile(r"(\\*)<(?=[A-Za-z/!?])")
+_QUOTE_RE = re.compile(r'(\\*)"')
+_LT_PLAIN_RE = re.compile(r"<(?=[A-Za-z/!?])")
 _SAFE_AUTOLINK_RE = re.compile(
     r"<(?:(?:https?|mailto):[^\s<>\"'`\\\x00-\x1f\x7f]*"
     r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+)>",
@@ -273,10 +290,18 @@ def _fix_definition(line: str, next_line: str | None) -> str:
 
 
 def _lt(m: re.Match[str]) -> str:
+    # "\<" already means a literal "<", but a bare-URL autolink just before it can swallow the
+    # backslash (GFM in marked), so it becomes "&lt;" as well (one backslash fewer: same text).
     backslashes = m.group(1)
-    if len(backslashes) % 2 or _SAFE_AUTOLINK_RE.match(m.string, m.end(1)):
+    odd = len(backslashes) % 2
+    if not odd and _SAFE_AUTOLINK_RE.match(m.string, m.end(1)):
         return m.group(0)
-    return backslashes + "&lt;"
+    return backslashes[:-1] + "&lt;" if odd else backslashes + "&lt;"
+
+
+def _quote(m: re.Match[str]) -> str:
+    backslashes = m.group(1)
+    return (backslashes[:-1] if len(backslashes) % 2 else backslashes) + "&quot;"
 
 
 def _title(m: re.Match[str]) -> str:
@@ -289,9 +314,12 @@ def _escape_text(text: str) -> str:
     if '"' in text:
         if "](" in text:
             text = _INLINE_TITLE_RE.sub(_title, text)
-        text = text.replace('"', "&quot;")
+        text = _QUOTE_RE.sub(_quote, text) if "\\" in text else text.replace('"', "&quot;")
     if "<" in text:
-        text = _LT_RE.sub(_lt, text)
+        if "\\" in text or "<h" in text or "<H" in text or "<m" in text or "<M" in text or "@" in text:
+            text = _LT_RE.sub(_lt, text)
+        else:
+            text = _LT_PLAIN_RE.sub("&lt;", text)
     return text
 
 
@@ -379,6 +407,7 @@ _CONTROL_RE = re.compile(r"[\t\n\r]")
 _BACKSLASH_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _LINK_MARK_RE = re.compile(r"\](?:\(|:)")
 _NON_SPACE_RE = re.compile(r"\S*")
+_URL_LEADING = "".join(map(chr, range(33))) + "<"  # a browser drops C0 controls and spaces
 
 
 def url_is_safe(url: str) -> bool:
@@ -388,17 +417,20 @@ def url_is_safe(url: str) -> bool:
         >>> url_is_safe("https://ollama.com"), url_is_safe("#notes"), url_is_safe("JaVa&#115;cript:x")
         (True, True, False)
     """
-    once = html.unescape(url)
-    variants = {
-        url,
-        once,
-        html.unescape(once),
-        _BACKSLASH_ESCAPE_RE.sub(r"\1", url),
-        html.unescape(_BACKSLASH_ESCAPE_RE.sub(r"\1", url)),
-        _BACKSLASH_ESCAPE_RE.sub(r"\1", once),
-    }
+    if "&" not in url and "\\" not in url:
+        variants = {url}
+    else:
+        once = html.unescape(url)
+        variants = {
+            url,
+            once,
+            html.unescape(once),
+            _BACKSLASH_ESCAPE_RE.sub(r"\1", url),
+            html.unescape(_BACKSLASH_ESCAPE_RE.sub(r"\1", url)),
+            _BACKSLASH_ESCAPE_RE.sub(r"\1", once),
+        }
     for variant in variants:
-        text = _CONTROL_RE.sub("", variant).lstrip("".join(map(chr, range(33))) + "<").lower()
+        text = _CONTROL_RE.sub("", variant).lstrip(_URL_LEADING).lower()
         colon = text.find(":")
         if colon < 0:
             continue
@@ -461,7 +493,6 @@ class _Unit:
             if kind == _FENCE_OPEN:
                 assert st.fence is not None
                 fences[index] = st.fence
-        self.open_fence = st.fence
         # items: ("blank", text) | ("prose", index) | ("fence", index, end, fence, anchored, risky)
         #        | ("indented", index, end, base, risky); end is exclusive of the closing line.
         items: list[tuple] = []
@@ -515,13 +546,17 @@ class _Unit:
             segments = []
             pos = 0
             if "`" in line:
+                # marked may read the line as a fence opener (behind list markers we do not
+                # follow); a quote in a kept span would then end up in class="language-…".
+                fence_like = "```" in line or "~~~" in line
                 for start, end, size in _code_spans(line):
                     segments.append(("p", _escape_text(line[pos:start])))
                     raw = line[start:end]
                     content = raw[size:-size]
                     if len(content) >= 2 and content[0] == content[-1] == " " and content.strip(" "):
                         content = content[1:-1]
-                    segments.append(("s", raw, _code_html(content, block=False), bool(_RISKY_RE.search(raw)), start))
+                    risky = bool(_RISKY_RE.search(raw)) or (fence_like and '"' in raw)
+                    segments.append(("s", raw, _code_html(content, block=False), risky, start))
                     pos = end
             segments.append(("p", _escape_text(line[pos:])))
         self._prose[index] = segments
@@ -710,6 +745,7 @@ class MarkdownBlocks:
     opened again, same fence and info string, after a blank line at the start of the tail; a table
     longer than 4 × ``threshold`` is cut likewise and its header and delimiter rows repeated. Each
     call costs O(len(delta)) amortised; :attr:`tail` costs O(len(tail)) when the text changed.
+    For a live display with a typing cursor, use :meth:`tail_with_cursor`.
 
     The frozen blocks and the final tail, joined, equal ``escape_untrusted`` of the text, except
     where a fence or table was cut as above (then: of the text with those lines added).
@@ -745,9 +781,12 @@ class MarkdownBlocks:
         self._previous: tuple[int, str] = (_BLANK, "")  # kind and text of the last line
         self._carriage_return = False  # the last delta ended in "\r"
         self._closed = False
+        self._slow = False  # closed, or a "\r" pending: feed takes the careful path
+        self._may_freeze = False  # a line ended since the last attempt to freeze
         self._tail: str | None = None  # cache of the escaped tail
         self._inserted: list[tuple[int, str]] = []  # (offset in the emitted raw text, lines added)
         self._emitted = 0  # raw characters emitted so far
+        self._tail_added = 0  # characters at the start of the tail added by a split
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -762,16 +801,25 @@ class MarkdownBlocks:
             >>> blocks.feed("one\\n\\ntwo\\n\\nthree")
             ['one\\n\\ntwo\\n\\n']
         """
+        if not ("\n" in text_delta or "\r" in text_delta or "\x00" in text_delta or self._slow):
+            # The common case, a piece of a line: O(1) unless a freeze became possible.
+            if text_delta:
+                self._partial.append(text_delta)
+                self._size += len(text_delta)
+                self._tail = None
+                if self._size > self.threshold and self._may_freeze:
+                    return self._freeze()
+            return []
         if self._closed:
             raise RuntimeError("this MarkdownBlocks is closed; start a new one for the next reply")
         if not text_delta:
             return []
         if self._carriage_return:
             text_delta = "\r" + text_delta
-            self._carriage_return = False
+            self._carriage_return = self._slow = False
         if text_delta[-1] == "\r":
             text_delta = text_delta[:-1]
-            self._carriage_return = True
+            self._carriage_return = self._slow = True
         if "\r" in text_delta or "\x00" in text_delta:
             text_delta = _normalise(text_delta)
         self._tail = None
@@ -790,6 +838,7 @@ class MarkdownBlocks:
         return self._freeze()
 
     def _end_line(self, line: str) -> None:
+        self._may_freeze = True
         index = len(self._lines)
         self._lines.append(line)
         kind = _step(self._state, line)
@@ -818,9 +867,11 @@ class MarkdownBlocks:
     def _emit(self, lines: list[str]) -> str:
         raw = "".join(line + "\n" for line in lines)
         self._emitted += len(raw)
+        self._tail_added = max(0, self._tail_added - len(raw))
         return _escape_unit(raw, self._start) if self.escape else raw
 
     def _freeze(self) -> list[str]:
+        self._may_freeze = False  # nothing more to freeze until another line ends
         frozen: list[str] = []
         if self._cut:
             frozen.append(self._emit(self._lines[: self._cut]))
@@ -835,11 +886,13 @@ class MarkdownBlocks:
             after = self._state.copy()
             after.fence, after.after = None, _AFTER_BLOCK
             self._restart(["", fence.opener], after, rescan=True)
+            self._tail_added = len(fence.opener) + 2
         elif self._table is not None and self._table_rows and self._size > 4 * self.threshold:
             header, delimiter = self._table
             frozen.append(self._emit(self._lines))
             self._inserted.append((self._emitted, "\n" + header + "\n" + delimiter + "\n"))
             self._restart(["", header, delimiter], self._state.copy(), rescan=True)
+            self._tail_added = len(header) + len(delimiter) + 3
         return frozen
 
     def _restart(self, lines: list[str], state: _State, *, rescan: bool) -> None:
@@ -866,6 +919,23 @@ class MarkdownBlocks:
     # -- output --------------------------------------------------------------------------------
     def _raw_tail(self) -> str:
         return "".join(line + "\n" for line in self._lines) + "".join(self._partial)
+
+    @property
+    def open_length(self) -> int:
+        """How many of the characters fed so far are in the open tail (not frozen yet).
+
+        Lines a split added to the tail (a reopened fence, a repeated table header) do not
+        count, so ``received - open_length`` is the length of the text the frozen blocks show
+        (after ``\\r\\n`` became ``\\n``).
+
+        Example:
+            >>> blocks = MarkdownBlocks(threshold=5)
+            >>> blocks.feed("first\\n\\nsecond")
+            ['first\\n\\n']
+            >>> blocks.open_length
+            6
+        """
+        return self._size - self._tail_added
 
     @property
     def tail(self) -> str:
@@ -911,7 +981,7 @@ class MarkdownBlocks:
             self._partial = []
             self._size += 1
             self._tail = None
-        self._closed = True
+        self._closed = self._slow = True
         if not self._lines and not self._partial:
             return None
         return self.tail

@@ -90,6 +90,22 @@ class Turn:
         return f"<Turn {self.endpoint} {self.model} {self.status}: {preview!r}>"
 
 
+#: Ollama's context window when neither the request nor the model's settings name one.
+OLLAMA_DEFAULT_NUM_CTX = 4096
+
+
+def _runtime_context(details: Any) -> int | None:
+    """The window Ollama runs the model with: its ``num_ctx`` setting, else Ollama's default
+    (never more than the model was trained for). ``context_length`` alone would be far larger."""
+    window = OLLAMA_DEFAULT_NUM_CTX
+    for line in details.parameters.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "num_ctx" and value.strip().isdigit():
+            window = int(value)
+    trained = details.context_length
+    return min(trained, window) if trained else window
+
+
 def _estimate_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
     """A rough token count (4 characters a token, plus a little per message)."""
     return sum(len(str(m.get("content") or "")) // 4 + 4 for m in messages)
@@ -351,7 +367,7 @@ class Session:
             return None
         if model not in self._context:
             try:
-                self._context[model] = self.client.show(model).context_length
+                self._context[model] = _runtime_context(self.client.show(model))
             except OllamaError:
                 return None
         return self._context[model]
@@ -363,7 +379,7 @@ class Session:
             return None
         if model not in self._context:
             try:
-                self._context[model] = (await self.aclient.show(model)).context_length
+                self._context[model] = _runtime_context(await self.aclient.show(model))
             except OllamaError:
                 return None
         return self._context[model]

@@ -15,6 +15,8 @@ status is 1 when any notebook failed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import json
 import os
@@ -47,10 +49,7 @@ def normalise_host(value: str) -> str:
         value = "http://" + value
     scheme, rest = value.split("://", 1)
     hostport, slash, path = rest.partition("/")
-    if hostport.startswith("["):  # [::1]:port
-        has_port = "]:" in hostport
-    else:
-        has_port = ":" in hostport
+    has_port = "]:" in hostport if hostport.startswith("[") else ":" in hostport  # [::1]:port
     if not has_port:
         hostport += ":443" if scheme == "https" else ":11434"
     return f"{scheme}://{hostport}{slash}{path}"
@@ -194,8 +193,20 @@ def run_notebook(
         timeout=timeout,
         kernel_name=kernel_for(nb, kernel, available),
         allow_errors=True,
+        coalesce_streams=True,  # one output per stream, not one per flushed token
+        store_widget_state=False,  # the Stop buttons are closed: nothing worth saving
         resources={"metadata": {"path": str(source.parent.resolve())}},
     )
+    failed_replies: list[str] = []
+
+    def check_reply(cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+        # A UsageError printed to stderr leaves no error output, but the reply says "error".
+        tags = cell.get("metadata", {}).get("tags", [])
+        if execute_reply.get("content", {}).get("status") == "error" and ALLOWED_ERROR_TAG not in tags:
+            content = execute_reply["content"]
+            failed_replies.append(f"cell {cell_index}: {content.get('ename')}: {content.get('evalue')}")
+
+    client.on_cell_executed = check_reply
     started = time.perf_counter()
     problems: list[str] = []
     # The kernel's own stderr (ipykernel 7 warns about TCP on every start) is shown only on failure.
@@ -213,6 +224,7 @@ def run_notebook(
             if log:
                 problems.append("kernel stderr:\n" + log)
         problems.extend(error_outputs(nb))
+        problems.extend(p for p in failed_replies if not any(p.split(":")[0] + " " in q for q in problems))
     seconds = time.perf_counter() - started
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)

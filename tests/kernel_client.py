@@ -13,7 +13,10 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import queue
+import shutil
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -87,9 +90,13 @@ def outputs_from(messages: list[Message]) -> list[dict[str, Any]]:
     return outputs
 
 
-def quiet_kernel_manager(kernel_name: str) -> KernelManager:
-    """A manager whose kernel talks over IPC sockets (ipykernel 7 warns on every start over plain TCP)."""
-    return KernelManager(kernel_name=kernel_name, transport="ipc")
+def quiet_kernel_manager(kernel_name: str, where: str | None = None) -> KernelManager:
+    """A manager whose kernel talks over IPC sockets (ipykernel 7 warns on every start over plain TCP).
+
+    The socket path is absolute, so it does not depend on the kernel's working directory.
+    """
+    where = where or tempfile.mkdtemp(prefix="onb-kernel-")
+    return KernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(where, "kernel"))
 
 
 class KernelSession:
@@ -242,6 +249,7 @@ class KernelSession:
             self.client.stop_channels()
         finally:
             self.manager.shutdown_kernel(now=True)
+            shutil.rmtree(os.path.dirname(self.manager.ip), ignore_errors=True)
 
     def __enter__(self) -> KernelSession:
         return self

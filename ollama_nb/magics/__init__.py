@@ -24,7 +24,7 @@ def _short_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offs
 def _warm_up() -> None:
     """Import what the first streamed cell would otherwise import inside its time to first token."""
     try:
-        import anyio  # noqa: F401  (httpx's async backend, imported lazily on the first request)
+        import anyio._backends._asyncio  # noqa: F401  (imported lazily by the first request: ~150 ms)
         import httpcore._backends.anyio  # noqa: F401
 
         from .. import _markdown  # noqa: F401

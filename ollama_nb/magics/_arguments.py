@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from typing import Any
+from typing import Any, Callable
 
 from IPython.core.error import UsageError
 
@@ -55,13 +55,19 @@ def _looks_like_value(rest: str) -> bool:
     return word.lower() in {"low", "medium", "high", "max", "true", "false"}
 
 
-def parse(parser: Any, line: str, *, message: bool) -> tuple[Any, str]:
-    """Parse options (UsageError on bad ones); return ``(args, message_text)``."""
+def parse(parser: Any, line: str, *, message: bool, expand: Callable[[str], str] | None = None) -> tuple[Any, str]:
+    """Parse options (UsageError on bad ones); return ``(args, message_text)``.
+
+    ``expand`` (IPython's ``$name``/``{name}`` expansion) applies to the options only: the message
+    is interpolated later by the magic's own safe rules.
+    """
     if message:
         tokens, rest = split_line(parser, line)
+        if expand is not None:
+            tokens = [expand(t) for t in tokens]
     else:
         try:
-            tokens, rest = shlex.split(line), ""
+            tokens, rest = shlex.split(expand(line) if expand is not None else line), ""
         except ValueError as exc:
             raise UsageError(f"cannot read the options {line!r}: {exc}") from None
     return parser.parse_args(tokens), rest

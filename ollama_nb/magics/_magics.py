@@ -8,15 +8,16 @@ and stream into the cell. Defaults come from traitlets: ``%config OllamaMagics.m
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Dict, Float, Unicode
 
-from .._errors import NoModelError, OllamaError
+from .._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from .._host import resolve_host
 from .._interpolate import interpolate
 from .._session import Session, get_session
@@ -93,6 +94,7 @@ class OllamaMagics(Magics):
     # -- the magics ----------------------------------------------------------------------------
     @magic_arguments()
     @_prompt_arguments
+    @no_var_expand
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> Any:
         """%%ollama [options] — the cell is one prompt to /api/generate, streamed into the cell.
@@ -103,13 +105,14 @@ class OllamaMagics(Magics):
         if cell is None:
             from ._subcommands import run_subcommand
 
-            return run_subcommand(self, line)
+            return run_subcommand(self, self.shell.var_expand(line))
         return self.run_sync(self.prepare("generate", line, cell))
 
     @magic_arguments()
     @_prompt_arguments
     @argument("--reset", action="store_true", help="start a fresh conversation first")
     @argument("--tools", metavar="F,G", help="Python functions the model may call (comma-separated names)")
+    @no_var_expand
     @line_cell_magic
     def ollama_chat(self, line: str, cell: str | None = None) -> Any:
         """%ollama_chat [options] message — one turn of the conversation (/api/chat, with history).
@@ -125,7 +128,7 @@ class OllamaMagics(Magics):
 
     def prepare(self, kind: str, line: str, cell: str | None) -> Call:
         """Parse, interpolate and choose session and model (UsageError for bad input)."""
-        args, message = parse(self._parser(kind), line, message=cell is None)
+        args, message = parse(self._parser(kind), line, message=cell is None, expand=self.shell.var_expand)
         text = message if cell is None else cell
         if args.interpolate:
             text = interpolate(text, self.shell.user_ns)
@@ -197,12 +200,15 @@ class OllamaMagics(Magics):
     # -- running ----------------------------------------------------------------------------------
     def _start_sync(self, call: Call, model: str | None = None) -> Any:
         method = call.session.chat if call.kind == "chat" else call.session.generate
-        return method(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
+        with warnings.catch_warnings():  # the view shows the note under the answer
+            warnings.simplefilter("ignore", ContextTrimmedWarning)
+            return method(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
 
     async def _start_async(self, call: Call, model: str | None = None) -> Any:
-        if call.kind == "chat":
-            return await call.session.achat(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
-        return await call.session.agenerate(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
+        method = call.session.achat if call.kind == "chat" else call.session.agenerate
+        with warnings.catch_warnings():  # the view shows the note under the answer
+            warnings.simplefilter("ignore", ContextTrimmedWarning)
+            return await method(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
 
     def _view(self, call: Call, reply: Any, model: str | None = None) -> Any:
         from ..view import make_view
@@ -263,11 +269,25 @@ class OllamaMagics(Magics):
         return results[0] if len(results) == 1 else None
 
     def _abort_held_requests(self) -> None:
-        """ipykernel 6 + jupyter-ui-poll: requests held during the cell are replayed afterwards;
-        after an error or interrupt they must be aborted like any queued cell (private flag)."""
+        """ipykernel 6 + jupyter-ui-poll: execute requests that arrived while the cell polled are
+        held and replayed when it ends. After an error or interrupt they must be aborted, as any
+        queued cell is: answer them 'aborted' now and drop them (private ui-poll and kernel API)."""
         kernel = getattr(self.shell, "kernel", None)
-        if kernel is not None and hasattr(kernel, "_aborting"):
-            kernel._aborting = True
+        try:
+            from jupyter_ui_poll._poll import KernelWrapper
+
+            content = kernel.get_parent().get("content", {})
+            if not content.get("stop_on_error", True) or content.get("silent", False):
+                return
+            wrapper = KernelWrapper._current
+            held = list(wrapper._events) if wrapper is not None else []
+            for stream, ident, parent in held:
+                kernel._send_abort_reply(stream, parent, ident)
+                kernel._publish_status("idle", "shell", parent=parent)  # the front end's cell ends
+            if wrapper is not None:
+                wrapper._events.clear()
+        except Exception:  # another ui-poll or kernel version: leave ipykernel's own handling
+            return
 
     def conclude(self, call: Call, reply: Any) -> ReplyText:
         """Store ``-o VAR`` (partial text too: nothing received is lost) and build the result."""

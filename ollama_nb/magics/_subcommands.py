@@ -75,15 +75,20 @@ def run_subcommand(magics: Any, line: str) -> Any:
     return result if name == "timings" else quiet(result)
 
 
+def _session_name(magics: Any, rest: list[str]) -> str:
+    """The ``--session NAME`` given (removed from ``rest``), else the configured one."""
+    if "--session" not in rest:
+        return magics.session
+    index = rest.index("--session")
+    if index + 1 >= len(rest):
+        raise UsageError("--session needs a NAME")
+    name = rest[index + 1]
+    del rest[index : index + 2]
+    return name
+
+
 def _session(magics: Any, rest: list[str]) -> Any:
-    name = magics.session
-    if "--session" in rest:
-        index = rest.index("--session")
-        if index + 1 >= len(rest):
-            raise UsageError("--session needs a NAME")
-        name = rest[index + 1]
-        del rest[index : index + 2]
-    session = get_session(name)
+    session = get_session(_session_name(magics, rest))
     session.use_host(magics.host or None) if magics.host and session.host != magics.host else None
     return session
 
@@ -121,9 +126,9 @@ def timings(magics: Any, rest: list[str]) -> Any:
 
 
 def reset(magics: Any, rest: list[str]) -> None:
-    session = _session(magics, rest)
-    session.reset()
-    _show(f"Started a fresh conversation (session `{magics.session}`).")
+    name = _session_name(magics, rest)
+    get_session(name).reset()
+    _show(f"Started a fresh conversation (session `{name}`).")
 
 
 def save(magics: Any, rest: list[str]) -> None:
@@ -136,7 +141,7 @@ def save(magics: Any, rest: list[str]) -> None:
 def load(magics: Any, rest: list[str]) -> None:
     from .._session import _SESSIONS, Session
 
-    name = magics.session
+    name = _session_name(magics, rest)
     path = _need(rest, "load", "%ollama load PATH")
     _SESSIONS[name] = session = Session.load(path)
     _show(f"Loaded {len(session.turns)} turns from `{path}` into session `{name}`.")

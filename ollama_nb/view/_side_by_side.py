@@ -63,7 +63,6 @@ class SideBySideView:
         if on_stop is not None and widgets_available():
             try:
                 self._controls = Controls(on_stop, label="Stop all")
-                self._controls.set_status(" · ".join(self.models))
             except Exception:
                 self._controls = None
         self._handle = display(self._bundle(live=True), raw=True, display_id=True)
@@ -98,9 +97,6 @@ class SideBySideView:
         self._last = now
         self._dirty = False
         self._handle.update(self._bundle(live=True), raw=True)
-        if self._controls is not None:
-            sizes = " · ".join(f"{m}: {sum(map(len, t))} chars" for m, t in zip(self.models, self._texts))
-            self._controls.set_status(sizes)
         return True
 
     def finish(self, replies: Sequence[BaseReply]) -> None:

@@ -79,7 +79,11 @@ def reply_metadata(reply: BaseReply) -> dict[str, Any]:
 
 
 class StreamView:
-    """Live display of one reply in a Jupyter cell (Markdown by default, ``plain`` for text)."""
+    """Live display of one reply in a Jupyter cell (Markdown by default, ``plain`` for text).
+
+    Outputs, top to bottom: the Stop button (replaced at the end by the collapsed thinking, or by
+    nothing), the answer (frozen blocks, then the open tail with a live status line), the footer.
+    """
 
     def __init__(
         self,
@@ -89,7 +93,7 @@ class StreamView:
         allow_html: bool = False,
         interval: float = 0.1,
         max_interval: float = 1.0,
-        budget: float = 3.0,
+        budget: float = 1.5,
         controls: bool = True,
         on_stop: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -109,11 +113,12 @@ class StreamView:
         self.reply: BaseReply | None = None
         self.updates = 0
         self.bytes_sent = 0
-        self._content_bytes = 0
         self._blocks = MarkdownBlocks(escape=not (plain or allow_html))
-        self._text_since = ""  # plain mode: the open text of the current output
+        self._raw: list[str] = []  # the reply as written and not yet in a final output (text/plain)
+        self._raw_total = 0
+        self._raw_shown = 0  # raw characters already given to frozen outputs
         self._thinking: list[str] = []
-        self._tool_lines: list[str] = []
+        self._notes: list[str] = []
         self._handle: Any = None
         self._dirty = False
         self._last = clock()
@@ -121,23 +126,19 @@ class StreamView:
         if controls and on_stop is not None and widgets_available():
             try:
                 self._controls = Controls(on_stop)
-                self._controls.set_status(f"{model} · sending…")
             except Exception:
                 self._controls = None
 
     # -- input ---------------------------------------------------------------------------------
     def add(self, chunks: Sequence[Chunk]) -> None:
-        """Take new chunks (cheap: no display here)."""
+        """Take new chunks (cheap: frozen blocks are written, the tail waits for refresh)."""
         for chunk in chunks:
             if chunk.content:
-                self._content_bytes += len(chunk.content)
+                self._raw.append(chunk.content)
+                self._raw_total += len(chunk.content)
                 self._dirty = True
                 if self.plain:
-                    self._text_since += chunk.content
-                    if len(self._text_since) > self._blocks.threshold and "\n" in self._text_since:
-                        cut = self._text_since.rindex("\n") + 1
-                        block, self._text_since = self._text_since[:cut], self._text_since[cut:]
-                        self._freeze(block)
+                    self._freeze_plain()
                 else:
                     for block in self._blocks.feed(chunk.content):
                         self._freeze(block)
@@ -148,7 +149,7 @@ class StreamView:
                 self.note(f"🔧 `{call_text(call)}`")
             for result in chunk.tool_results:
                 mark = "⚠" if result.error else "→"
-                self.note(f"{mark} `{call.name if (call := result.call) else ''}`: {_short(result.error or result.content)}")
+                self.note(f"{mark} `{result.call.name}`: {_short(result.error or result.content)}")
 
     def note(self, markdown: str) -> None:
         """Show an extra line in the answer (a tool call or result); model text is escaped."""
@@ -156,94 +157,106 @@ class StreamView:
             from .._markdown import escape_untrusted
 
             markdown = escape_untrusted(markdown)
-        self._tool_lines.append(markdown)
+        self._notes.append(markdown)
         self._dirty = True
 
     # -- output --------------------------------------------------------------------------------
     def _send(self, bundle: dict[str, str], *, new: bool, metadata: dict[str, Any] | None = None) -> None:
-        size = sum(len(v) for v in bundle.values()) + _ENVELOPE
-        self.bytes_sent += size
+        self.bytes_sent += sum(len(v) for v in bundle.values()) + _ENVELOPE
         self.updates += 1
         if new or self._handle is None:
             self._handle = self._display(bundle, raw=True, display_id=True, metadata=metadata or {})
         else:
             self._handle.update(bundle, raw=True, metadata=metadata or {})
 
-    def _bundle(self, markdown: str, *, final: bool) -> dict[str, str]:
+    def _raw_text(self, upto: int | None = None) -> str:
+        """Raw text not yet given to an output (up to raw position ``upto``), and mark it given."""
+        pending = "".join(self._raw)
+        count = len(pending) if upto is None else max(0, min(upto - self._raw_shown, len(pending)))
+        text, rest = pending[:count], pending[count:]
+        self._raw = [rest] if rest else []
+        self._raw_shown += count
+        return text
+
+    def _final_bundle(self, markdown: str, raw: str) -> dict[str, str]:
         if self.plain:
-            return {"text/plain": markdown}
-        bundle = {"text/markdown": markdown}
-        if final:
-            bundle["text/plain"] = markdown if self.allow_html else html.unescape(markdown)
-        return bundle
+            return {"text/plain": raw}
+        return {"text/markdown": markdown, "text/plain": raw}
+
+    def _take_notes(self) -> str:
+        notes, self._notes = self._notes, []
+        return "".join(n + "\n\n" for n in notes)
 
     def _freeze(self, block: str) -> None:
         """A finished block: its output is written one last time; the next text opens a new one."""
-        self._send(self._bundle(self._prefix() + block, final=True), new=self._handle is None)
+        open_raw = len(self._blocks._raw_tail()) if not self.plain else 0
+        raw = self._raw_text(upto=self._raw_total - open_raw)
+        notes = self._take_notes()
+        self._send(self._final_bundle(notes + block, raw), new=self._handle is None)
         self._handle = None
 
-    def _prefix(self) -> str:
-        if not self._tool_lines:
-            return ""
-        lines, self._tool_lines = self._tool_lines, []
-        return "\n\n".join(lines) + "\n\n"
+    def _freeze_plain(self) -> None:
+        if self._raw_total - self._raw_shown > self._blocks.threshold:
+            pending = "".join(self._raw)
+            cut = pending.rfind("\n") + 1
+            if cut:
+                self._send({"text/plain": self._raw_text(upto=self._raw_shown + cut)}, new=self._handle is None)
+                self._handle = None
 
-    def _open_text(self, cursor: str = "") -> str:
+    def _status(self) -> str:
+        return _status_line(self.model, self.reply)
+
+    def _live_bundle(self) -> dict[str, str]:
+        status = self._status()
         if self.plain:
-            return self._text_since
-        return self._blocks.tail_with_cursor(cursor) if cursor else self._blocks.tail
+            return {"text/plain": "".join(self._raw) + f"\n[{status}]"}
+        parts = [n for n in self._notes]
+        tail = self._blocks.tail_with_cursor(" ▍")
+        if tail:
+            parts.append(tail)
+        elif self._thinking:
+            preview = html.escape("".join(self._thinking)[-_THINKING_PREVIEW:].replace("\n", " "))
+            parts.append(f"<span style='opacity:.6'>*thinking…* {preview}</span>")
+        parts.append(f"<sub>{html.escape(status)}</sub>")
+        return {"text/markdown": "\n\n".join(parts)}
 
     def refresh(self, *, force: bool = False) -> bool:
-        """Re-send the open tail if due (time and byte budget allow); True if it was sent."""
+        """Re-send the open tail and status if due (time and byte budget allow); True if sent."""
         now = self.clock()
         waited = now - self._last
         if not force:
-            if not self._dirty or waited < self.interval:
-                self._update_status(now)
+            if waited < self.interval:
                 return False
-            tail = self._open_text()
-            within_budget = self.bytes_sent + len(tail) + _ENVELOPE <= self.budget * self._content_bytes + 8192
-            if not within_budget and waited < self.max_interval:
-                self._update_status(now)
-                return False
+            if not self._dirty:
+                if waited < self.max_interval:
+                    return False  # nothing new: only the status line would change; once a second
+            else:
+                cost = self.bytes_sent + len(self._blocks.tail) + _ENVELOPE
+                if cost > self.budget * self._raw_total + 4096 and waited < self.max_interval:
+                    return False
         self._last = now
         self._dirty = False
-        tail = self._tool_lines and "\n\n".join(self._tool_lines) + "\n\n" or ""
-        tail += self._open_text(cursor=" ▍")
-        if tail:
-            self._send(self._bundle(tail, final=False), new=False)
-        self._update_status(now, force=True)
+        self._send(self._live_bundle(), new=False)
         return True
 
-    def _update_status(self, now: float, *, force: bool = False) -> None:
-        if self._controls is None:
-            return
-        self._controls.set_status(_status_line(self.model, self.reply))
-        if self._thinking and force:
-            self._controls.set_thinking("".join(self._thinking)[-_THINKING_PREVIEW:])
-
     def finish(self, reply: BaseReply) -> None:
-        """Final flush: the whole tail with text/plain, the footer (with metadata), widgets closed."""
+        """Final flush: the rest with text/plain, notes, the footer (with metadata); widgets closed."""
         self.reply = reply
         metadata = {"ollama_nb": reply_metadata(reply)}
-        if self.plain:
-            rest = self._text_since
-        else:
-            rest = self._blocks.close() or ""
-        rest = self._prefix() + rest
-        if rest or self._handle is not None:
-            self._send(self._bundle(rest, final=True), new=self._handle is None, metadata=metadata)
+        rest = "" if self.plain else (self._blocks.close() or "")
+        raw = self._raw_text()
+        notes = self._take_notes()
+        if rest or raw or notes or self._handle is not None:
+            self._send(self._final_bundle(notes + rest, raw), new=self._handle is None, metadata=metadata)
         self._handle = None
         for note in reply.notes:
-            self._send({"text/markdown": f"> ⚠ {note}", "text/plain": f"note: {note}"}, new=True)
-            self._handle = None
+            self._send({"text/markdown": f"> ⚠ {html.escape(note)}", "text/plain": f"note: {note}"}, new=True)
         thinking = "".join(self._thinking)
         replacement = None
         if thinking:
-            escaped = html.escape(thinking)
             replacement = {
                 "text/markdown": f"<details><summary>Thinking ({len(thinking.split())} words)</summary>\n\n"
-                f"<pre style='white-space:pre-wrap'>{escaped}</pre>\n\n</details>",
+                f"<pre style='white-space:pre-wrap'>{html.escape(thinking)}</pre>\n\n</details>",
                 "text/plain": f"[thinking]\n{thinking}",
             }
         if self._controls is not None:

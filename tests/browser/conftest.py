@@ -16,6 +16,7 @@ import itertools
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,10 +102,8 @@ def page(
         if report is not None and report.failed:
             name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
             FAILURE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            try:
+            with suppress(Exception):  # the page may be gone; the test's failure matters more
                 new_page.screenshot(path=str(FAILURE_SCREENSHOTS / f"{name}.png"), full_page=True)
-            except Exception:  # the page may be gone; the test's own failure matters more
-                pass
         context.close()
         jupyter.shutdown_kernels()
         jupyter.set_comms_over_subshells(True)

@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -169,15 +169,11 @@ class JupyterServer:
     def shutdown_kernels(self) -> None:
         """Delete every session and kernel, so the next test starts clean."""
         for session in self.api("GET", "/api/sessions"):
-            try:
+            with suppress(urllib.error.HTTPError):  # already gone
                 self.api("DELETE", f"/api/sessions/{session['id']}")
-            except urllib.error.HTTPError:
-                pass
         for kernel in self.api("GET", "/api/kernels"):
-            try:
+            with suppress(urllib.error.HTTPError):
                 self.api("DELETE", f"/api/kernels/{kernel['id']}")
-            except urllib.error.HTTPError:
-                pass
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -187,7 +183,7 @@ class JupyterServer:
 def jupyter_server(
     *, comms_over_subshells: bool = True, startup_timeout: float = 90.0
 ) -> Iterator[JupyterServer]:
-    """Start ``jupyter lab`` from .venv on a free port with a token and temporary dirs; stop it after.
+    """Start ``jupyter lab`` from .venv on a free port, with a token and temporary dirs; stop it.
 
     The same server serves Notebook 7 at ``/notebooks/<name>``.
     """
@@ -203,7 +199,7 @@ def jupyter_server(
     port, token = free_port(), secrets.token_hex(16)
     env = dict(
         os.environ,
-        # Both Lab and Notebook 7 default their user settings to $JUPYTER_CONFIG_DIR/lab/user-settings.
+        # Lab and Notebook 7 both default user settings to $JUPYTER_CONFIG_DIR/lab/user-settings.
         JUPYTER_CONFIG_DIR=str(config_dir),
         JUPYTER_DATA_DIR=str(base / "data"),
         JUPYTER_RUNTIME_DIR=str(base / "runtime"),
@@ -224,16 +220,25 @@ def jupyter_server(
         f"--LabApp.workspaces_dir={workspaces_dir}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.news_url=None",
+        "--LabApp.extension_manager=readonly",  # no PyPI queries from the server
     ]
     log_path = base / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command, env=env, cwd=root_dir, stdin=subprocess.DEVNULL, stdout=log,
+            command,
+            env=env,
+            cwd=root_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
     server = JupyterServer(
-        url=f"http://127.0.0.1:{port}", token=token, root_dir=root_dir,
-        settings_dir=settings_dir, log_path=log_path, process=process,
+        url=f"http://127.0.0.1:{port}",
+        token=token,
+        root_dir=root_dir,
+        settings_dir=settings_dir,
+        log_path=log_path,
+        process=process,
     )
     server.set_comms_over_subshells(comms_over_subshells)
     try:
@@ -317,7 +322,8 @@ class NotebookPage:
     def interrupt_kernel(self) -> None:
         """Kernel > Interrupt Kernel from the menu bar (same in Lab and Notebook 7)."""
         self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
-        self.page.locator(".lm-Menu-item:visible .lm-Menu-itemLabel", has_text="Interrupt Kernel").click()
+        menu_items = self.page.locator(".lm-Menu-item:visible .lm-Menu-itemLabel")
+        menu_items.filter(has_text="Interrupt Kernel").click()
 
     # -- cells ------------------------------------------------------------------------------
     def prompt(self, index: int) -> str:
@@ -329,7 +335,7 @@ class NotebookPage:
         return self.prompt(index) == "[*]:"
 
     def type_into_cell(self, index: int, source: str) -> None:
-        """Replace a cell's source with ``source`` as if typed (no auto-indent or bracket closing)."""
+        """Replace a cell's source with ``source`` (inserted as is: no auto-indent or closing)."""
         editor = self.cell(index).locator(".cm-content")
         editor.click()
         self.page.keyboard.press("Control+a")
@@ -394,7 +400,9 @@ class NotebookPage:
             if re.fullmatch(pattern, now):
                 return now
             if time.monotonic() > deadline:
-                raise TimeoutError(f"cell {index} shows {now!r}, not /{pattern}/, after {timeout:g} s")
+                raise TimeoutError(
+                    f"cell {index} shows {now!r}, not /{pattern}/, after {timeout:g} s"
+                )
             self.page.wait_for_timeout(50)
 
     # -- outputs and widgets ----------------------------------------------------------------
@@ -416,7 +424,9 @@ class NotebookPage:
             if text in now:
                 return now
             if time.monotonic() > deadline:
-                raise TimeoutError(f"cell {index} output lacks {text!r} after {timeout:g} s: {now!r}")
+                raise TimeoutError(
+                    f"cell {index} output lacks {text!r} after {timeout:g} s: {now!r}"
+                )
             self.page.wait_for_timeout(50)
 
     def button(self, text: str, cell: int | None = None) -> Locator:
