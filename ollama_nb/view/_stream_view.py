@@ -189,7 +189,7 @@ class StreamView:
 
     def _freeze(self, block: str) -> None:
         """A finished block: its output is written one last time; the next text opens a new one."""
-        open_raw = len(self._blocks._raw_tail()) if not self.plain else 0
+        open_raw = self._blocks.open_length if not self.plain else 0
         raw = self._raw_text(upto=self._raw_total - open_raw)
         notes = self._take_notes()
         self._send(self._final_bundle(notes + block, raw), new=self._handle is None)
