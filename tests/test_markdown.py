@@ -602,23 +602,6 @@ def test_streaming_work_grows_linearly_with_the_reply(monkeypatch: pytest.Monkey
     assert total / DEFAULT_THRESHOLD * 0.5 <= frozen <= total / DEFAULT_THRESHOLD * 1.5
 
 
-def test_100k_deltas_take_linear_time() -> None:
-    def best_of_three(deltas: list[str]) -> float:
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            blocks = MarkdownBlocks()
-            for delta in deltas:
-                blocks.feed(delta)
-            blocks.close()
-            best = min(best, time.perf_counter() - start)
-        return best
-
-    small, large = _tokens(20_000), _tokens(100_000)
-    best_of_three(small)  # warm up
-    assert best_of_three(large) / best_of_three(small) < 10  # 5 x the deltas; quadratic would be ~25
-
-
 def test_core_module_does_not_import_ipython() -> None:
     code = "import sys, ollama_nb._markdown; print(any(m.split('.')[0] in ('IPython', 'ipywidgets') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
