@@ -72,8 +72,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # package scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+    # thread while it is open, and the tests outside tests/browser need asyncio.run().
     reason = _why_unavailable()
     if reason:
         pytest.fail(f"CI=true and {reason}", pytrace=False)
