@@ -28,7 +28,7 @@ class Interrupted(OllamaError):
     def __init__(self, reply: Any) -> None:
         kept = len(reply.partial_text()) if reply is not None else 0
         super().__init__(
-            f"Interrupted: the stream was closed and the partial reply ({kept} characters) is kept "
+            f"the stream was closed and the partial reply ({kept} characters) is kept "
             "in the output and in the session.",
             reply=reply,
         )
