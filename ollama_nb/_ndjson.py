@@ -60,7 +60,8 @@ class LineBuffer:
 def parse_line(line: bytes) -> dict[str, Any] | None:
     """The JSON object on ``line``, or None when it is not one (malformed, or not an object)."""
     try:
-        obj = _loads(line)
+        # decoding first skips json's encoding detection on bytes (~0.8 µs a line)
+        obj = _loads(line.decode())
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         return None
     return obj if type(obj) is dict else None

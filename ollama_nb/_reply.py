@@ -22,8 +22,7 @@ import asyncio
 import socket
 import time
 import warnings
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, NamedTuple
 
 import httpx
 
@@ -40,20 +39,23 @@ __all__ = ["AsyncReply", "Chunk", "Reply"]
 _clock = time.perf_counter
 
 
-@dataclass(frozen=True)
-class Chunk:
+class Chunk(NamedTuple):
     """One line of the stream: the new ``content`` and ``thinking`` text, any ``tool_calls``.
 
     ``done`` is True on the final line, which carries the server's statistics in ``raw``.
     When a session runs tools, a chunk between rounds carries their ``tool_results``.
+    Immutable, and cheap to make (a named tuple: one is built per token).
     """
 
     content: str = ""
     thinking: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     done: bool = False
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = {}
     tool_results: tuple[ToolResult, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"Chunk(content={self.content!r}, thinking={self.thinking!r}, done={self.done})"
 
 
 def _shutdown_connection(response: Any) -> None:

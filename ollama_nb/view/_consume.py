@@ -89,6 +89,7 @@ async def stream_many_async(replies: list[Any], view: Any, *, poll: Poll | None 
         finally:
             arrived.set()
 
+    loop = asyncio.get_running_loop()
     readers = [asyncio.ensure_future(read(i, r)) for i, r in enumerate(replies)]
     many = len(replies) > 1
     view.reply = replies[0] if not many else replies
@@ -109,10 +110,13 @@ async def stream_many_async(replies: list[Any], view: Any, *, poll: Poll | None 
         while True:
             running = not all(r.done() for r in readers)
             if running:
+                # not asyncio.wait_for: on Python <= 3.11 it swallows a cancel (the kernel's
+                # interrupt) that lands just as the wait ends; a timer that sets the event cannot
+                wake = loop.call_later(0.02 if poll is not None else tick, arrived.set)
                 try:
-                    await asyncio.wait_for(arrived.wait(), 0.02 if poll is not None else tick)
-                except asyncio.TimeoutError:
-                    pass
+                    await arrived.wait()
+                finally:
+                    wake.cancel()
                 if poll is not None:
                     await poll(10)
             arrived.clear()

@@ -53,7 +53,8 @@ class Controls:
         self.button.description = "Stopping…"
 
     def close(self, replacement: dict[str, str] | None = None) -> None:
-        """Close the button and replace its output (by default with nothing visible)."""
-        self.button.close()
+        """Close the button (with its layout and style models) and replace its output."""
+        for model in (self.button.layout, self.button.style, self.button):
+            model.close()
         if self.handle is not None:
             self.handle.update(replacement or {"text/markdown": "", "text/plain": ""}, raw=True)

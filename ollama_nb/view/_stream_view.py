@@ -122,6 +122,7 @@ class StreamView:
         self._handle: Any = None
         self._dirty = False
         self._last = clock()
+        self._content_shown = False  # the first text goes out at once; later ones are throttled
         self._controls: Controls | None = None
         if controls and on_stop is not None and widgets_available():
             try:
@@ -224,7 +225,8 @@ class StreamView:
         """Re-send the open tail and status if due (time and byte budget allow); True if sent."""
         now = self.clock()
         waited = now - self._last
-        if not force:
+        first_text = self._dirty and not self._content_shown and self._raw_total > 0
+        if not force and not first_text:
             if waited < self.interval:
                 return False
             if not self._dirty:
@@ -236,6 +238,7 @@ class StreamView:
                     return False
         self._last = now
         self._dirty = False
+        self._content_shown = self._content_shown or self._raw_total > 0
         self._send(self._live_bundle(), new=False)
         return True
 

@@ -481,7 +481,11 @@ def test_kernel_interrupt_cancels_the_queued_cell(
     next_event(sim, "disconnect", after=interrupted)
     assert nb.wait_for_cell_done(INTERRUPT_QUEUED, timeout=10)
     # Aborted: the prompt goes back to [ ]; had it run, it would show [n] and its output.
-    final = nb.wait_for_prompt(AFTER_INTERRUPT, r"\[( |\d+)\]:", timeout=15)
+    try:
+        final = nb.wait_for_prompt(AFTER_INTERRUPT, r"\[( |\d+)\]:", timeout=15)
+    except TimeoutError:
+        print("DEBUG-LOG", nb.server.log()[-6000:])
+        raise
     nb.wait_for_kernel_idle(timeout=15)
     assert "queued cell ran" not in nb.output_text(AFTER_INTERRUPT)
     assert final == "[ ]:", f"the queued cell ran ({final})"
