@@ -267,7 +267,6 @@ def test_interrupt_closes_the_stream_keeps_the_partial_reply_and_aborts_the_queu
 
 @pytest.mark.timeout(60)
 def test_a_queued_cell_does_not_mark_the_streaming_cell_idle(kernel: KernelSession, request: pytest.FixtureRequest) -> None:
-    xfail_on(request, kernel.kernel_name, "onb-k6", BUG_STRAY_IDLE)
     streaming = kernel.execute("%%ollama\nshort [[tokens=60]] [[delay=0.01]]")
     kernel.wait_iopub(streaming, is_answer_display, timeout=20)
     queued = kernel.execute("pass")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 from .._errors import OllamaError
 from .._reply import AsyncReply, Reply
@@ -60,8 +60,39 @@ async def ui_poller() -> AsyncIterator[Poll | None]:
     except ImportError:
         yield None
         return
-    async with ui_events() as poll:
-        yield poll
+    with _no_stray_idle():
+        async with ui_events() as poll:
+            yield poll
+
+
+@contextlib.contextmanager
+def _no_stray_idle() -> Iterator[None]:
+    """While the cell polls, a queued request is dispatched (and held by jupyter-ui-poll); the
+    kernel then publishes 'idle' with the *running* cell as parent, and front ends would show the
+    kernel idle mid-stream. Drop exactly those messages (ipykernel 6 private API)."""
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    publish = getattr(kernel, "_publish_status", None)
+    try:
+        running = kernel.get_parent()["header"]["msg_id"]  # type: ignore[union-attr]
+    except Exception:
+        running = None
+    if publish is None or running is None:
+        yield
+        return
+
+    def filtered(status: str, channel: str, parent: Any = None) -> Any:
+        header = (parent if parent is not None else kernel.get_parent()).get("header", {})
+        if status == "idle" and channel == "shell" and header.get("msg_id") == running:
+            return None
+        return publish(status, channel, parent)
+
+    kernel._publish_status = filtered
+    try:
+        yield
+    finally:
+        del kernel._publish_status  # the class's method again
 
 
 async def stream_async(reply: AsyncReply, view: Any, *, poll: Poll | None = None, tick: float = 0.25) -> None:
