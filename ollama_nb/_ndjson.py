@@ -34,6 +34,11 @@ class LineBuffer:
     def __init__(self) -> None:
         self._pending: list[bytes] = []
 
+    @property
+    def empty(self) -> bool:
+        """True when no unfinished line is waiting."""
+        return not self._pending
+
     def feed(self, data: bytes) -> list[bytes]:
         """Add ``data``; return the lines it completed."""
         if b"\n" not in data:

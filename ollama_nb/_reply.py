@@ -22,7 +22,7 @@ import asyncio
 import socket
 import time
 import warnings
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, NamedTuple, Sequence
 
 import httpx
 
@@ -67,6 +67,20 @@ def _shutdown_connection(response: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
     except (OSError, AttributeError):
         pass
+
+
+def _body_bytes(response: httpx.Response) -> Iterator[bytes]:
+    """The body's bytes: raw when not content-encoded (Ollama's NDJSON is not), else decoded."""
+    if response.headers.get("content-encoding", "identity") == "identity":
+        return response.iter_raw()
+    return response.iter_bytes()
+
+
+def _abody_bytes(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The async twin of :func:`_body_bytes`."""
+    if response.headers.get("content-encoding", "identity") == "identity":
+        return response.aiter_raw()
+    return response.aiter_bytes()
 
 
 class _Stopped(Exception):
@@ -192,8 +206,12 @@ class BaseReply:
     def _mark_sent(self) -> None:
         self._t_sent = _clock()
 
-    def _feed(self, data: bytes) -> list[Chunk]:
+    def _feed(self, data: bytes) -> Sequence[Chunk]:
         """Turn a piece of the body into chunks (complete lines only)."""
+        if data[-1:] == b"\n" and data.count(b"\n") == 1 and self._buffer.empty:
+            # the usual case: Ollama flushes one line per HTTP chunk
+            chunk = self._take(data)
+            return (chunk,) if chunk is not None else ()
         chunks = []
         for line in self._buffer.feed(data):
             chunk = self._take(line)
@@ -206,6 +224,8 @@ class BaseReply:
             return None  # nothing counts after the done line
         obj = parse_line(line)
         if obj is None:
+            if not line.strip():
+                return None  # a blank line is no news
             self.malformed_lines += 1
             warnings.warn(
                 f"skipped a malformed line from Ollama: {line[:80]!r}", MalformedLineWarning, stacklevel=2
@@ -365,7 +385,7 @@ class Reply(BaseReply):
                 self._response = self._client._open_stream(self)
                 if self._response is None:
                     return
-                body = self._response.iter_bytes()
+                body = _body_bytes(self._response)
                 while not self._stop_requested:
                     self._in_read = True
                     try:
@@ -476,7 +496,7 @@ class AsyncReply(BaseReply):
                 self._response = await self._guarded(self._client._aopen_stream(self))
                 if self._response is None:
                     return
-                body = self._response.aiter_bytes()
+                body = _abody_bytes(self._response)
                 while True:
                     try:
                         data = await self._guarded(body.__anext__())
