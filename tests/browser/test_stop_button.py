@@ -603,7 +603,9 @@ def assert_rendered_markdown_reply(nb: NotebookPage) -> None:
     assert cell.locator("li").count() == 3
     assert cell.locator("pre code, .jp-RenderedMarkdown pre").count() >= 1
     assert cell.locator("table td", has_text="alpha").count() == 1
-    footer = nb.outputs(MARKDOWN).last.inner_text()
+    last = nb.outputs(MARKDOWN).last
+    last.scroll_into_view_if_needed()  # innerText is empty for what JupyterLab has not laid out
+    footer = (last.text_content() or "").strip()
     assert footer.startswith("llama3.2 · first token"), footer
     assert "stopped" not in footer and "error" not in footer
 
