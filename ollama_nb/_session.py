@@ -208,8 +208,14 @@ class Session:
             "host": self.host,
             "turns": [t.as_dict() for t in self.turns],
         }
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(data, f, ensure_ascii=False, indent=1)
+        except OSError as exc:
+            raise OllamaError(
+                f"cannot write the session to {os.fspath(path)!r}: {exc.strerror or exc}.\n"
+                "Check that the folder exists and is writable."
+            ) from exc
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, host: str | None = None) -> Session:
@@ -219,6 +225,8 @@ class Session:
                 data = json.load(f)
         except FileNotFoundError:
             raise OllamaError(f"no session file at {os.fspath(path)!r}: check the path.") from None
+        except OSError as exc:
+            raise OllamaError(f"cannot read {os.fspath(path)!r}: {exc.strerror or exc}.") from None
         except ValueError as exc:
             raise OllamaError(f"{os.fspath(path)!r} is not a saved session (not JSON: {exc}).") from None
         if not isinstance(data, dict) or "ollama_nb_session" not in data:

@@ -245,3 +245,13 @@ def test_pull_subcommand_ends_with_success_and_a_missing_model_fails_short(ip: I
     result = run(ip, "%ollama pull missing-thing")
     assert isinstance(result.error_in_exec, ollama_nb.StreamError)
     assert "file does not exist" in capsys.readouterr().out
+
+
+def test_save_to_a_folder_that_does_not_exist_is_a_short_error(ip: InteractiveShell, tmp_path: Any, capsys: Any) -> None:
+    run(ip, "%ollama_chat hello")
+    result = run(ip, f"%ollama save {tmp_path}/no/such/folder/s.json")
+    assert isinstance(result.error_in_exec, ollama_nb.OllamaError)
+    out = capsys.readouterr().out
+    assert "cannot write the session" in out and "Traceback" not in out
+    result = run(ip, f"%ollama load {tmp_path}")  # a folder, not a file
+    assert isinstance(result.error_in_exec, ollama_nb.OllamaError)

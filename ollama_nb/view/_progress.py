@@ -6,6 +6,7 @@ import time
 from typing import Any, Iterable
 
 from .._catalog import PullProgress
+from .._errors import OllamaError
 from ._controls import widgets_available
 
 
@@ -66,8 +67,17 @@ def show_pull(events: Iterable[PullProgress], name: str, *, interval: float = 0.
                     width = 30
                     filled = int(width * (event.fraction or (1.0 if event.success else 0.0)))
                     handle.update({"text/plain": f"[{'#' * filled}{'.' * (width - filled)}] {text}"}, raw=True)
-    except BaseException as exc:
-        outcome = "stopped" if isinstance(exc, KeyboardInterrupt) else "error"
+    except KeyboardInterrupt:
+        outcome = "stopped"
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # the connection closes now; Ollama keeps what it downloaded
+        raise OllamaError(
+            f"Interrupted: the pull of {name} stopped at {text or 'the start'}.\n"
+            f"Run `%ollama pull {name}` again to resume where it stopped."
+        ) from None
+    except BaseException:
+        outcome = "error"
         raise
     finally:
         elapsed = time.monotonic() - started

@@ -139,7 +139,8 @@ class StreamView:
                 self._raw_total += len(chunk.content)
                 self._dirty = True
                 if self.plain:
-                    self._freeze_plain()
+                    if "\n" in chunk.content:  # plain text freezes at line ends only
+                        self._freeze_plain()
                 else:
                     for block in self._blocks.feed(chunk.content):
                         self._freeze(block)
@@ -233,7 +234,7 @@ class StreamView:
                 if waited < self.max_interval:
                     return False  # nothing new: only the status line would change; once a second
             else:
-                cost = self.bytes_sent + len(self._blocks.tail) + _ENVELOPE
+                cost = self.bytes_sent + self._blocks.open_length + _ENVELOPE
                 if cost > self.budget * self._raw_total + 4096 and waited < self.max_interval:
                     return False
         self._last = now
@@ -274,12 +275,11 @@ class StreamView:
 class PlainView:
     """Terminal IPython and plain Python: text to stdout as it arrives, then the footer line."""
 
-    def __init__(self, *, model: str, stream: Any = None, clock: Callable[[], float] = time.monotonic, **_: Any) -> None:
+    def __init__(self, *, model: str, stream: Any = None, **_: Any) -> None:
         self.model = model
         self.stream = stream or sys.stdout
         self.reply: BaseReply | None = None
         self._thinking_open = False
-        self._wrote = False
 
     def add(self, chunks: Sequence[Chunk]) -> None:
         write = self.stream.write
@@ -294,7 +294,6 @@ class PlainView:
                     write("\n[/thinking]\n")
                     self._thinking_open = False
                 write(chunk.content)
-                self._wrote = True
             for call in chunk.tool_calls:
                 write(f"\n[tool call] {call_text(call)}\n")
             for result in chunk.tool_results:
