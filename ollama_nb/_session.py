@@ -320,6 +320,32 @@ class Session:
         )
         return self._track(reply, prompt, None, opts, cell, [])
 
+    # -- one prompt over many items (issue 11) ---------------------------------------------------
+    def map(self, prompt: Any, items: Any, *, concurrency: int | None = None, hosts: Any = None,
+            model: str | None = None, format: Any = None, cache: bool = True, **options: Any) -> Any:
+        """Send ``prompt`` once per item, concurrently; returns a running :class:`~ollama_nb.Batch`.
+
+        ``prompt`` is a template (``{item}``, ``{item.col}``, ``{item[col]}``, ``{index}``) or a
+        function of the item. Items stay outside the conversation. Works in plain Python and in a
+        notebook (the batch runs in a thread of its own).
+
+        Example:
+            >>> batch = Session(model="llama3.2").map("Sentiment of: {item}", ["great", "awful"])  # doctest: +SKIP
+            >>> batch.to_pandas()                                                                 # doctest: +SKIP
+        """
+        from ._batch import start_batch
+
+        return start_batch(self, prompt, items, in_loop=False, concurrency=concurrency, hosts=hosts,
+                           model=model, format=format, cache=cache, **options)
+
+    async def amap(self, prompt: Any, items: Any, *, concurrency: int | None = None, hosts: Any = None,
+                   model: str | None = None, format: Any = None, cache: bool = True, **options: Any) -> Any:
+        """The asyncio twin of :meth:`map`: the batch runs in this loop (``await batch`` for the end)."""
+        from ._batch import start_batch
+
+        return start_batch(self, prompt, items, in_loop=True, concurrency=concurrency, hosts=hosts,
+                           model=model, format=format, cache=cache, **options)
+
     # -- clients ---------------------------------------------------------------------------------
     @property
     def client(self) -> Client:

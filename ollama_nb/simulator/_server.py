@@ -51,6 +51,7 @@ class SimState:
         self.shelf = ModelShelf()
         self._lock = threading.Lock()
         self._drops = 0
+        self._busy = 0
         self._open: set[socket.socket] = set()
 
     def token_delay(self) -> float:
@@ -68,6 +69,18 @@ class SimState:
             if self._drops <= 0:
                 return False
             self._drops -= 1
+            return True
+
+    def busy_next(self, n: int) -> None:
+        """Answer the next ``n`` chat/generate requests 503 "server busy"."""
+        with self._lock:
+            self._busy += n
+
+    def take_busy(self) -> bool:
+        with self._lock:
+            if self._busy <= 0:
+                return False
+            self._busy -= 1
             return True
 
     def track(self, sock: socket.socket, add: bool) -> None:

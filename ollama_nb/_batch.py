@@ -1,0 +1,393 @@
+"""One prompt over many items: :class:`Batch`, made by :meth:`Session.map` and :meth:`Session.amap`.
+
+Every item is one ``/api/generate`` request, sent concurrently to one or several Ollama hosts
+(``concurrency`` streams per host; see ``_batch_run``). Items are outside the conversation: the
+session's history does not grow. An item's error never stops the batch; ``stop()`` closes every
+open stream, keeps the finished answers and marks the rest ``not run``. Running the same batch
+again sends only the items with no finished answer (``cache=False`` sends all).
+
+Example:
+    >>> batch = Session(model="llama3.2").map("Is '{item}' positive?", ["great", "awful"])  # doctest: +SKIP
+    >>> for result in batch:                       # as they complete          # doctest: +SKIP
+    ...     print(result.index, result.answer)
+    >>> batch.to_pandas()                          # input order and index     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Mapping, Sequence
+
+from ._batch_items import Items, items_of, render, shaped
+from ._batch_ledger import BatchLedger
+from ._batch_run import Runner
+from ._errors import OllamaError, StructuredOutputError
+from ._host import resolve_host
+from ._protocol import generate_body
+
+if TYPE_CHECKING:
+    from ._session import Session
+
+__all__ = ["Batch", "BatchProgress", "ItemResult", "start_batch"]
+
+#: Streams per host: Ollama answers up to OLLAMA_NUM_PARALLEL requests per model at once (4 when
+#: memory allows, else 1) and queues the rest, so 4 keeps a default server busy without a queue.
+DEFAULT_CONCURRENCY = 4
+#: The columns of :meth:`Batch.to_pandas`.
+COLUMNS = ("answer", "parsed", "status", "error", "ttft_s", "output_tokens", "tokens_per_s", "host")
+_clock = time.perf_counter
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """How one item went. ``status``: ``ok``, ``error``, ``not run`` (stopped or never sent) or
+    ``pending``; ``reused`` when the answer came from an earlier run instead of a request."""
+
+    index: Any
+    position: int
+    prompt: str
+    answer: str | None = None
+    parsed: Any = None
+    status: str = "pending"
+    error: str | None = None
+    ttft_s: float | None = None
+    output_tokens: int | None = None
+    tokens_per_s: float | None = None
+    host: str | None = None
+    reused: bool = False
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in COLUMNS}
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """A snapshot of a batch for a progress line (counted in the core, read by the view)."""
+
+    total: int
+    done: int
+    ok: int
+    failed: int
+    not_run: int
+    tokens: int
+    elapsed_s: float
+    items_per_s: float | None
+    tokens_per_s: float | None
+    eta_s: float | None
+    finished: bool
+
+    def line(self) -> str:
+        """``'37/100 · 35 ok · 2 failed · 4.1 items/s · 310 tok/s · ETA 15 s'``"""
+        parts = [f"{self.done}/{self.total}", f"{self.ok} ok", f"{self.failed} failed"]
+        if self.not_run:
+            parts.append(f"{self.not_run} not run")
+        if self.items_per_s is not None:
+            parts.append(f"{self.items_per_s:.1f} items/s")
+        if self.tokens_per_s is not None:
+            parts.append(f"{self.tokens_per_s:.0f} tok/s")
+        if self.eta_s is not None and not self.finished:
+            parts.append(f"ETA {_duration(self.eta_s)}")
+        elif self.finished:
+            parts.append(f"in {_duration(self.elapsed_s)}")
+        return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class Batch:
+    """A prompt over many items, running; see the module docstring.
+
+    Iterate it (``for`` or ``async for``) for :class:`ItemResult` objects as they complete;
+    ``results`` (input order) and :meth:`to_pandas` wait for the end when the batch runs in its
+    own thread (``Session.map``); after ``await session.amap(...)`` use ``await batch``.
+    """
+
+    def __init__(self, items: Items, prompts: Sequence[str], request: Mapping[str, Any], *, hosts: Sequence[str],
+                 concurrency: int, ledger: BatchLedger | None, cache: bool, carry: Mapping[int, ItemResult] | None = None) -> None:
+        self.id = "batch-" + uuid.uuid4().hex[:10]
+        self.items = items
+        self.model = str(request["model"])
+        self.format = request.get("format")
+        self.concurrency = concurrency
+        self._request = dict(request)
+        self._prompts = list(prompts)
+        self._bodies = [generate_body(prompt=p, **self._request) for p in self._prompts]
+        self._results = [ItemResult(label, i, p) for i, (label, p) in enumerate(zip(items.labels, self._prompts))]
+        self._ledger = ledger
+        self._cache = cache
+        self._completed: list[int] = []
+        self._counts = {"ok": 0, "error": 0, "not run": 0}
+        self._sent_done = 0
+        self._tokens = 0
+        self._changed = threading.Condition()
+        self._finished = False
+        self._news: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._task: asyncio.Future[None] | None = None
+        self._t_start = _clock()
+        self._t_end: float | None = None
+        self._runner = Runner(self, list(hosts), concurrency)
+        self._to_send = self._reuse(carry or {})
+
+    # -- starting -------------------------------------------------------------------------------
+    def _reuse(self, carry: Mapping[int, ItemResult]) -> list[int]:
+        """Settle the items that already have a finished answer; return the positions to send."""
+        to_send = []
+        for position, body in enumerate(self._bodies):
+            found = carry.get(position)
+            if found is None and self._cache and self._ledger is not None:
+                found = self._ledger.finished(body)
+            if found is not None and found.status == "ok":
+                self._store(replace(found, index=self.items.labels[position], position=position, reused=True))
+            else:
+                to_send.append(position)
+        return to_send
+
+    def _start_thread(self) -> Batch:
+        def main() -> None:
+            try:
+                asyncio.run(self._run())
+            finally:
+                self._end()
+
+        self._thread = threading.Thread(target=main, name=f"ollama_nb-{self.id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _start_task(self) -> Batch:
+        async def main() -> None:
+            try:
+                await self._run()
+            finally:
+                self._end()
+
+        self._task = asyncio.ensure_future(main())
+        return self
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._news = asyncio.Event()
+        self._t_start = _clock()
+        await self._runner.run(self._to_send)
+
+    def _end(self) -> None:
+        with self._changed:
+            self._finished = True
+            self._t_end = _clock()
+            self._changed.notify_all()
+        if self._news is not None:
+            self._news.set()
+
+    # -- results as they are settled (called in the batch's loop) -----------------------------------
+    def _store(self, result: ItemResult) -> None:
+        with self._changed:
+            self._results[result.position] = result
+            self._completed.append(result.position)
+            self._counts["error" if result.status == "error" else result.status] += 1
+            if not result.reused and result.status != "not run":
+                self._sent_done += 1
+            self._changed.notify_all()
+        if self._news is not None:
+            self._news.set()
+
+    def _settle(self, position: int, *, status: str, error: str | None = None) -> None:
+        self._store(replace(self._results[position], status=status, error=error))
+
+    def _settle_reply(self, position: int, reply: Any, error: OllamaError | None, host: str) -> ItemResult:
+        timing = reply.timing
+        base = replace(self._results[position], host=host, ttft_s=timing.ttft_s,
+                       output_tokens=timing.output_tokens, tokens_per_s=timing.tokens_per_s)
+        text = reply.partial_text()
+        if error is not None:
+            result = replace(base, status="error", error=error.message.splitlines()[0])
+        else:
+            result = replace(base, status="ok", answer=text)
+            if self.format is not None:
+                from ._structured import parse_json_reply
+
+                try:
+                    result = replace(result, parsed=parse_json_reply(text))
+                except StructuredOutputError as exc:
+                    result = replace(result, status="error", error=str(exc).splitlines()[0])
+        if self._ledger is not None:
+            self._ledger.add(self._bodies[position], result, reply, batch=self.id)
+        self._store(result)
+        return result
+
+    def _request_args(self, position: int) -> dict[str, Any]:
+        return {**self._request, "prompt": self._prompts[position]}
+
+    # -- what the caller reads -----------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        """True once every item has ended (finished, failed, or not run after a stop)."""
+        return self._finished
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    @property
+    def results(self) -> list[ItemResult]:
+        """One :class:`ItemResult` per item, in input order (waits for the end in a thread batch)."""
+        if not self._in_batch_loop():
+            self.wait()
+        with self._changed:
+            return list(self._results)
+
+    def progress(self) -> BatchProgress:
+        """Counts and rates now: done/total, ok/failed, items/s, tokens/s over all streams, ETA."""
+        with self._changed:
+            done, counts, sent, tokens = len(self._completed), dict(self._counts), self._sent_done, self._tokens
+        elapsed = (self._t_end or _clock()) - self._t_start
+        items_rate = sent / elapsed if sent and elapsed > 0 else None
+        remaining = len(self._results) - done
+        return BatchProgress(
+            total=len(self._results), done=done, ok=counts["ok"], failed=counts["error"], not_run=counts["not run"],
+            tokens=tokens, elapsed_s=elapsed, items_per_s=items_rate,
+            tokens_per_s=tokens / elapsed if tokens and elapsed > 0 else None,
+            eta_s=remaining / items_rate if items_rate else None, finished=self._finished,
+        )
+
+    def host_figures(self) -> list[dict[str, Any]]:
+        """Per host: whether it is still in rotation, items answered and failed, tokens, tokens/s."""
+        elapsed = (self._t_end or _clock()) - self._t_start
+        return [
+            {"host": h.url, "in_rotation": h.in_rotation, "items": h.items, "failed": h.failed,
+             "tokens": h.tokens, "tokens_per_s": h.tokens / elapsed if elapsed > 0 else None, "last_error": h.last_error}
+            for h in self._runner.hosts
+        ]
+
+    def failed(self) -> list[ItemResult]:
+        """The items that ended with an error."""
+        return [r for r in self.results if r.status == "error"]
+
+    def answers(self) -> Any:
+        """The answers in input order, shaped like the input (a list, or a pandas Series with its
+        index); the parsed objects when a ``format`` was asked; None for a failed or unrun item."""
+        values = [(r.parsed if self.format is not None else r.answer) if r.status == "ok" else None for r in self.results]
+        return shaped(self.items, values)
+
+    def to_pandas(self) -> Any:
+        """A DataFrame with the input's index and the columns of :data:`COLUMNS`."""
+        import pandas
+
+        index = self.items.index if self.items.index is not None else pandas.Index(self.items.labels)
+        return pandas.DataFrame([r.row() for r in self.results], index=index, columns=list(COLUMNS))
+
+    # -- control -----------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Close every open stream now (from any thread); keep the finished answers."""
+        self._runner.stop()
+
+    def retry_failed(self) -> Batch:
+        """A new batch over the same items that sends only the failed and unrun ones again."""
+        carry = {r.position: r for r in self.results if r.status == "ok"}
+        again = Batch(self.items, self._prompts, self._request, hosts=[h.url for h in self._runner.hosts],
+                      concurrency=self.concurrency, ledger=self._ledger, cache=False, carry=carry)
+        return again._start_task() if self._task is not None and self._in_batch_loop() else again._start_thread()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the batch ends (True) or ``timeout`` passes (False). Ctrl-C stops it."""
+        if self._in_batch_loop():
+            raise RuntimeError("this batch runs in this event loop: use `await batch` instead of wait().")
+        try:
+            with self._changed:
+                return self._changed.wait_for(lambda: self._finished, timeout)
+        except KeyboardInterrupt:
+            self.stop()
+            with self._changed:
+                self._changed.wait_for(lambda: self._finished, 10)
+            raise
+
+    def __await__(self) -> Any:
+        return self._await().__await__()
+
+    async def _await(self) -> Batch:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+        else:
+            await asyncio.get_running_loop().run_in_executor(None, self.wait)
+        return self
+
+    def _in_batch_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop and self._thread is None
+        except RuntimeError:
+            return False
+
+    def __iter__(self) -> Iterator[ItemResult]:
+        if self._in_batch_loop():
+            raise RuntimeError("this batch runs in this event loop: use `async for result in batch`.")
+        cursor = 0
+        while True:
+            try:
+                with self._changed:
+                    self._changed.wait_for(lambda: len(self._completed) > cursor or self._finished)
+                    if len(self._completed) <= cursor:
+                        return
+                    result = self._results[self._completed[cursor]]
+            except KeyboardInterrupt:
+                self.stop()
+                raise
+            cursor += 1
+            yield result
+
+    async def __aiter__(self) -> AsyncIterator[ItemResult]:
+        cursor = 0
+        while True:
+            if len(self._completed) > cursor:
+                cursor += 1
+                yield self._results[self._completed[cursor - 1]]
+            elif self._finished:
+                return
+            elif self._task is not None and self._news is not None:
+                self._news.clear()
+                await self._news.wait()
+            else:
+                await asyncio.get_running_loop().run_in_executor(None, self._wait_news, cursor)
+
+    def _wait_news(self, cursor: int) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._completed) > cursor or self._finished)
+
+    def __repr__(self) -> str:
+        return f"<Batch {self.model} {self.progress().line()}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+
+def start_batch(session: Session, prompt: str | Callable[[Any], str], items: Any, *, in_loop: bool,
+                concurrency: int | None = None, hosts: Sequence[str] | str | None = None, model: str | None = None,
+                format: Any = None, cache: bool = True, system: str | None = None, think: Any = None,
+                keep_alive: Any = None, namespace: Mapping[str, Any] | None = None, **options: Any) -> Batch:
+    """Build a batch for ``session`` and start it (in this loop, or in a thread of its own)."""
+    from ._batch_ledger import ledger_of
+
+    chosen = session._model(model)
+    found = items_of(items)
+    prompts = [render(prompt, value, label, namespace or {}) for value, label in zip(found.values, found.labels)]
+    if isinstance(hosts, str):
+        hosts = [h for h in hosts.split(",") if h.strip()]
+    urls = list(dict.fromkeys(resolve_host(h.strip()) for h in hosts)) if hosts else [session.host]
+    limit = int(concurrency) if concurrency else DEFAULT_CONCURRENCY
+    if limit < 1:
+        raise ValueError("concurrency must be 1 or more.")
+    if format is not None:
+        from ._structured import format_value
+
+        format = format_value(format)
+    request = {"model": chosen, "system": system or session.system, "options": {**session.options, **options} or None,
+               "format": format, "think": think, "keep_alive": keep_alive}
+    batch = Batch(found, prompts, request, hosts=urls, concurrency=limit, ledger=ledger_of(session), cache=cache)
+    return batch._start_task() if in_loop else batch._start_thread()
