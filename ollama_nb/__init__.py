@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._batch import Batch, BatchProgress, ItemResult
 from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
 from ._client import AsyncClient, Client
 from ._errors import (
@@ -43,10 +44,13 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncClient",
     "AsyncReply",
+    "Batch",
+    "BatchProgress",
     "Chunk",
     "Client",
     "ConnectionLostError",
     "ContextTrimmedWarning",
+    "ItemResult",
     "MalformedLineWarning",
     "ModelDetails",
     "ModelNotFoundError",

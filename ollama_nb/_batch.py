@@ -380,7 +380,7 @@ def start_batch(session: Session, prompt: str | Callable[[Any], str], items: Any
     if isinstance(hosts, str):
         hosts = [h for h in hosts.split(",") if h.strip()]
     urls = list(dict.fromkeys(resolve_host(h.strip()) for h in hosts)) if hosts else [session.host]
-    limit = int(concurrency) if concurrency else DEFAULT_CONCURRENCY
+    limit = int(concurrency) if concurrency is not None else DEFAULT_CONCURRENCY
     if limit < 1:
         raise ValueError("concurrency must be 1 or more.")
     if format is not None:

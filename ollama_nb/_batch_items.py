@@ -61,6 +61,28 @@ def items_of(items: Any) -> Items:
     return Items(values, list(range(len(values))), "list")
 
 
+class _Row:
+    """A DataFrame row in a template: ``{item.col}`` and ``{item[col]}`` are its columns (a
+    pandas row's own attributes, such as ``.name``, would shadow them); ``{item}`` lists them."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._row[key]
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in self._row.items())
+
+
 def render(prompt: str | Callable[[Any], str], item: Any, label: Any, namespace: Mapping[str, Any]) -> str:
     """The prompt for one item: a function of the item, or a template with ``{item}``,
     ``{item.col}``, ``{item[col]}``, ``{index}`` and any ``{name}`` of ``namespace``."""
@@ -69,6 +91,8 @@ def render(prompt: str | Callable[[Any], str], item: Any, label: Any, namespace:
         if not isinstance(text, str):
             raise TypeError(f"the prompt function must return a str, not {type(text).__name__}.")
         return text
+    if _is_pandas(item, "Series"):
+        item = _Row(item)
     return interpolate(prompt, ChainMap({"item": item, "index": label}, namespace))  # type: ignore[arg-type]
 
 
