@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
-from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Iterator, Mapping, Sequence
 
 import httpx
 
@@ -143,7 +143,8 @@ class Client(_ClientBase):
         def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             return self._send("POST", request.path, body, model=request.model, before_send=before_send)
 
-        return Reply(request, opener=open_stream, host=self.host, **self._reply_settings(request, run_tools, max_tool_rounds, notes))
+        settings = self._reply_settings(request, run_tools, max_tool_rounds, notes)
+        return Reply(request, opener=open_stream, host=self.host, **settings)
 
     def chat(self, model: str, messages: Messages, **params: Any) -> Reply:
         """Stream a chat reply from ``/api/chat``; ``params`` are :class:`ChatRequest` fields."""
@@ -260,7 +261,8 @@ class AsyncClient(_ClientBase):
         async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             return await self._send("POST", request.path, body, model=request.model, before_send=before_send)
 
-        return AsyncReply(request, opener=open_stream, host=self.host, **self._reply_settings(request, run_tools, max_tool_rounds, notes))
+        settings = self._reply_settings(request, run_tools, max_tool_rounds, notes)
+        return AsyncReply(request, opener=open_stream, host=self.host, **settings)
 
     async def chat(self, model: str, messages: Messages, **params: Any) -> AsyncReply:
         """Stream a chat reply from ``/api/chat``; ``params`` are :class:`ChatRequest` fields."""
