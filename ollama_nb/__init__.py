@@ -23,18 +23,21 @@ from ._client import AsyncClient, Client
 from ._errors import (
     ConnectionLostError,
     ContextTrimmedWarning,
+    Interrupted,
     MalformedLineWarning,
     ModelNotFoundError,
     NoModelError,
     OllamaConnectionError,
     OllamaError,
     OllamaTimeoutError,
+    ReplyNotReadError,
     ResponseError,
     StreamError,
     StructuredOutputError,
     ToolError,
 )
 from ._reply import AsyncReply, Chunk, Reply
+from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
 from ._timing import Timing
 from ._tools import ToolCall, ToolResult, tool_schema
@@ -46,10 +49,13 @@ __all__ = [
     "AsyncReply",
     "Batch",
     "BatchProgress",
+    "ChatRequest",
     "Chunk",
     "Client",
     "ConnectionLostError",
     "ContextTrimmedWarning",
+    "GenerateRequest",
+    "Interrupted",
     "ItemResult",
     "MalformedLineWarning",
     "ModelDetails",
@@ -61,6 +67,7 @@ __all__ = [
     "OllamaTimeoutError",
     "PullProgress",
     "Reply",
+    "ReplyNotReadError",
     "ResponseError",
     "RunningModel",
     "Session",

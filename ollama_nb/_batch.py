@@ -27,12 +27,12 @@ from ._batch_ledger import BatchLedger
 from ._batch_run import Runner
 from ._errors import OllamaError, StructuredOutputError
 from ._host import resolve_host
-from ._protocol import generate_body
+from ._request import GenerateRequest
 
 if TYPE_CHECKING:
     from ._session import Session
 
-__all__ = ["Batch", "BatchProgress", "ItemResult", "start_batch"]
+__all__ = ["Batch", "BatchMethods", "BatchProgress", "ItemResult", "start_batch"]
 
 #: Streams per host: Ollama answers up to OLLAMA_NUM_PARALLEL requests per model at once (4 when
 #: memory allows, else 1) and queues the rest, so 4 keeps a default server busy without a queue.
@@ -120,7 +120,8 @@ class Batch:
         self.concurrency = concurrency
         self._request = dict(request)
         self._prompts = list(prompts)
-        self._bodies = [generate_body(prompt=p, **self._request) for p in self._prompts]
+        self._requests = [GenerateRequest(prompt=p, **self._request) for p in self._prompts]
+        self._bodies = [r.body() for r in self._requests]
         self._results = [ItemResult(label, i, p) for i, (label, p) in enumerate(zip(items.labels, self._prompts))]
         self._ledger = ledger
         self._cache = cache
@@ -224,8 +225,6 @@ class Batch:
         self._store(result)
         return result
 
-    def _request_args(self, position: int) -> dict[str, Any]:
-        return {**self._request, "prompt": self._prompts[position]}
 
     # -- what the caller reads -----------------------------------------------------------------------
     @property
@@ -383,11 +382,32 @@ def start_batch(session: Session, prompt: str | Callable[[Any], str], items: Any
     limit = int(concurrency) if concurrency is not None else DEFAULT_CONCURRENCY
     if limit < 1:
         raise ValueError("concurrency must be 1 or more.")
-    if format is not None:
-        from ._structured import format_value
-
-        format = format_value(format)
     request = {"model": chosen, "system": system or session.system, "options": {**session.options, **options} or None,
                "format": format, "think": think, "keep_alive": keep_alive}
     batch = Batch(found, prompts, request, hosts=urls, concurrency=limit, ledger=ledger_of(session), cache=cache)
     return batch._start_task() if in_loop else batch._start_thread()
+
+
+class BatchMethods:
+    """:meth:`map` and :meth:`amap` of :class:`~ollama_nb.Session` (one prompt over many items)."""
+
+    def map(self: Any, prompt: Any, items: Any, *, concurrency: int | None = None, hosts: Any = None,
+            model: str | None = None, format: Any = None, cache: bool = True, **options: Any) -> Any:
+        """Send ``prompt`` once per item, concurrently, outside the conversation; returns a
+        :class:`Batch` running in a thread of its own (plain Python and notebooks alike).
+
+        ``prompt`` is a template (``{item}``, ``{item.col}``, ``{item[col]}``, ``{index}``) or a
+        function of the item; ``items`` a list, tuple, dict, pandas Series or DataFrame.
+
+        Example:
+            >>> batch = Session(model="llama3.2").map("Sentiment of: {item}", ["great", "awful"])  # doctest: +SKIP
+            >>> batch.to_pandas()                                                                 # doctest: +SKIP
+        """
+        return start_batch(self, prompt, items, in_loop=False, concurrency=concurrency, hosts=hosts,
+                           model=model, format=format, cache=cache, **options)
+
+    async def amap(self: Any, prompt: Any, items: Any, *, concurrency: int | None = None, hosts: Any = None,
+                   model: str | None = None, format: Any = None, cache: bool = True, **options: Any) -> Any:
+        """The asyncio twin of :meth:`map`: the batch runs in this loop (``await batch`` for the end)."""
+        return start_batch(self, prompt, items, in_loop=True, concurrency=concurrency, hosts=hosts,
+                           model=model, format=format, cache=cache, **options)

@@ -171,7 +171,7 @@ class Runner:
         batch = self.batch
         body = batch._bodies[position]
         self.attempts[position] = attempt = self.attempts.get(position, 0) + 1
-        reply = await host.client.generate(**batch._request_args(position))
+        reply = host.client.reply(batch._requests[position])
         host.open_replies.add(reply)
         started = time.perf_counter()
         try:
