@@ -266,6 +266,11 @@ class Batch:
             for h in self._runner.hosts
         ]
 
+    def latest(self, n: int = 5) -> list[ItemResult]:
+        """The ``n`` most recently completed items, newest first (what a progress view shows)."""
+        with self._changed:
+            return [self._results[p] for p in reversed(self._completed[-n:])] if n > 0 else []
+
     def failed(self) -> list[ItemResult]:
         """The items that ended with an error."""
         return [r for r in self.results if r.status == "error"]

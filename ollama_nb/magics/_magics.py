@@ -16,7 +16,7 @@ from typing import Any, Callable
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Dict, Float, Unicode
+from traitlets import Bool, Dict, Float, Int, Unicode
 
 from .._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from .._host import resolve_host
@@ -93,10 +93,15 @@ class OllamaMagics(Magics):
     session = Unicode("default", help="Name of the session the magics use.").tag(config=True)
     plain = Bool(False, help="Show replies as plain text instead of Markdown.").tag(config=True)
     allow_html = Bool(False, help="Render raw HTML in model output (unsafe: off by default).").tag(config=True)
+    concurrency = Int(0, help="Streams per host for %%ollama --over; 0 means 4 (see OLLAMA_NUM_PARALLEL).").tag(config=True)
+    hosts = Unicode("", help="Ollama hosts sharing a %%ollama --over batch, comma-separated; empty: the one host.").tag(config=True)
 
     # -- the magics ----------------------------------------------------------------------------
     @magic_arguments()
     @_prompt_arguments
+    @argument("--over", metavar="NAME", help="send the cell once per item of NAME (list, dict, Series, DataFrame): {item}, {index}")
+    @argument("--concurrency", type=int, metavar="N", help="with --over: streams per host (default: %%config OllamaMagics.concurrency)")
+    @argument("--hosts", metavar="A,B", help="with --over: Ollama hosts sharing the items (default: %%config OllamaMagics.hosts)")
     @no_var_expand
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> Any:
@@ -133,7 +138,7 @@ class OllamaMagics(Magics):
         """Parse, interpolate and choose session and model (UsageError for bad input)."""
         args, message = parse(self._parser(kind), line, message=cell is None, expand=self.shell.var_expand)
         text = message if cell is None else cell
-        if args.interpolate:
+        if args.interpolate and not getattr(args, "over", None):  # a batch interpolates per item
             text = interpolate(text, self.shell.user_ns)
         text = text.strip("\n")
         if not text.strip():
@@ -229,6 +234,10 @@ class OllamaMagics(Magics):
 
         Several models (``-m a,b``) run one after another here.
         """
+        if getattr(call.args, "over", None):
+            from ._batch_magic import run_batch_sync
+
+            return run_batch_sync(self, call)
         from ..view import stream_sync
 
         result = None
@@ -242,6 +251,10 @@ class OllamaMagics(Magics):
 
     async def run_async(self, call: MagicCall) -> ReplyText | None:
         """Awaiting path (a rewritten cell): the Stop button and interrupt both work."""
+        if getattr(call.args, "over", None):
+            from ._batch_magic import run_batch_async
+
+            return await run_batch_async(self, call)
         from ..view import SideBySideView, abort_held_requests, side_by_side_available, stream_many_async, ui_poller
 
         if len(call.models) > 1 and not side_by_side_available():
