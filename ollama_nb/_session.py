@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 from ._client import AsyncClient, Client
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from ._host import resolve_host
+from ._record._recorder import SessionRecording, fields_for, resume_entries  # record (issue 10)
 from ._reply import AsyncReply, BaseReply, Reply
 from ._timing import Timing
 
@@ -126,6 +127,8 @@ class Session:
         options: Mapping[str, Any] | None = None,
         *,
         client: Client | None = None,
+        name: str | None = None,
+        record: Any = None,
     ) -> None:
         self.model = model
         self.system = system
@@ -137,6 +140,11 @@ class Session:
         self._open: BaseReply | None = None
         self._epoch = 0  # bumped by reset(): a reply from before it is not recorded
         self._context: dict[str, int | None] = {}
+        # -- the record (issue 10): ``record`` is a Record, a path, None (default location) or False (off)
+        self.name = name
+        self.notebook: str | None = None
+        self.cache = False  #: answer identical requests from the record (``cache=`` per call)
+        self._recording = SessionRecording(record)
 
     def use_host(self, host: str | None) -> None:
         """Talk to another Ollama from the next turn on (the history stays)."""
@@ -168,6 +176,7 @@ class Session:
         self._epoch += 1
         self._stop_open()
         self.turns.clear()
+        self._recording.new_conversation()
 
     def timings(self) -> Any:
         """One row per turn; a pandas DataFrame when pandas is installed, else a list of dicts."""
@@ -235,6 +244,54 @@ class Session:
         session.turns = [Turn.from_dict(t) for t in data.get("turns") or []]
         return session
 
+    # -- the record (issue 10) ----------------------------------------------------------------------
+    @property
+    def record(self) -> Any:
+        """The :class:`~ollama_nb.Record` this session writes every turn to, or None when off."""
+        return self._recording.record
+
+    def log(self, n: int | None = 20, *, session: str | None = None, search: str | None = None) -> list[Any]:
+        """Recent turns from the record, newest first (every session's unless ``session=``);
+        ``search`` keeps those whose prompt or reply holds every word (full-text search).
+
+        Example:
+            >>> Session(record=False).log()
+            Traceback (most recent call last):
+            ...
+            ollama_nb._errors.RecordError: recording is off (OLLAMA_NB_DB=off): there is no record to read.
+        """
+        return self._need_record().log(n, session=session, search=search)
+
+    @classmethod
+    def resume(cls, name: str, *, record: Any = None, host: str | None = None) -> Session:
+        """The conversation last recorded under session ``name``, rebuilt: system prompt, turns,
+        model and options; its next turn sends the whole history and continues the same
+        conversation in the record.
+
+        Example:
+            >>> s = Session.resume("default")            # doctest: +SKIP
+            >>> s.chat("And then?").read()               # doctest: +SKIP
+        """
+        entries = resume_entries(cls(record=record)._need_record(), name)
+        last = entries[-1]
+        chats = [e for e in entries if e.endpoint == "chat"] or entries
+        session = cls(chats[-1].model, chats[-1].system, host or last.host, chats[-1].options, name=name, record=record)
+        session.turns = [e.as_turn() for e in entries]
+        session._recording.conversation = last.conversation or session._recording.conversation
+        return session
+
+    def note_interrupted(self, reply: Any) -> None:
+        """Record that ``reply`` ended because the kernel was interrupted (the view calls this)."""
+        self._recording.mark(reply, "interrupted")
+
+    def _need_record(self) -> Any:
+        record = self._recording.record
+        if record is None:
+            from ._errors import RecordError
+
+            raise RecordError("recording is off (OLLAMA_NB_DB=off): there is no record to read.")
+        return record
+
     # -- turns -----------------------------------------------------------------------------------
     def chat(
         self,
@@ -247,15 +304,17 @@ class Session:
         format: str | Mapping[str, Any] | None = None,
         keep_alive: str | float | None = None,
         cell: int | None = None,
+        cache: bool | None = None,
         **options: Any,
     ) -> Reply:
         """Send the next turn of the conversation; returns its streaming :class:`Reply`."""
         model, opts, user = self._prepare(message, model, images, options)
         notes = self._fit(model, opts, user, self._context_length(model, opts, user))
+        digest = self._recording.digest(self.client, model)
         reply = self.client.chat(
             model, [*self.history, user], options=opts, think=think, tools=tools, format=format, keep_alive=keep_alive
         )
-        return self._track(reply, message, user, opts, cell, notes, tools)
+        return self._track(reply, message, user, opts, cell, notes, tools, digest, cache)
 
     async def achat(
         self,
@@ -268,15 +327,17 @@ class Session:
         format: str | Mapping[str, Any] | None = None,
         keep_alive: str | float | None = None,
         cell: int | None = None,
+        cache: bool | None = None,
         **options: Any,
     ) -> AsyncReply:
         """The async twin of :meth:`chat`: ``reply = await session.achat(...)``."""
         model, opts, user = self._prepare(message, model, images, options)
         notes = self._fit(model, opts, user, await self._acontext_length(model, opts, user))
+        digest = await self._recording.adigest(self.aclient, model)
         reply = await self.aclient.chat(
             model, [*self.history, user], options=opts, think=think, tools=tools, format=format, keep_alive=keep_alive
         )
-        return self._track(reply, message, user, opts, cell, notes, tools)
+        return self._track(reply, message, user, opts, cell, notes, tools, digest, cache)
 
     def generate(
         self,
@@ -289,15 +350,17 @@ class Session:
         format: str | Mapping[str, Any] | None = None,
         keep_alive: str | float | None = None,
         cell: int | None = None,
+        cache: bool | None = None,
         **options: Any,
     ) -> Reply:
         """One prompt to ``/api/generate``: recorded as a turn, not part of the conversation."""
         model = self._model(model)
         opts = {**self.options, **options}
+        digest = self._recording.digest(self.client, model)
         reply = self.client.generate(
             model, prompt, system=system or self.system, images=images, options=opts, think=think, format=format, keep_alive=keep_alive
         )
-        return self._track(reply, prompt, None, opts, cell, [])
+        return self._track(reply, prompt, None, opts, cell, [], None, digest, cache)
 
     async def agenerate(
         self,
@@ -310,15 +373,17 @@ class Session:
         format: str | Mapping[str, Any] | None = None,
         keep_alive: str | float | None = None,
         cell: int | None = None,
+        cache: bool | None = None,
         **options: Any,
     ) -> AsyncReply:
         """The async twin of :meth:`generate`."""
         model = self._model(model)
         opts = {**self.options, **options}
+        digest = await self._recording.adigest(self.aclient, model)
         reply = await self.aclient.generate(
             model, prompt, system=system or self.system, images=images, options=opts, think=think, format=format, keep_alive=keep_alive
         )
-        return self._track(reply, prompt, None, opts, cell, [])
+        return self._track(reply, prompt, None, opts, cell, [], None, digest, cache)
 
     # -- clients ---------------------------------------------------------------------------------
     @property
@@ -423,8 +488,15 @@ class Session:
         cell: int | None,
         notes: list[str],
         tools: Sequence[Any] | None = None,
+        digest: str | None = None,
+        cache: bool | None = None,
     ) -> Any:
         started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        # the record (issue 10): the request as first sent, its key, and a replay when reused
+        key = self._recording.key(reply, digest)
+        if self.cache if cache is None else cache:
+            reply = self._recording.reuse(reply, key)
+        sent = reply.request
         reply.notes.extend(notes)
         if tools:
             from ._tools import tools_by_name
@@ -443,8 +515,7 @@ class Session:
                 if asked:
                     answer["tool_calls"] = [c.as_wire() for c in asked]
                 messages = (user, *done.round_messages, answer)
-            self.turns.append(
-                Turn(
+            turn = Turn(
                     prompt=prompt,
                     text=done.partial_text(),
                     thinking=done.thinking,
@@ -461,6 +532,10 @@ class Session:
                     # in the conversation only if the model answered something
                     in_context=user is not None and done.error is None and bool(done.partial_text() or done.tool_calls),
                 )
+            self.turns.append(turn)
+            self._recording.write(  # the record (issue 10): one short transaction, never raises
+                done, **fields_for(self, sent=sent, prompt=prompt, messages=messages, in_context=turn.in_context,
+                                   digest=digest, key=key, cell=cell, started_at=started)
             )
             if self._open is done:
                 self._open = None
@@ -481,5 +556,5 @@ def get_session(name: str = "default") -> Session:
     """
     session = _SESSIONS.get(name)
     if session is None:
-        session = _SESSIONS[name] = Session()
+        session = _SESSIONS[name] = Session(name=name)
     return session
