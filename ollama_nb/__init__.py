@@ -28,11 +28,14 @@ from ._errors import (
     OllamaConnectionError,
     OllamaError,
     OllamaTimeoutError,
+    RecordError,
+    RecordWarning,
     ResponseError,
     StreamError,
     StructuredOutputError,
     ToolError,
 )
+from ._record import Record, RecordedTurn
 from ._reply import AsyncReply, Chunk, Reply
 from ._session import Session, Turn, get_session
 from ._timing import Timing
@@ -56,6 +59,10 @@ __all__ = [
     "OllamaError",
     "OllamaTimeoutError",
     "PullProgress",
+    "Record",
+    "RecordError",
+    "RecordWarning",
+    "RecordedTurn",
     "Reply",
     "ResponseError",
     "RunningModel",

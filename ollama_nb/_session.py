@@ -280,6 +280,11 @@ class Session:
         session._recording.conversation = last.conversation or session._recording.conversation
         return session
 
+    def use_record(self, record: Any) -> None:
+        """Write to another record from the next turn on: a Record, a path, None (the default
+        location) or False (off). ``OLLAMA_NB_DB`` still wins over a path."""
+        self._recording.use(record)
+
     def note_interrupted(self, reply: Any) -> None:
         """Record that ``reply`` ended because the kernel was interrupted (the view calls this)."""
         self._recording.mark(reply, "interrupted")

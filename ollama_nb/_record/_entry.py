@@ -71,6 +71,11 @@ class RecordedTurn:
         key, and it asked for no tool (a replay cannot run tools)."""
         return self.status == "done" and self.request_key is not None and not self.tool_calls
 
+    @property
+    def when(self) -> str:
+        """When it was recorded, short: ``'2026-12-03 13:41 UTC'``."""
+        return (self.recorded_at or "")[:16].replace("T", " ") + " UTC" if self.recorded_at else "an earlier run"
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (what ``%ollama export NAME x.json`` writes per turn)."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}

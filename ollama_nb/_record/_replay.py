@@ -1,4 +1,4 @@
-"""A recorded answer replayed as a reply: the same chunks, the same display, no request sent.
+r"""A recorded answer replayed as a reply: the same chunks, the same display, no request sent.
 
 The recorded text is turned back into the NDJSON lines Ollama would have sent (one per line of
 text, then the ``done`` line with the recorded statistics) and fed through the ordinary
@@ -6,9 +6,10 @@ text, then the ``done`` line with the recorded statistics) and fed through the o
 response, so everything that reads a reply (the view, ``-o VAR``, the session) works unchanged.
 
 Example:
-    >>> entry = RecordedTurn(host="h", endpoint="generate", model="m", prompt="hi", text="a\\nb", id=3)
-    >>> [line[:40] for line in recorded_lines(entry)][:2]
-    [b'{"model":"m","response":"a\\\\n","done":fal', b'{"model":"m","response":"b","done":false}']
+    >>> entry = RecordedTurn(host="h", endpoint="generate", model="m", prompt="hi", text="a\nb", id=3)
+    >>> lines = recorded_lines(entry)
+    >>> [json.loads(line)["response"] for line in lines], json.loads(lines[-1])["done"]
+    (['a\n', 'b', ''], True)
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ migration = MIGRATIONS.append
 
 
 def _applied(db: sqlite3.Connection) -> set[str]:
-    db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'migrations'").fetchone():
+        db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     return {name for (name,) in db.execute("SELECT name FROM migrations")}
 
 

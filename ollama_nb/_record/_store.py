@@ -57,7 +57,7 @@ class Record:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        self.path = Path(path).expanduser()
+        self.path = Path(path).expanduser() if not os.fspath(path).startswith("file:") else Path(os.fspath(path))
         self.busy_timeout = busy_timeout
         self._db: sqlite3.Connection | None = None
         self._lock = threading.RLock()
@@ -80,11 +80,13 @@ class Record:
             return self._db
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        uri = str(self.path).startswith("file:")  # e.g. file:/archive/record.db?mode=ro to only read
+        if not uri:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = sqlite3.connect(
-            str(self.path), timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            str(self.path), timeout=self.busy_timeout, isolation_level=None, check_same_thread=False, uri=uri
         )
         try:
             db.row_factory = sqlite3.Row
@@ -205,7 +207,8 @@ _RECORDS_LOCK = threading.Lock()
 
 def open_record(path: str | os.PathLike[str]) -> Record:
     """The process's one :class:`Record` for ``path`` (made on first use, opened lazily)."""
-    key = Path(path).expanduser().absolute()
+    text = os.fspath(path)
+    key = Path(text) if text.startswith("file:") else Path(text).expanduser().absolute()
     with _RECORDS_LOCK:
         record = _RECORDS.get(key)
         if record is None:
