@@ -17,9 +17,11 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -82,7 +84,10 @@ class Record:
     def _open(self) -> sqlite3.Connection:
         uri = str(self.path).startswith("file:")  # e.g. file:/archive/record.db?mode=ro to only read
         if not uri:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except FileExistsError:  # the folder's name is taken by a file
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = sqlite3.connect(
@@ -91,14 +96,27 @@ class Record:
         try:
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, safe from corruption
             migrate(db)
         except BaseException:
             db.close()
             raise
         return db
+
+    def _use_wal(self, db: sqlite3.Connection) -> None:
+        """Switch a new file to WAL. SQLite does not call the busy handler when another process
+        holds the file while doing the same, so wait here, within the busy timeout."""
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.005
+        while db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
 
     def close(self) -> None:
         """Close the connection (a later call opens it again)."""
