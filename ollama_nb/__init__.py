@@ -22,6 +22,7 @@ from ._client import AsyncClient, Client
 from ._errors import (
     ConnectionLostError,
     ContextTrimmedWarning,
+    Interrupted,
     MalformedLineWarning,
     ModelNotFoundError,
     NoModelError,
@@ -30,6 +31,7 @@ from ._errors import (
     OllamaTimeoutError,
     RecordError,
     RecordWarning,
+    ReplyNotReadError,
     ResponseError,
     StreamError,
     StructuredOutputError,
@@ -37,6 +39,7 @@ from ._errors import (
 )
 from ._record import Record, RecordedTurn
 from ._reply import AsyncReply, Chunk, Reply
+from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
 from ._timing import Timing
 from ._tools import ToolCall, ToolResult, tool_schema
@@ -46,10 +49,13 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncClient",
     "AsyncReply",
+    "ChatRequest",
     "Chunk",
     "Client",
     "ConnectionLostError",
     "ContextTrimmedWarning",
+    "GenerateRequest",
+    "Interrupted",
     "MalformedLineWarning",
     "ModelDetails",
     "ModelNotFoundError",
@@ -64,6 +70,7 @@ __all__ = [
     "RecordWarning",
     "RecordedTurn",
     "Reply",
+    "ReplyNotReadError",
     "ResponseError",
     "RunningModel",
     "Session",

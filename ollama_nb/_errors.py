@@ -10,6 +10,8 @@ at the boundary with ``raise ... from exc`` so the cause stays inspectable::
     │   └── ModelNotFoundError  the model is not on the server (404)
     ├── StreamError             an in-band ``{"error": ...}`` line after the stream started
     │   └── ConnectionLostError the connection closed before the ``done`` line
+    ├── Interrupted             the user interrupted (Ctrl-C, kernel ■) a stream or a pull
+    ├── ReplyNotReadError       an async reply's ``text`` was asked for before it was read
     ├── NoModelError            no model was chosen anywhere
     ├── ToolError               a Python function cannot be described as a tool
     ├── StructuredOutputError   the reply is not the JSON that was asked for
@@ -29,11 +31,15 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._reply_state import BaseReply
 
 __all__ = [
     "ConnectionLostError",
     "ContextTrimmedWarning",
+    "Interrupted",
     "MalformedLineWarning",
     "ModelNotFoundError",
     "NoModelError",
@@ -42,6 +48,7 @@ __all__ = [
     "OllamaTimeoutError",
     "RecordError",
     "RecordWarning",
+    "ReplyNotReadError",
     "ResponseError",
     "StreamError",
     "StructuredOutputError",
@@ -52,9 +59,9 @@ __all__ = [
 class OllamaError(Exception):
     """Base of every ollama_nb error; ``reply`` is the partial reply when one was streaming."""
 
-    reply: Any = None
+    reply: BaseReply | None = None
 
-    def __init__(self, message: str, *, reply: Any = None) -> None:
+    def __init__(self, message: str, *, reply: BaseReply | None = None) -> None:
         super().__init__(message)
         self.reply = reply
 
@@ -67,7 +74,7 @@ class OllamaError(Exception):
 class OllamaConnectionError(OllamaError, ConnectionError):
     """Nothing answers at the host (refused, unreachable, or closed before any byte)."""
 
-    def __init__(self, host: str, *, detail: str = "", reply: Any = None) -> None:
+    def __init__(self, host: str, *, detail: str = "", reply: BaseReply | None = None) -> None:
         self.host = host
         why = f" ({detail})" if detail else ""
         super().__init__(
@@ -80,7 +87,7 @@ class OllamaConnectionError(OllamaError, ConnectionError):
 class OllamaTimeoutError(OllamaError, TimeoutError):
     """The server sent nothing for longer than the read timeout."""
 
-    def __init__(self, host: str, seconds: float | None, *, reply: Any = None) -> None:
+    def __init__(self, host: str, seconds: float | None, *, reply: BaseReply | None = None) -> None:
         self.host = host
         self.seconds = seconds
         waited = f"{seconds:g} s" if seconds else "too long"
@@ -94,7 +101,7 @@ class OllamaTimeoutError(OllamaError, TimeoutError):
 class ResponseError(OllamaError):
     """The server answered with an HTTP error status; ``error`` is its own text."""
 
-    def __init__(self, status_code: int, error: str, *, hint: str = "", host: str = "", reply: Any = None) -> None:
+    def __init__(self, status_code: int, error: str, *, hint: str = "", host: str = "", reply: BaseReply | None = None) -> None:
         self.status_code = status_code
         self.error = error
         self.host = host
@@ -105,7 +112,7 @@ class ResponseError(OllamaError):
 class ModelNotFoundError(ResponseError):
     """The model is not on the server (HTTP 404)."""
 
-    def __init__(self, model: str, *, host: str = "", error: str = "", reply: Any = None) -> None:
+    def __init__(self, model: str, *, host: str = "", error: str = "", reply: BaseReply | None = None) -> None:
         self.model = model
         self.host = host
         where = f" at {host}" if host else ""
@@ -122,7 +129,7 @@ class ModelNotFoundError(ResponseError):
 class StreamError(OllamaError):
     """The server reported an error in the middle of a stream (an in-band ``{"error": ...}`` line)."""
 
-    def __init__(self, error: str, *, kept: int = 0, reply: Any = None, hint: str = "", source: str = "") -> None:
+    def __init__(self, error: str, *, kept: int = 0, reply: BaseReply | None = None, hint: str = "", source: str = "") -> None:
         self.error = error
         kept_note = f" after {kept} characters (kept)" if kept else ""
         where = f" ({source})" if source else ""
@@ -136,7 +143,7 @@ class StreamError(OllamaError):
 class ConnectionLostError(StreamError):
     """The connection closed before the ``done`` line arrived."""
 
-    def __init__(self, host: str, *, kept: int = 0, detail: str = "", reply: Any = None) -> None:
+    def __init__(self, host: str, *, kept: int = 0, detail: str = "", reply: BaseReply | None = None) -> None:
         self.host = host
         OllamaError.__init__(
             self,
@@ -146,6 +153,40 @@ class ConnectionLostError(StreamError):
             reply=reply,
         )
         self.error = detail or "connection closed"
+
+
+class Interrupted(OllamaError):
+    """The user interrupted (Ctrl-C, the kernel's ■) while a reply streamed or a model was pulled.
+
+    The stream was closed; a partial reply is kept (on ``.reply``, in the output and the session).
+
+    Example:
+        >>> print(Interrupted(what="the pull of llama3.2", detail="stopped at 40%",
+        ...                   hint="Run `%ollama pull llama3.2` again to resume."))
+        Interrupted: the pull of llama3.2 stopped at 40%.
+        Run `%ollama pull llama3.2` again to resume.
+    """
+
+    def __init__(self, reply: BaseReply | None = None, *, what: str = "", detail: str = "", hint: str = "") -> None:
+        if what:
+            message = f"Interrupted: {what} {detail or 'stopped'}." + (f"\n{hint}" if hint else "")
+        else:
+            kept = len(reply.partial_text()) if reply is not None else 0
+            message = (
+                f"the stream was closed and the partial reply ({kept} characters) is kept "
+                "in the output and in the session."
+            )
+        super().__init__(message, reply=reply)
+
+
+class ReplyNotReadError(OllamaError, RuntimeError):
+    """An async reply's ``text`` was read before the stream ended (httpx's ``ResponseNotRead``)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the reply has not been read to its end: `await reply.aread()` first "
+            "(or use reply.partial_text() for the text so far)."
+        )
 
 
 class NoModelError(OllamaError):
@@ -174,7 +215,7 @@ class ToolError(OllamaError, ValueError):
 class StructuredOutputError(OllamaError, ValueError):
     """The model's reply is not the JSON that was asked for; ``text`` is the raw reply."""
 
-    def __init__(self, message: str, *, text: str = "", reply: Any = None) -> None:
+    def __init__(self, message: str, *, text: str = "", reply: BaseReply | None = None) -> None:
         super().__init__(message, reply=reply)
         self.text = text
 

@@ -20,103 +20,32 @@ import dataclasses
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
+import weakref
 from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar
 
 from ._client import AsyncClient, Client
+from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from ._host import resolve_host
-from ._record._recorder import SessionRecording, fields_for, resume_entries  # record (issue 10)
+from ._record._session_api import RecordedSession  # the record (issue 10)
 from ._reply import AsyncReply, BaseReply, Reply
-from ._timing import Timing
+from ._request import ChatRequest, GenerateRequest
+from ._turn import TIMING_COLUMNS, Turn, timing_row
 
-__all__ = ["Session", "Turn", "get_session"]
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["Session", "Turn", "forget_sessions", "get_session", "set_session"]
+
+R = TypeVar("R", bound=BaseReply)
 
 _FORMAT_VERSION = 1
-#: The columns of :meth:`Session.timings`, one row per turn.
-TIMING_COLUMNS = (
-    "turn", "cell", "model", "endpoint", "prompt", "ttft_s", "tokens_per_s",
-    "output_tokens", "prompt_tokens", "wall_s", "done_reason", "stopped", "error",
-)
-#: Below this many (estimated) tokens no model's context can overflow, so no /api/show is needed.
-_SMALLEST_CONTEXT = 2048
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One call: the prompt, what came back, and how it went."""
-
-    prompt: str
-    text: str = ""
-    thinking: str = ""
-    model: str = ""
-    endpoint: str = "chat"
-    options: Mapping[str, Any] = field(default_factory=dict)
-    stopped: bool = False
-    error: str | None = None
-    done_reason: str | None = None
-    timing: Timing = field(default_factory=Timing)
-    cell: int | None = None
-    started_at: str = ""
-    messages: tuple[Mapping[str, Any], ...] = ()
-    in_context: bool = True
-
-    @property
-    def status(self) -> str:
-        """``'done'``, ``'stopped'``, ``'error'`` or ``'cut at length'``."""
-        if self.error:
-            return "error"
-        if self.stopped:
-            return "stopped"
-        return "cut at length" if self.done_reason == "length" else "done"
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the inverse of :meth:`from_dict`)."""
-        data = dataclasses.asdict(self)
-        data["options"] = dict(self.options)
-        data["messages"] = [dict(m) for m in self.messages]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Turn:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        known["timing"] = Timing.from_dict(data.get("timing") or {})
-        known["messages"] = tuple(dict(m) for m in data.get("messages") or ())
-        known["options"] = dict(data.get("options") or {})
-        return cls(**known)
-
-    def __repr__(self) -> str:
-        preview = self.text[:40] + ("…" if len(self.text) > 40 else "")
-        return f"<Turn {self.endpoint} {self.model} {self.status}: {preview!r}>"
-
-
-#: Ollama's context window when neither the request nor the model's settings name one.
-OLLAMA_DEFAULT_NUM_CTX = 4096
-
-
-def _runtime_context(details: Any) -> int | None:
-    """The window Ollama runs the model with: its ``num_ctx`` setting, else Ollama's default
-    (never more than the model was trained for). ``context_length`` alone would be far larger."""
-    window = OLLAMA_DEFAULT_NUM_CTX
-    for line in details.parameters.splitlines():
-        key, _, value = line.strip().partition(" ")
-        if key == "num_ctx" and value.strip().isdigit():
-            window = int(value)
-    trained = details.context_length
-    return min(trained, window) if trained else window
-
-
-def _estimate_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
-    """A rough token count (4 characters a token, plus a little per message)."""
-    return sum(len(str(m.get("content") or "")) // 4 + 4 for m in messages)
-
-
-class Session:
+class Session(RecordedSession):
     """Multi-turn history and timing, usable from plain Python and behind the notebook magics.
 
     ``**options`` of :meth:`chat` are Ollama options (``temperature=0.2``, ``num_ctx=8192``…),
-    merged over the session's ``options``.
+    merged over the session's ``options``. Every turn goes to the record too (``RecordedSession``).
     """
 
     def __init__(
@@ -130,27 +59,23 @@ class Session:
         name: str | None = None,
         record: Any = None,
     ) -> None:
+        super().__init__(name=name, record=record)
         self.model = model
         self.system = system
         self.options: dict[str, Any] = dict(options or {})
         self.host = client.host if client is not None else resolve_host(host)
         self.turns: list[Turn] = []
         self._client = client
-        self._async_clients: dict[int, AsyncClient] = {}
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = weakref.WeakKeyDictionary()
+        self._loopless_client: AsyncClient | None = None
         self._open: BaseReply | None = None
         self._epoch = 0  # bumped by reset(): a reply from before it is not recorded
         self._context: dict[str, int | None] = {}
-        # -- the record (issue 10): ``record`` is a Record, a path, None (default location) or False (off)
-        self.name = name
-        self.notebook: str | None = None
-        self.cache = False  #: answer identical requests from the record (``cache=`` per call)
-        self._recording = SessionRecording(record)
 
     def use_host(self, host: str | None) -> None:
         """Talk to another Ollama from the next turn on (the history stays)."""
         self.host = resolve_host(host)
-        self._client = None
-        self._async_clients = {}
+        self._close_clients()
         self._context = {}
 
     def __repr__(self) -> str:
@@ -178,28 +103,9 @@ class Session:
         self.turns.clear()
         self._recording.new_conversation()
 
-    def timings(self) -> Any:
+    def timings(self) -> pandas.DataFrame | list[dict[str, Any]]:
         """One row per turn; a pandas DataFrame when pandas is installed, else a list of dicts."""
-        rows = []
-        for number, turn in enumerate(self.turns, 1):
-            t = turn.timing
-            rows.append(
-                {
-                    "turn": number,
-                    "cell": turn.cell,
-                    "model": turn.model,
-                    "endpoint": turn.endpoint,
-                    "prompt": turn.prompt if len(turn.prompt) <= 40 else turn.prompt[:39] + "…",
-                    "ttft_s": t.ttft_s,
-                    "tokens_per_s": t.tokens_per_s,
-                    "output_tokens": t.output_tokens,
-                    "prompt_tokens": t.prompt_tokens,
-                    "wall_s": t.wall_s,
-                    "done_reason": turn.done_reason,
-                    "stopped": turn.stopped,
-                    "error": turn.error,
-                }
-            )
+        rows = [timing_row(number, turn) for number, turn in enumerate(self.turns, 1)]
         try:
             import pandas
         except ImportError:
@@ -244,151 +150,55 @@ class Session:
         session.turns = [Turn.from_dict(t) for t in data.get("turns") or []]
         return session
 
-    # -- the record (issue 10) ----------------------------------------------------------------------
-    @property
-    def record(self) -> Any:
-        """The :class:`~ollama_nb.Record` this session writes every turn to, or None when off."""
-        return self._recording.record
-
-    def log(self, n: int | None = 20, *, session: str | None = None, search: str | None = None) -> list[Any]:
-        """Recent turns from the record, newest first (every session's unless ``session=``);
-        ``search`` keeps those whose prompt or reply holds every word (full-text search).
-
-        Example:
-            >>> Session(record=False).log()
-            Traceback (most recent call last):
-            ...
-            ollama_nb._errors.RecordError: recording is off (OLLAMA_NB_DB=off): there is no record to read.
-        """
-        return self._need_record().log(n, session=session, search=search)
-
-    @classmethod
-    def resume(cls, name: str, *, record: Any = None, host: str | None = None) -> Session:
-        """The conversation last recorded under session ``name``, rebuilt: system prompt, turns,
-        model and options; its next turn sends the whole history and continues the same
-        conversation in the record.
-
-        Example:
-            >>> s = Session.resume("default")            # doctest: +SKIP
-            >>> s.chat("And then?").read()               # doctest: +SKIP
-        """
-        entries = resume_entries(cls(record=record)._need_record(), name)
-        last = entries[-1]
-        chats = [e for e in entries if e.endpoint == "chat"] or entries
-        session = cls(chats[-1].model, chats[-1].system, host or last.host, chats[-1].options, name=name, record=record)
-        session.turns = [e.as_turn() for e in entries]
-        session._recording.conversation = last.conversation or session._recording.conversation
-        return session
-
-    def use_record(self, record: Any) -> None:
-        """Write to another record from the next turn on: a Record, a path, None (the default
-        location) or False (off). ``OLLAMA_NB_DB`` still wins over a path."""
-        self._recording.use(record)
-
-    def note_interrupted(self, reply: Any) -> None:
-        """Record that ``reply`` ended because the kernel was interrupted (the view calls this)."""
-        self._recording.mark(reply, "interrupted")
-
-    def _need_record(self) -> Any:
-        record = self._recording.record
-        if record is None:
-            from ._errors import RecordError
-
-            raise RecordError("recording is off (OLLAMA_NB_DB=off): there is no record to read.")
-        return record
-
     # -- turns -----------------------------------------------------------------------------------
     def chat(
-        self,
-        message: str,
-        *,
-        model: str | None = None,
-        images: Sequence[Any] | None = None,
-        tools: Sequence[Any] | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-        cell: int | None = None,
-        cache: bool | None = None,
-        **options: Any,
+        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
+        cache: bool | None = None, **params: Any,
     ) -> Reply:
-        """Send the next turn of the conversation; returns its streaming :class:`Reply`."""
-        model, opts, user = self._prepare(message, model, images, options)
+        """Send the next turn of the conversation; returns its streaming :class:`Reply`.
+
+        ``params`` are :class:`~ollama_nb.ChatRequest` fields (``think``, ``tools``, ``format``,
+        ``keep_alive``…) or else Ollama options (``temperature=0.2``…). Python functions in
+        ``tools`` are run when the model calls them. ``images`` go with this message.
+        ``cache=True`` answers an identical request from the record (default: ``self.cache``).
+
+        Example:
+            >>> reply = Session(model="llama3.2").chat("Hi", temperature=0)   # doctest: +SKIP
+        """
+        model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, self._context_length(model, opts, user))
-        digest = self._recording.digest(self.client, model)
-        reply = self.client.chat(
-            model, [*self.history, user], options=opts, think=think, tools=tools, format=format, keep_alive=keep_alive
-        )
-        return self._track(reply, message, user, opts, cell, notes, tools, digest, cache)
+        request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
+        return self._track(self._recording.open(self.client, request, self._caching(cache), run_tools=True, notes=notes), message, user, opts, cell)
 
     async def achat(
-        self,
-        message: str,
-        *,
-        model: str | None = None,
-        images: Sequence[Any] | None = None,
-        tools: Sequence[Any] | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-        cell: int | None = None,
-        cache: bool | None = None,
-        **options: Any,
+        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
+        cache: bool | None = None, **params: Any,
     ) -> AsyncReply:
         """The async twin of :meth:`chat`: ``reply = await session.achat(...)``."""
-        model, opts, user = self._prepare(message, model, images, options)
+        model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, await self._acontext_length(model, opts, user))
-        digest = await self._recording.adigest(self.aclient, model)
-        reply = await self.aclient.chat(
-            model, [*self.history, user], options=opts, think=think, tools=tools, format=format, keep_alive=keep_alive
-        )
-        return self._track(reply, message, user, opts, cell, notes, tools, digest, cache)
+        request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
+        reply = await self._recording.aopen(self.aclient, request, self._caching(cache), run_tools=True, notes=notes)
+        return self._track(reply, message, user, opts, cell)
 
     def generate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        system: str | None = None,
-        images: Sequence[Any] | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-        cell: int | None = None,
-        cache: bool | None = None,
-        **options: Any,
+        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
     ) -> Reply:
-        """One prompt to ``/api/generate``: recorded as a turn, not part of the conversation."""
-        model = self._model(model)
-        opts = {**self.options, **options}
-        digest = self._recording.digest(self.client, model)
-        reply = self.client.generate(
-            model, prompt, system=system or self.system, images=images, options=opts, think=think, format=format, keep_alive=keep_alive
-        )
-        return self._track(reply, prompt, None, opts, cell, [], None, digest, cache)
+        """One prompt to ``/api/generate``: recorded as a turn, not part of the conversation.
+
+        ``params`` are :class:`~ollama_nb.GenerateRequest` fields (``system``, ``images``,
+        ``think``…) or else Ollama options; ``system`` defaults to the session's.
+        """
+        request, opts = self._generate_request(prompt, model, params)
+        return self._track(self._recording.open(self.client, request, self._caching(cache)), prompt, None, opts, cell)
 
     async def agenerate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        system: str | None = None,
-        images: Sequence[Any] | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-        cell: int | None = None,
-        cache: bool | None = None,
-        **options: Any,
+        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
     ) -> AsyncReply:
         """The async twin of :meth:`generate`."""
-        model = self._model(model)
-        opts = {**self.options, **options}
-        digest = await self._recording.adigest(self.aclient, model)
-        reply = await self.aclient.generate(
-            model, prompt, system=system or self.system, images=images, options=opts, think=think, format=format, keep_alive=keep_alive
-        )
-        return self._track(reply, prompt, None, opts, cell, [], None, digest, cache)
+        request, opts = self._generate_request(prompt, model, params)
+        reply = await self._recording.aopen(self.aclient, request, self._caching(cache))
+        return self._track(reply, prompt, None, opts, cell)
 
     # -- clients ---------------------------------------------------------------------------------
     @property
@@ -400,15 +210,33 @@ class Session:
 
     @property
     def aclient(self) -> AsyncClient:
-        """The async client for the running event loop (one per loop: pools are loop-bound)."""
+        """The async client for the running event loop (one per loop: pools are loop-bound).
+
+        Clients are kept per loop object, weakly: a closed loop's client is dropped, never handed
+        back (its connections died with the loop).
+        """
+        for loop in [loop for loop in self._async_clients if loop.is_closed()]:
+            del self._async_clients[loop]
         try:
-            key = id(asyncio.get_running_loop())
+            loop = asyncio.get_running_loop()
         except RuntimeError:
-            key = 0
-        client = self._async_clients.get(key)
+            if self._loopless_client is None:
+                self._loopless_client = AsyncClient(self.host)
+            return self._loopless_client
+        client = self._async_clients.get(loop)
         if client is None:
-            client = self._async_clients[key] = AsyncClient(self.host)
+            client = self._async_clients[loop] = AsyncClient(self.host)
         return client
+
+    def _close_clients(self) -> None:
+        """Close every client (sync at once; async ones in their own loop when it still runs)."""
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+        for loop, client in list(self._async_clients.items()):
+            _close_in_loop(client, loop)
+        self._async_clients = weakref.WeakKeyDictionary()
+        self._loopless_client = None
 
     # -- internals -------------------------------------------------------------------------------
     def _model(self, model: str | None) -> str:
@@ -418,16 +246,26 @@ class Session:
         return chosen
 
     def _prepare(
-        self, message: str, model: str | None, images: Sequence[Any] | None, options: Mapping[str, Any]
-    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        self, message: str, model: str | None, images: Sequence[Any] | None, params: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """``(model, request fields, Ollama options, user message)`` of a chat turn."""
         chosen = self._model(model)
+        fields, options = ChatRequest.split(params)
         self._stop_open()
         user: dict[str, Any] = {"role": "user", "content": message}
         if images:
             from ._images import encode_images
 
             user["images"] = encode_images(images)
-        return chosen, {**self.options, **options}, user
+        return chosen, fields, {**self.options, **options}, user
+
+    def _generate_request(
+        self, prompt: str, model: str | None, params: Mapping[str, Any]
+    ) -> tuple[GenerateRequest, dict[str, Any]]:
+        fields, options = GenerateRequest.split(params)
+        fields["system"] = fields.get("system") or self.system
+        opts = {**self.options, **options}
+        return GenerateRequest(model=self._model(model), prompt=prompt, options=opts, **fields), opts
 
     def _stop_open(self) -> None:
         """One reply in flight: a new turn stops the previous one if it is still open."""
@@ -436,30 +274,34 @@ class Session:
         self._open = None
 
     def _needs_context(self, opts: Mapping[str, Any], user: Mapping[str, Any]) -> bool:
-        return _estimate_tokens([*self.history, user]) > min(_SMALLEST_CONTEXT, int(opts.get("num_ctx") or _SMALLEST_CONTEXT))
+        return estimate_tokens([*self.history, user]) > min(SMALLEST_CONTEXT, int(opts.get("num_ctx") or SMALLEST_CONTEXT))
 
-    def _context_length(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None:
+    def _known_context(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None | bool:
+        """The context window when known without asking the server; False when it must be asked."""
         if opts.get("num_ctx"):
             return int(opts["num_ctx"])
         if not self._needs_context(opts, user):
             return None
-        if model not in self._context:
-            try:
-                self._context[model] = _runtime_context(self.client.show(model))
-            except OllamaError:
-                return None
+        return self._context.get(model, False)
+
+    def _context_length(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None:
+        known = self._known_context(model, opts, user)
+        if known is not False:
+            return known or None
+        try:
+            self._context[model] = runtime_context(self.client.show(model))
+        except OllamaError:
+            return None
         return self._context[model]
 
     async def _acontext_length(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None:
-        if opts.get("num_ctx"):
-            return int(opts["num_ctx"])
-        if not self._needs_context(opts, user):
+        known = self._known_context(model, opts, user)
+        if known is not False:
+            return known or None
+        try:
+            self._context[model] = runtime_context(await self.aclient.show(model))
+        except OllamaError:
             return None
-        if model not in self._context:
-            try:
-                self._context[model] = _runtime_context(await self.aclient.show(model))
-            except OllamaError:
-                return None
         return self._context[model]
 
     def _fit(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any], context: int | None) -> list[str]:
@@ -469,7 +311,7 @@ class Session:
         reserve = min(int(opts.get("num_predict") or 512), context // 4)
         budget = context - reserve
         dropped = 0
-        while _estimate_tokens([*self.history, user]) > budget:
+        while estimate_tokens([*self.history, user]) > budget:
             index = next((i for i, t in enumerate(self.turns) if t.in_context and t.messages), None)
             if index is None:
                 break
@@ -484,29 +326,9 @@ class Session:
         warnings.warn(note, ContextTrimmedWarning, stacklevel=3)
         return [note]
 
-    def _track(
-        self,
-        reply: Any,
-        prompt: str,
-        user: dict[str, Any] | None,
-        opts: Mapping[str, Any],
-        cell: int | None,
-        notes: list[str],
-        tools: Sequence[Any] | None = None,
-        digest: str | None = None,
-        cache: bool | None = None,
-    ) -> Any:
+    def _track(self, reply: R, prompt: str, user: dict[str, Any] | None, opts: Mapping[str, Any], cell: int | None) -> R:
+        """Record a :class:`Turn` when ``reply`` ends (unless the session was reset meanwhile)."""
         started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        # the record (issue 10): the request as first sent, its key, and a replay when reused
-        key = self._recording.key(reply, digest)
-        if self.cache if cache is None else cache:
-            reply = self._recording.reuse(reply, key)
-        sent = reply.request
-        reply.notes.extend(notes)
-        if tools:
-            from ._tools import tools_by_name
-
-            reply.tool_functions = tools_by_name([t for t in tools if callable(t)])
         self._open = reply
         epoch = self._epoch
 
@@ -538,16 +360,34 @@ class Session:
                     in_context=user is not None and done.error is None and bool(done.partial_text() or done.tool_calls),
                 )
             self.turns.append(turn)
-            self._recording.write(  # the record (issue 10): one short transaction, never raises
-                done, **fields_for(self, sent=sent, prompt=prompt, messages=messages, in_context=turn.in_context,
-                                   digest=digest, key=key, cell=cell, started_at=started)
-            )
+            self._recording.write(done, self, prompt=prompt, messages=messages, in_context=turn.in_context, cell=cell, started_at=started)
             if self._open is done:
                 self._open = None
 
         reply.add_done_callback(record)
         return reply
 
+
+def _close_in_loop(client: AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
+    """Close an async client in the loop its connections belong to (nothing to do once it closed)."""
+    if loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        task = loop.create_task(client.aclose())
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+    elif loop.is_running():
+        asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+    else:
+        loop.run_until_complete(client.aclose())
+
+
+#: Tasks closing clients, kept referenced until they finish.
+_CLOSING: set[asyncio.Task[None]] = set()
 
 _SESSIONS: dict[str, Session] = {}
 
@@ -563,3 +403,18 @@ def get_session(name: str = "default") -> Session:
     if session is None:
         session = _SESSIONS[name] = Session(name=name)
     return session
+
+
+def set_session(name: str, session: Session) -> None:
+    """Make ``session`` the one :func:`get_session` returns for ``name`` (``%ollama load`` uses it).
+
+    Example:
+        >>> set_session("draft", Session(model="llama3.2")); get_session("draft").model
+        'llama3.2'
+    """
+    _SESSIONS[name] = session
+
+
+def forget_sessions() -> None:
+    """Forget every named session (a fresh start for the magics; tests use it)."""
+    _SESSIONS.clear()

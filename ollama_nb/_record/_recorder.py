@@ -20,14 +20,17 @@ import warnings
 import weakref
 from typing import Any, Mapping
 
+from .._client import AsyncClient, Client
 from .._errors import OllamaError, RecordError, RecordWarning
+from .._reply import AsyncReply, BaseReply, Reply
+from .._request import Request
 from ._cache import request_key
-from ._entry import RecordedTurn, entry_from_reply, now_utc
+from ._entry import RecordedTurn, entry_from_reply
 from ._location import record_path
-from ._replay import replayed
+from ._replay import AsyncReplayedReply, ReplayedReply
 from ._store import Record, open_record
 
-__all__ = ["SessionRecording", "canonical_model"]
+__all__ = ["SessionRecording", "canonical_model", "resume_entries"]
 
 _UNSET: Any = object()
 
@@ -54,7 +57,8 @@ class SessionRecording:
         self.conversation = uuid.uuid4().hex
         self.digests: dict[str, str | None] = {}
         self.warned = False
-        self._rows: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._rows: weakref.WeakKeyDictionary[BaseReply, int] = weakref.WeakKeyDictionary()
+        self._sent: weakref.WeakKeyDictionary[BaseReply, tuple[dict[str, Any], str | None, str | None]] = weakref.WeakKeyDictionary()
 
     # -- where ------------------------------------------------------------------------------------
     @property
@@ -119,32 +123,56 @@ class SessionRecording:
                 self.digests[canonical_model(model)] = None
         return digest
 
-    # -- reuse and writing ------------------------------------------------------------------------
-    def key(self, reply: Any, digest: str | None) -> str | None:
-        return request_key(reply.endpoint, reply.request, digest)
+    # -- opening, reuse and writing ---------------------------------------------------------------
+    def open(self, client: Client, request: Request, cache: bool, **settings: Any) -> Reply:
+        """The reply to ``request``: a replay of the recorded answer when ``cache`` finds one,
+        else the client's lazy reply. Its digest and key are kept for :meth:`write`."""
+        digest = self.digest(client, request.model)
+        key, found = self._lookup(request, digest, cache)
+        if found is not None:
+            reply: Reply = ReplayedReply(request, found, host=client.host, **settings)
+        else:
+            reply = client.reply(request, **settings)
+        self._sent[reply] = (reply.request, digest, key)
+        return reply
 
-    def reuse(self, reply: Any, key: str | None) -> Any:
-        """A replay of the recorded answer to this request when there is one, else ``reply``."""
+    async def aopen(self, client: AsyncClient, request: Request, cache: bool, **settings: Any) -> AsyncReply:
+        """The async twin of :meth:`open`."""
+        digest = await self.adigest(client, request.model)
+        key, found = self._lookup(request, digest, cache)
+        if found is not None:
+            reply: AsyncReply = AsyncReplayedReply(request, found, host=client.host, **settings)
+        else:
+            reply = client.reply(request, **settings)
+        self._sent[reply] = (reply.request, digest, key)
+        return reply
+
+    def _lookup(self, request: Request, digest: str | None, cache: bool) -> tuple[str | None, RecordedTurn | None]:
         record = self.record
-        if record is None or key is None:
-            return reply
+        key = request_key(request.endpoint, request.body(), digest) if record is not None else None
+        if record is None or key is None or not cache:
+            return key, None
         try:
-            found = record.find(key)
+            return key, record.find(key)
         except RecordError as exc:
             self._warn(exc)
-            return reply
-        if found is None:
-            return reply
-        return replayed(found, reply)
+            return key, None
 
-    def write(self, reply: Any, **fields: Any) -> None:
-        """Record the turn of ``reply`` (never raises: one warning per session on failure)."""
+    def write(self, reply: BaseReply, session: Any, **fields: Any) -> None:
+        """Record the turn of ``reply`` (never raises: one warning per session on failure).
+
+        ``fields``: ``prompt``, ``messages``, ``in_context``, ``cell``, ``started_at``.
+        """
         record = self.record
         if record is None:
             return
+        sent, digest, key = self._sent.pop(reply, (reply.request, None, None))
         reused = getattr(reply, "reused_from", None)
         try:
-            entry = entry_from_reply(reply, reused_from=reused.id if reused is not None else None, **fields)
+            entry = entry_from_reply(
+                reply, sent=sent, digest=digest, request_key=key, reused_from=reused.id if reused is not None else None,
+                session=session.name, conversation=self.conversation, notebook=session.notebook, **fields,
+            )
             self._rows[reply] = record.add(entry)
         except RecordError as exc:
             self._warn(exc)
@@ -181,13 +209,3 @@ def resume_entries(record: Record, name: str) -> list[RecordedTurn]:
         known = ", ".join(repr(s) for s in record.sessions()[:8]) or "none yet"
         raise RecordError(f"no conversation named {name!r} in the record at {str(record.path)!r} (recorded sessions: {known}).")
     return entries
-
-
-def fields_for(session: Any, *, sent: Mapping[str, Any], prompt: str, messages: Any, in_context: bool,
-               digest: str | None, key: str | None, cell: int | None, started_at: str | None) -> dict[str, Any]:
-    """The context of a session's turn, for :meth:`SessionRecording.write`."""
-    return {
-        "sent": sent, "prompt": prompt, "messages": messages, "in_context": in_context, "digest": digest,
-        "request_key": key, "session": session.name, "conversation": session._recording.conversation,
-        "notebook": session.notebook, "cell": cell, "started_at": started_at or now_utc(),
-    }

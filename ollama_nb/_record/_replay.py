@@ -2,8 +2,8 @@ r"""A recorded answer replayed as a reply: the same chunks, the same display, no
 
 The recorded text is turned back into the NDJSON lines Ollama would have sent (one per line of
 text, then the ``done`` line with the recorded statistics) and fed through the ordinary
-:class:`~ollama_nb.Reply` machinery by an opener that returns those bytes instead of an HTTP
-response, so everything that reads a reply (the view, ``-o VAR``, the session) works unchanged.
+:class:`~ollama_nb.Reply` machinery by an opener that returns those bytes as the response instead
+of sending the request, so everything that reads a reply (the view, ``-o VAR``, the session) works unchanged.
 
 Example:
     >>> entry = RecordedTurn(host="h", endpoint="generate", model="m", prompt="hi", text="a\nb", id=3)
@@ -15,12 +15,15 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator
 
-from .._reply import AsyncReply, Reply
+import httpx
+
+from .._reply import AsyncOpener, AsyncReply, BeforeSend, Opener, Reply
+from .._request import Request
 from ._entry import RecordedTurn
 
-__all__ = ["AsyncReplayedReply", "ReplayedReply", "recorded_lines"]
+__all__ = ["AsyncReplayedReply", "ReplayedReply", "async_recorded_opener", "recorded_lines", "recorded_opener"]
 
 _NS = 1_000_000_000
 
@@ -63,63 +66,42 @@ def recorded_lines(entry: RecordedTurn) -> list[bytes]:
     return lines
 
 
-class _RecordedBody:
-    """Stands in for the streaming HTTP response: the recorded lines, then the end."""
+def recorded_opener(entry: RecordedTurn) -> Opener:
+    """An opener (see :mod:`ollama_nb._reply`) that returns the recorded answer as a response."""
 
-    headers: dict[str, str] = {}
-    extensions: dict[str, Any] = {}
+    def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
+        before_send()
+        return httpx.Response(200, content=iter(recorded_lines(entry)))
 
-    def __init__(self, lines: list[bytes]) -> None:
-        self._lines = lines
-
-    def iter_raw(self) -> Iterator[bytes]:
-        return iter(self._lines)
-
-    async def aiter_raw(self) -> AsyncIterator[bytes]:
-        for data in self._lines:
-            yield data
-
-    def close(self) -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
+    return open_stream
 
 
-class _RecordedOpener:
-    """Stands in for the client: opening the stream returns the recorded body."""
+def async_recorded_opener(entry: RecordedTurn) -> AsyncOpener:
+    """The asyncio twin of :func:`recorded_opener`."""
 
-    def __init__(self, entry: RecordedTurn, host: str) -> None:
-        self.entry = entry
-        self.host = host
+    async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
+        before_send()
 
-    def _open_stream(self, reply: Any) -> _RecordedBody | None:
-        if reply._stop_check():
-            return None
-        reply._mark_sent()
-        return _RecordedBody(recorded_lines(self.entry))
+        async def lines() -> AsyncIterator[bytes]:
+            for line in recorded_lines(entry):
+                yield line
 
-    async def _aopen_stream(self, reply: Any) -> _RecordedBody | None:
-        return self._open_stream(reply)
+        return httpx.Response(200, content=lines())
+
+    return open_stream
 
 
 class ReplayedReply(Reply):
     """A :class:`~ollama_nb.Reply` whose answer comes from the record; ``reused_from`` is that turn."""
 
-    def __init__(self, entry: RecordedTurn, *, like: Any) -> None:
-        super().__init__(_RecordedOpener(entry, like.host), model=like.model, endpoint=like.endpoint, body=like.request)  # type: ignore[arg-type]
+    def __init__(self, request: Request, entry: RecordedTurn, *, host: str, **settings: Any) -> None:
+        super().__init__(request, opener=recorded_opener(entry), host=host, **settings)
         self.reused_from = entry
 
 
 class AsyncReplayedReply(AsyncReply):
     """The async twin of :class:`ReplayedReply`."""
 
-    def __init__(self, entry: RecordedTurn, *, like: Any) -> None:
-        super().__init__(_RecordedOpener(entry, like.host), model=like.model, endpoint=like.endpoint, body=like.request)  # type: ignore[arg-type]
+    def __init__(self, request: Request, entry: RecordedTurn, *, host: str, **settings: Any) -> None:
+        super().__init__(request, opener=async_recorded_opener(entry), host=host, **settings)
         self.reused_from = entry
-
-
-def replayed(entry: RecordedTurn, like: Any) -> Any:
-    """A replay of ``entry`` shaped like the (unsent) reply ``like``: sync or async as it is."""
-    cls = AsyncReplayedReply if isinstance(like, AsyncReply) else ReplayedReply
-    return cls(entry, like=like)

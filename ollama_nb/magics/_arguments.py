@@ -7,6 +7,7 @@ eaten by shell-style splitting.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
@@ -17,7 +18,7 @@ from IPython.core.error import UsageError
 _VALUE = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|\S+)""")
 
 
-def split_line(parser: Any, line: str) -> tuple[list[str], str]:
+def split_line(parser: argparse.ArgumentParser, line: str) -> tuple[list[str], str]:
     """Split ``line`` into option tokens and the message that follows them.
 
     Example:
@@ -55,7 +56,9 @@ def _looks_like_value(rest: str) -> bool:
     return word.lower() in {"low", "medium", "high", "max", "true", "false"}
 
 
-def parse(parser: Any, line: str, *, message: bool, expand: Callable[[str], str] | None = None) -> tuple[Any, str]:
+def parse(
+    parser: argparse.ArgumentParser, line: str, *, message: bool, expand: Callable[[str], str] | None = None
+) -> tuple[argparse.Namespace, str]:
     """Parse options (UsageError on bad ones); return ``(args, message_text)``.
 
     ``expand`` (IPython's ``$name``/``{name}`` expansion) applies to the options only: the message
@@ -81,7 +84,7 @@ def option_value(text: str) -> Any:
         return text
 
 
-def options_from(args: Any) -> dict[str, Any]:
+def options_from(args: argparse.Namespace) -> dict[str, Any]:
     """Ollama ``options`` from the parsed arguments."""
     options: dict[str, Any] = {}
     for pair in args.option or ():

@@ -13,7 +13,7 @@ from IPython.core.error import UsageError
 
 from .._record._export import export_conversation
 from .._record._recorder import resume_entries
-from .._session import _SESSIONS, Session, get_session
+from .._session import Session, get_session, set_session
 from ..view import markdown_table
 
 _LOG = argparse.ArgumentParser(prog="%ollama log", add_help=False, exit_on_error=False)
@@ -75,7 +75,7 @@ def resume(magics: Any, rest: list[str], show: Any) -> Session:
         raise UsageError("resume: usage is %ollama resume NAME")
     name = rest[0]
     session = Session.resume(name, record=magics.db or None, host=magics.host or None)
-    _SESSIONS[name] = session
+    set_session(name, session)
     show(
         f"Resumed session `{name}`: {len(session.turns)} turn{'s' if len(session.turns) != 1 else ''}, "
         f"{len(session.history)} messages, model `{session.model}`. "
