@@ -18,7 +18,7 @@ import os
 import uuid
 import warnings
 import weakref
-from typing import Any, Mapping
+from typing import Any, Sequence
 
 from .._client import AsyncClient, Client
 from .._errors import OllamaError, RecordError, RecordWarning
@@ -124,26 +124,29 @@ class SessionRecording:
         return digest
 
     # -- opening, reuse and writing ---------------------------------------------------------------
-    def open(self, client: Client, request: Request, cache: bool, **settings: Any) -> Reply:
-        """The reply to ``request``: a replay of the recorded answer when ``cache`` finds one,
-        else the client's lazy reply. Its digest and key are kept for :meth:`write`."""
+    def open(self, client: Client, request: Request, cache: bool, *, run_tools: bool = False, notes: Sequence[str] = ()) -> Reply:
+        """The reply to ``request``: a replay of the recorded answer when ``cache`` finds one
+        (a reusable answer called no tool), else the client's lazy reply. Its digest and key are
+        kept for :meth:`write`."""
         digest = self.digest(client, request.model)
         key, found = self._lookup(request, digest, cache)
         if found is not None:
-            reply: Reply = ReplayedReply(request, found, host=client.host, **settings)
+            reply: Reply = ReplayedReply(request, found, host=client.host, notes=notes)
         else:
-            reply = client.reply(request, **settings)
+            reply = client.reply(request, run_tools=run_tools, notes=notes)
         self._sent[reply] = (reply.request, digest, key)
         return reply
 
-    async def aopen(self, client: AsyncClient, request: Request, cache: bool, **settings: Any) -> AsyncReply:
+    async def aopen(
+        self, client: AsyncClient, request: Request, cache: bool, *, run_tools: bool = False, notes: Sequence[str] = ()
+    ) -> AsyncReply:
         """The async twin of :meth:`open`."""
         digest = await self.adigest(client, request.model)
         key, found = self._lookup(request, digest, cache)
         if found is not None:
-            reply: AsyncReply = AsyncReplayedReply(request, found, host=client.host, **settings)
+            reply: AsyncReply = AsyncReplayedReply(request, found, host=client.host, notes=notes)
         else:
-            reply = client.reply(request, **settings)
+            reply = client.reply(request, run_tools=run_tools, notes=notes)
         self._sent[reply] = (reply.request, digest, key)
         return reply
 

@@ -55,7 +55,7 @@ def quiet(value: Any) -> Any:
     quiet_cls = _QUIET_TYPES.get(cls)
     if quiet_cls is None:
         quiet_cls = _QUIET_TYPES[cls] = type(cls.__name__, (cls,), {"_ipython_display_": lambda self: None, "__module__": cls.__module__})
-    if isinstance(value, list):
+    if isinstance(value, (list, str)):
         return quiet_cls(value)
     clone = copy.copy(value)
     object.__setattr__(clone, "__class__", quiet_cls)  # frozen dataclasses too
