@@ -30,12 +30,15 @@ from ._errors import (
     OllamaConnectionError,
     OllamaError,
     OllamaTimeoutError,
+    RecordError,
+    RecordWarning,
     ReplyNotReadError,
     ResponseError,
     StreamError,
     StructuredOutputError,
     ToolError,
 )
+from ._record import Record, RecordedTurn
 from ._reply import AsyncReply, Chunk, Reply
 from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
@@ -66,6 +69,10 @@ __all__ = [
     "OllamaError",
     "OllamaTimeoutError",
     "PullProgress",
+    "Record",
+    "RecordError",
+    "RecordWarning",
+    "RecordedTurn",
     "Reply",
     "ReplyNotReadError",
     "ResponseError",

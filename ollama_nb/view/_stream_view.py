@@ -52,6 +52,9 @@ def _status_line(model: str, reply: BaseReply | None) -> str:
 
 def footer_text(reply: BaseReply) -> str:
     """One line: model · ttft · tokens · tok/s · wall, plus the outcome when it is not plain done."""
+    reused = getattr(reply, "reused_from", None)
+    if reused is not None:  # the record (issue 10): an answer replayed, no request sent
+        return " · ".join(p for p in (reply.model, f"**reused** from {reused.when}", reused.timing.summary()) if p)
     parts = [reply.model]
     summary = reply.timing.summary()
     if summary:
@@ -75,7 +78,13 @@ def reply_metadata(reply: BaseReply) -> dict[str, Any]:
         "error": str(reply.error) if reply.error else None,
         "timing": reply.timing.as_dict(),
         "notes": list(reply.notes),
-    }
+    } | _reused_metadata(reply)
+
+
+def _reused_metadata(reply: BaseReply) -> dict[str, Any]:
+    """The record (issue 10): which recorded turn a replayed answer came from."""
+    reused = getattr(reply, "reused_from", None)
+    return {} if reused is None else {"reused_from": {"turn": reused.id, "recorded_at": reused.recorded_at}}
 
 
 class StreamView:
