@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
-from typing import Any, AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
 
 import httpx
 
@@ -29,7 +29,7 @@ from ._errors import MalformedLineWarning, OllamaError, StreamError
 from ._host import resolve_host
 from ._ndjson import LineBuffer, parse_line
 from ._protocol import RETRYABLE, read_error, request_error, status_error
-from ._reply import AsyncReply, BeforeSend, Reply
+from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
 from ._tools import DEFAULT_MAX_TOOL_ROUNDS
 
@@ -41,14 +41,17 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_CONNECT_TIMEOUT = 3.0
 
 Messages = Sequence[Mapping[str, Any]]
+ReplyT = TypeVar("ReplyT", bound=BaseReply)
 
 
 def _nothing() -> None:
     """A ``before_send`` hook that does nothing (requests that are not replies)."""
 
 
-class _ClientBase:
-    """Settings, retry decisions and response checks shared by the two clients."""
+class _ClientBase(Generic[ReplyT]):
+    """Settings, retry decisions, response checks and :meth:`reply`, shared by the two clients."""
+
+    _reply_class: Callable[..., ReplyT]
 
     def __init__(
         self,
@@ -106,13 +109,41 @@ class _ClientBase:
             )
         return PullProgress.from_wire(obj)
 
-    @staticmethod
-    def _reply_settings(request: Request, run_tools: bool, max_tool_rounds: int, notes: Sequence[str]) -> dict[str, Any]:
+    def reply(
+        self,
+        request: Request,
+        *,
+        run_tools: bool = False,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        notes: Sequence[str] = (),
+    ) -> ReplyT:
+        """The lazy streaming reply to ``request`` (sent when first read): a :class:`Reply` from
+        :class:`Client`, an :class:`AsyncReply` from :class:`AsyncClient`.
+
+        With ``run_tools`` the Python functions among a chat request's ``tools`` are called when
+        the model asks, and their results sent back, for up to ``max_tool_rounds`` rounds.
+
+        Example:
+            >>> reply = Client().reply(ChatRequest(model="llama3.2", messages=[]))
+            >>> reply.request["model"], reply.done
+            ('llama3.2', False)
+        """
         tools = request.tool_functions() if run_tools and isinstance(request, ChatRequest) else {}
-        return {"tool_functions": tools, "max_tool_rounds": max_tool_rounds, "notes": notes}
+        return self._reply_class(
+            request,
+            opener=self._opener(request),
+            host=self.host,
+            tool_functions=tools,
+            max_tool_rounds=max_tool_rounds,
+            notes=notes,
+        )
+
+    def _opener(self, request: Request) -> Opener | AsyncOpener:
+        """The callable that sends ``request``'s body (the sync or async IO)."""
+        raise NotImplementedError
 
 
-class Client(_ClientBase):
+class Client(_ClientBase[Reply]):
     """A blocking client. Use it as a context manager, or call :meth:`close`.
 
     Example:
@@ -121,30 +152,18 @@ class Client(_ClientBase):
         ...         print(chunk.content, end="")
     """
 
+    _reply_class = Reply
+
     def __init__(self, host: str | None = None, **settings: Any) -> None:
         super().__init__(host, **settings)
         self._http = httpx.Client(**self._http_settings())
 
     # -- streaming replies ---------------------------------------------------------------------
-    def reply(
-        self,
-        request: Request,
-        *,
-        run_tools: bool = False,
-        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
-        notes: Sequence[str] = (),
-    ) -> Reply:
-        """The lazy streaming reply to ``request`` (sent when first read).
-
-        With ``run_tools`` the Python functions among a chat request's ``tools`` are called when
-        the model asks, and their results sent back, for up to ``max_tool_rounds`` rounds.
-        """
-
+    def _opener(self, request: Request) -> Opener:
         def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             return self._send("POST", request.path, body, model=request.model, before_send=before_send)
 
-        settings = self._reply_settings(request, run_tools, max_tool_rounds, notes)
-        return Reply(request, opener=open_stream, host=self.host, **settings)
+        return open_stream
 
     def chat(self, model: str, messages: Messages, **params: Any) -> Reply:
         """Stream a chat reply from ``/api/chat``; ``params`` are :class:`ChatRequest` fields."""
@@ -234,7 +253,7 @@ class Client(_ClientBase):
         self.close()
 
 
-class AsyncClient(_ClientBase):
+class AsyncClient(_ClientBase[AsyncReply]):
     """The asyncio twin of :class:`Client`; ``chat``/``generate`` return an :class:`AsyncReply`.
 
     Example:
@@ -244,25 +263,17 @@ class AsyncClient(_ClientBase):
         ...         print(chunk.content, end="")
     """
 
+    _reply_class = AsyncReply
+
     def __init__(self, host: str | None = None, **settings: Any) -> None:
         super().__init__(host, **settings)
         self._http = httpx.AsyncClient(**self._http_settings())
 
-    def reply(
-        self,
-        request: Request,
-        *,
-        run_tools: bool = False,
-        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
-        notes: Sequence[str] = (),
-    ) -> AsyncReply:
-        """The lazy streaming reply to ``request`` (sent when first read; see :meth:`Client.reply`)."""
-
+    def _opener(self, request: Request) -> AsyncOpener:
         async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             return await self._send("POST", request.path, body, model=request.model, before_send=before_send)
 
-        settings = self._reply_settings(request, run_tools, max_tool_rounds, notes)
-        return AsyncReply(request, opener=open_stream, host=self.host, **settings)
+        return open_stream
 
     async def chat(self, model: str, messages: Messages, **params: Any) -> AsyncReply:
         """Stream a chat reply from ``/api/chat``; ``params`` are :class:`ChatRequest` fields."""

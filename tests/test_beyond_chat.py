@@ -152,7 +152,8 @@ def test_think_level_on_a_model_that_cannot_think_is_one_line(ip: InteractiveShe
 
 
 def test_pull_shows_a_text_bar_and_ends_with_success(ip: InteractiveShell, capsys: Any) -> None:
-    assert ip.run_cell("%ollama pull phi4").success
+    assert ip.run_cell("last = %ollama pull phi4").success
+    assert ip.user_ns["last"].status == "success"
     assert "phi4: success" in capsys.readouterr().out
 
 
