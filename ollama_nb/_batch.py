@@ -19,11 +19,12 @@ import asyncio
 import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Mapping, Sequence
 
 from ._batch_items import Items, items_of, render, shaped
 from ._batch_ledger import BatchLedger
+from ._batch_results import COLUMNS, BatchProgress, ItemResult
 from ._batch_run import Runner
 from ._errors import OllamaError, StructuredOutputError
 from ._host import resolve_host
@@ -37,72 +38,7 @@ __all__ = ["Batch", "BatchMethods", "BatchProgress", "ItemResult", "start_batch"
 #: Streams per host: Ollama answers up to OLLAMA_NUM_PARALLEL requests per model at once (4 when
 #: memory allows, else 1) and queues the rest, so 4 keeps a default server busy without a queue.
 DEFAULT_CONCURRENCY = 4
-#: The columns of :meth:`Batch.to_pandas`.
-COLUMNS = ("answer", "parsed", "status", "error", "ttft_s", "output_tokens", "tokens_per_s", "host")
 _clock = time.perf_counter
-
-
-@dataclass(frozen=True)
-class ItemResult:
-    """How one item went. ``status``: ``ok``, ``error``, ``not run`` (stopped or never sent) or
-    ``pending``; ``reused`` when the answer came from an earlier run instead of a request."""
-
-    index: Any
-    position: int
-    prompt: str
-    answer: str | None = None
-    parsed: Any = None
-    status: str = "pending"
-    error: str | None = None
-    ttft_s: float | None = None
-    output_tokens: int | None = None
-    tokens_per_s: float | None = None
-    host: str | None = None
-    reused: bool = False
-
-    def row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in COLUMNS}
-
-
-@dataclass(frozen=True)
-class BatchProgress:
-    """A snapshot of a batch for a progress line (counted in the core, read by the view)."""
-
-    total: int
-    done: int
-    ok: int
-    failed: int
-    not_run: int
-    tokens: int
-    elapsed_s: float
-    items_per_s: float | None
-    tokens_per_s: float | None
-    eta_s: float | None
-    finished: bool
-
-    def line(self) -> str:
-        """``'37/100 · 35 ok · 2 failed · 4.1 items/s · 310 tok/s · ETA 15 s'``"""
-        parts = [f"{self.done}/{self.total}", f"{self.ok} ok", f"{self.failed} failed"]
-        if self.not_run:
-            parts.append(f"{self.not_run} not run")
-        if self.items_per_s is not None:
-            parts.append(f"{self.items_per_s:.1f} items/s")
-        if self.tokens_per_s is not None:
-            parts.append(f"{self.tokens_per_s:.0f} tok/s")
-        if self.eta_s is not None and not self.finished:
-            parts.append(f"ETA {_duration(self.eta_s)}")
-        elif self.finished:
-            parts.append(f"in {_duration(self.elapsed_s)}")
-        return " · ".join(parts)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
-
-
 class Batch:
     """A prompt over many items, running; see the module docstring.
 
@@ -138,21 +74,42 @@ class Batch:
         self._t_start = _clock()
         self._t_end: float | None = None
         self._runner = Runner(self, list(hosts), concurrency)
-        self._to_send = self._reuse(carry or {})
+        self._carry = dict(carry or {})
 
     # -- starting -------------------------------------------------------------------------------
-    def _reuse(self, carry: Mapping[int, ItemResult]) -> list[int]:
+    def _reuse(self) -> list[int]:
         """Settle the items that already have a finished answer; return the positions to send."""
         to_send = []
         for position, body in enumerate(self._bodies):
-            found = carry.get(position)
+            found = self._carry.get(position)
             if found is None and self._cache and self._ledger is not None:
                 found = self._ledger.finished(body)
-            if found is not None and found.status == "ok":
-                self._store(replace(found, index=self.items.labels[position], position=position, reused=True))
+            result = self._reused(position, found) if found is not None else None
+            if result is not None:
+                self._store(result)
             else:
                 to_send.append(position)
         return to_send
+
+    def _reused(self, position: int, found: Any) -> ItemResult | None:
+        """An earlier finished answer (an ItemResult, or a turn from the record) as this item's."""
+        base = replace(self._results[position], reused=True)
+        if isinstance(found, ItemResult):
+            result = replace(found, index=base.index, position=position, reused=True)
+        else:
+            t = found.timing
+            result = replace(base, status="ok", answer=found.text, host=found.host, ttft_s=t.ttft_s,
+                             output_tokens=t.output_tokens, tokens_per_s=t.tokens_per_s)
+        if result.status != "ok":
+            return None
+        if self.format is not None and result.parsed is None:
+            from ._structured import parse_json_reply
+
+            try:
+                result = replace(result, parsed=parse_json_reply(result.answer or ""))
+            except StructuredOutputError:
+                return None  # not the JSON asked for: ask again
+        return result
 
     def _start_thread(self) -> Batch:
         def main() -> None:
@@ -179,7 +136,9 @@ class Batch:
         self._loop = asyncio.get_running_loop()
         self._news = asyncio.Event()
         self._t_start = _clock()
-        await self._runner.run(self._to_send)
+        if self._ledger is not None and self._runner.hosts:
+            await self._ledger.learn_digest(self._runner.hosts[0].client, self.model)
+        await self._runner.run(self._reuse())
 
     def _end(self) -> None:
         with self._changed:

@@ -245,3 +245,28 @@ def test_bad_input_is_one_line_errors(session: Session) -> None:
         Session(host=session.host).map("{item}", [1])
     with pytest.raises(ValueError, match="concurrency"):
         session.map("{item}", [1], concurrency=0)
+
+
+# -- the record (issue 10): each item a turn tagged with the batch, outside the conversation ------
+def test_each_item_is_a_turn_in_the_record_tagged_with_the_batch(simulator: Simulator, record_db: Any) -> None:
+    session = Session(model="llama3.2", host=simulator.url)
+    batch = session.map("{item} [[echo]]", ["a", "b [[status=500]]", "c"], concurrency=2)
+    batch.wait()
+    turns = session.record.log(None, batch=batch.id)
+    assert sorted((t.prompt, t.status) for t in turns) == [("a [[echo]]", "done"), ("b [[status=500]] [[echo]]", "error"),
+                                                           ("c [[echo]]", "done")]
+    assert all(t.batch == batch.id and t.in_context is False and t.session is None for t in turns)
+    assert all(t.request_key and t.digest for t in turns)
+    assert session.turns == [] and session.history == []
+
+
+def test_a_new_session_resumes_from_the_record_sending_only_the_missing(simulator: Simulator, record_db: Any) -> None:
+    first = start_stopped_batch(Session(model="llama3.2", host=simulator.url), simulator)
+    items = [r.prompt for r in first.results]
+    before = len(prompts_sent(simulator))
+    again = Session(model="llama3.2", host=simulator.url).map("{item}", items, concurrency=3)  # nothing in memory
+    assert [r.reused for r in again.results] == [True] * 3 + [False] * 7
+    assert sorted(prompts_sent(simulator)[before:]) == sorted(items[3:])
+    assert [r.status for r in again.results] == ["ok"] * 10
+    forced = Session(model="llama3.2", host=simulator.url).map("{item}", items[:3], cache=False)
+    assert [r.reused for r in forced.results] == [False] * 3
