@@ -134,3 +134,12 @@ def test_view_redraws_only_when_the_interval_has_passed(simulator: Simulator, ca
     last_line = capsys.readouterr().out.rstrip().split("\r")[-1]
     assert last_line == f"llama3.2 over 5 items — {batch.progress().line()}"
     assert last_line.startswith("llama3.2 over 5 items — 5/5 · 5 ok · 0 failed")
+
+
+def test_running_the_cell_again_sends_only_the_failed_and_no_cache_sends_all(ip: InteractiveShell, simulator: Simulator) -> None:
+    ip.user_ns["xs"] = ["a [[echo]]", "b [[status=500]]", "c [[echo]]"]
+    assert ip.run_cell("%%ollama --over xs -o out\n{item}").success
+    assert ip.run_cell("%%ollama --over xs -o out\n{item}").success
+    assert sorted(prompts(simulator)) == ["a [[echo]]", "b [[status=500]]", "b [[status=500]]", "c [[echo]]"]
+    assert ip.run_cell("%%ollama --over xs -o out --no-cache\n{item}").success
+    assert len(prompts(simulator)) == 4 + 3

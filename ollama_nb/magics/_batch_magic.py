@@ -5,7 +5,8 @@ comes from the namespace as usual (one pass, so a value is never interpolated tw
 stores the answers in input order: a list for a list or tuple, a pandas Series with the input's
 index for a Series, DataFrame or dict; ``None`` where an item failed or did not run; the parsed
 objects with ``--format``. ``--concurrency`` and ``--hosts`` default to ``%config
-OllamaMagics.concurrency`` and ``.hosts``.
+OllamaMagics.concurrency`` and ``.hosts``. Running the cell again sends only the items without a
+finished answer; ``--no-cache`` sends them all.
 
 Example (a notebook cell)::
 
@@ -45,9 +46,10 @@ def _start(magics: OllamaMagics, call: MagicCall, *, in_loop: bool) -> Batch:
     concurrency = args.concurrency if args.concurrency is not None else (magics.concurrency or None)
     namespace = magics.shell.user_ns if args.interpolate else {}
     extra = {k: v for k, v in call.extra.items() if k in _PASSED}
+    cache = True if getattr(args, "cache", None) is None else args.cache  # a batch resumes unless --no-cache
     try:
         return start_batch(call.session, call.prompt, items, in_loop=in_loop, concurrency=concurrency, hosts=hosts,
-                           model=call.model, namespace=namespace, **extra, **call.options)
+                           model=call.model, namespace=namespace, cache=cache, **extra, **call.options)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
 
