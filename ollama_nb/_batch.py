@@ -64,6 +64,7 @@ class Batch:
         self._completed: list[int] = []
         self._counts = {"ok": 0, "error": 0, "not run": 0}
         self._sent_done = 0
+        self._reused_count = 0
         self._tokens = 0
         self._changed = threading.Condition()
         self._finished = False
@@ -154,7 +155,9 @@ class Batch:
             self._results[result.position] = result
             self._completed.append(result.position)
             self._counts["error" if result.status == "error" else result.status] += 1
-            if not result.reused and result.status != "not run":
+            if result.reused:
+                self._reused_count += 1
+            elif result.status != "not run":
                 self._sent_done += 1
             self._changed.notify_all()
         if self._news is not None:
@@ -206,6 +209,7 @@ class Batch:
         """Counts and rates now: done/total, ok/failed, items/s, tokens/s over all streams, ETA."""
         with self._changed:
             done, counts, sent, tokens = len(self._completed), dict(self._counts), self._sent_done, self._tokens
+            reused = self._reused_count
         elapsed = (self._t_end or _clock()) - self._t_start
         items_rate = sent / elapsed if sent and elapsed > 0 else None
         remaining = len(self._results) - done
@@ -213,7 +217,7 @@ class Batch:
             total=len(self._results), done=done, ok=counts["ok"], failed=counts["error"], not_run=counts["not run"],
             tokens=tokens, elapsed_s=elapsed, items_per_s=items_rate,
             tokens_per_s=tokens / elapsed if tokens and elapsed > 0 else None,
-            eta_s=remaining / items_rate if items_rate else None, finished=self._finished,
+            eta_s=remaining / items_rate if items_rate else None, finished=self._finished, reused=reused,
         )
 
     def host_figures(self) -> list[dict[str, Any]]:

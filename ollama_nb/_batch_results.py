@@ -54,10 +54,12 @@ class BatchProgress:
     tokens_per_s: float | None
     eta_s: float | None
     finished: bool
+    reused: int = 0
 
     def line(self) -> str:
         """``'37/100 · 35 ok · 2 failed · 4.1 items/s · 310 tok/s · ETA 15 s'``"""
-        parts = [f"{self.done}/{self.total}", f"{self.ok} ok", f"{self.failed} failed"]
+        ok = f"{self.ok} ok" + (f" ({self.reused} from an earlier run)" if self.reused else "")
+        parts = [f"{self.done}/{self.total}", ok, f"{self.failed} failed"]
         if self.not_run:
             parts.append(f"{self.not_run} not run")
         if self.items_per_s is not None:
