@@ -68,6 +68,16 @@ def _session(url: str) -> Any:
     return Session(model=MODEL, host=url, record=False)
 
 
+def _timed_map(hosts: list[str], prompt: str, items: list[int]) -> Sample:
+    """One ``Session.map`` over ``items`` to the end: items/s and wall time."""
+    t0 = time.perf_counter()
+    batch = _session(hosts[0]).map(prompt, items, concurrency=CONCURRENCY, hosts=hosts, cache=False)
+    batch.wait()
+    wall = time.perf_counter() - t0
+    assert batch.progress().ok == len(items), batch.progress().line()
+    return {"items_per_s": len(items) / wall, "wall_s": wall}
+
+
 # -- throughput -----------------------------------------------------------------------------------
 def bench_throughput(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
     n = 200 if quick else 1000
@@ -75,12 +85,7 @@ def bench_throughput(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
     prompts = [FULL_SPEED_ITEM.format(item=i) for i in items]
 
     def ours() -> Sample:
-        t0 = time.perf_counter()
-        batch = _session(sim.url).map(FULL_SPEED_ITEM, items, concurrency=CONCURRENCY, cache=False)
-        batch.wait()
-        wall = time.perf_counter() - t0
-        assert batch.progress().ok == n, batch.progress().line()
-        return {"items_per_s": n / wall, "wall_s": wall}
+        return _timed_map([sim.url], FULL_SPEED_ITEM, items)
 
     def handwritten() -> Sample:
         t0 = time.perf_counter()
@@ -104,15 +109,8 @@ def bench_two_hosts(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
     items = list(range(n))
     with SimProcess() as second:
 
-        def run(hosts: list[str]) -> Sample:
-            t0 = time.perf_counter()
-            batch = _session(hosts[0]).map(PACED_ITEM, items, concurrency=CONCURRENCY, hosts=hosts, cache=False)
-            batch.wait()
-            wall = time.perf_counter() - t0
-            assert batch.progress().ok == n, batch.progress().line()
-            return {"wall_s": wall, "items_per_s": n / wall}
-
-        samples = interleave([("one host", lambda: run([sim.url])), ("two hosts", lambda: run([sim.url, second.url]))],
+        samples = interleave([("one host", lambda: _timed_map([sim.url], PACED_ITEM, items)),
+                              ("two hosts", lambda: _timed_map([sim.url, second.url], PACED_ITEM, items))],
                              3 if quick else 5)
     speedup = paired_ratio(samples, "two hosts", "one host", "items_per_s")
     return {

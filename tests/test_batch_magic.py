@@ -4,7 +4,7 @@ the text progress line in a terminal, and the view's throttle with a fake clock.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pandas
 import pytest
@@ -13,25 +13,16 @@ from IPython.core.interactiveshell import InteractiveShell
 from ollama_nb import _session
 from ollama_nb.simulator import Simulator
 from ollama_nb.view._batch_view import BatchView
+from test_magics import ip  # noqa: F401  (the shell fixture, with the extension loaded)
 
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def ip(simulator: Simulator) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "ollama_nb")
-    magics = shell.magics_manager.registry["OllamaMagics"]
-    magics.host = simulator.url
-    magics.model = "llama3.2"
-    magics.system = ""
-    magics.options = {}
+@pytest.fixture(autouse=True)
+def batch_defaults(ip: InteractiveShell) -> None:
+    magics = ip.magics_manager.registry["OllamaMagics"]
     magics.concurrency = 0
     magics.hosts = ""
-    _session.forget_sessions()
-    yield shell
-    shell.run_line_magic("unload_ext", "ollama_nb")
-    _session.forget_sessions()
 
 
 def prompts(sim: Simulator) -> list[str]:

@@ -5,24 +5,13 @@ one saved display (summary and per-host figures) with no widget left behind."""
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
 from kernel_client import WIDGET_VIEW, KernelSession, Message
+from test_kernel_interrupts import kernel  # noqa: F401  (one kernel per line: ipykernel 6 and 7)
 from ollama_nb.simulator import Simulator
 
-KERNELS = ("onb-k6", "onb-k7")
 CONCURRENCY = 3
-
-
-@pytest.fixture(scope="module", params=KERNELS)
-def kernel(request: pytest.FixtureRequest) -> Iterator[KernelSession]:
-    session = KernelSession(request.param)
-    try:
-        yield session
-    finally:
-        session.close()
 
 
 def is_progress_display(msg: Message) -> bool:

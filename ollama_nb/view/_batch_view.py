@@ -23,7 +23,7 @@ from typing import Any, Callable
 from .._batch import Batch
 from .._errors import Interrupted
 from .._markdown import escape_untrusted
-from ._consume import Poll
+from ._consume import Poll, clear_cancellation
 from ._controls import Controls, widgets_available
 from ._tables import markdown_table
 
@@ -157,11 +157,7 @@ async def watch_batch_async(batch: Batch, view: BatchView, *, poll: Poll | None 
             view.refresh()
     except (KeyboardInterrupt, asyncio.CancelledError):
         interrupted = True
-        task = asyncio.current_task()
-        uncancel = getattr(task, "uncancel", None)
-        if uncancel is not None:
-            while task.cancelling():  # type: ignore[union-attr]
-                uncancel()
+        clear_cancellation()
         batch.stop()
         with contextlib.suppress(BaseException):
             await batch
