@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -46,7 +45,6 @@ class HostState:
     items: int = 0
     failed: int = 0
     tokens: int = 0
-    streaming_s: float = 0.0
     last_error: str | None = None
     open_replies: set[Any] = field(default_factory=set)
 
@@ -173,7 +171,6 @@ class Runner:
         self.attempts[position] = attempt = self.attempts.get(position, 0) + 1
         reply = host.client.reply(batch._requests[position])
         host.open_replies.add(reply)
-        started = time.perf_counter()
         try:
             async for chunk in reply:
                 if chunk.content or chunk.thinking:
@@ -182,7 +179,7 @@ class Runner:
         except OllamaConnectionError as exc:  # nothing answers there (after the client's retries)
             host.in_rotation = False
             host.last_error = exc.message.splitlines()[0]
-            self._again(position, at_once=True)
+            self._again(position)
             return
         except (ResponseError, ConnectionLostError) as exc:
             busy = isinstance(exc, ResponseError) and exc.status_code == 503
@@ -198,10 +195,9 @@ class Runner:
             return
         finally:
             host.open_replies.discard(reply)
-            host.streaming_s += time.perf_counter() - started
         self._finish(host, position, body, reply, None)
 
-    def _again(self, position: int, *, at_once: bool = False) -> None:
+    def _again(self, position: int) -> None:
         """Put an item back for any host in rotation (at the front: it has waited already)."""
         if self.stopping:
             self.batch._settle(position, status="not run")

@@ -39,6 +39,13 @@ def prompts_sent(sim: Simulator) -> list[str]:
     return [r.body["prompt"] for r in sim.requests if r.path == "/api/generate" and r.body]
 
 
+def wait_for_generate_requests(sim: Simulator, n: int) -> None:
+    """Until the server has received ``n`` /api/generate requests (other paths, such as the
+    record's /api/tags, do not count)."""
+    while len(prompts_sent(sim)) < n:
+        sim.wait_for("request", timeout=10)
+
+
 def free_port_url() -> str:
     """An address where nothing listens (a port bound and released)."""
     with socket.socket() as sock:
@@ -148,8 +155,7 @@ def start_stopped_batch(session: Session, simulator: Simulator, *, cache: bool =
     items = [f"quick {i} [[tokens=2]]" for i in range(3)] + [f"slow {i} {SLOW}" for i in range(7)]
     simulator.tokens_per_second = 40
     batch = session.map("{item}", items, concurrency=3, cache=cache)
-    for _ in range(6):
-        simulator.wait_for("request", timeout=10)  # 3 quick, then 3 slow in flight
+    wait_for_generate_requests(simulator, 6)  # 3 quick, then 3 slow in flight
     batch.stop()
     assert batch.wait(timeout=10)
     simulator.tokens_per_second = None  # a re-run goes at full speed

@@ -10,6 +10,7 @@ import pytest
 from kernel_client import WIDGET_VIEW, KernelSession, Message
 from test_kernel_interrupts import kernel  # noqa: F401  (one kernel per line: ipykernel 6 and 7)
 from ollama_nb.simulator import Simulator
+from test_batch import wait_for_generate_requests
 
 CONCURRENCY = 3
 
@@ -32,8 +33,7 @@ def test_interrupt_closes_every_stream_keeps_the_finished_and_ends_interrupted(k
     setup(kernel, simulator)
     kernel.check("items = [f'quick {i} [[tokens=2]]' for i in range(3)] + [f'slow {i} [[tokens=5000]] [[delay=0.01]]' for i in range(6)]")
     cell = kernel.execute(f"%%ollama --over items -o answers --concurrency {CONCURRENCY}\n{{item}}")
-    for _ in range(3 + CONCURRENCY):  # three quick ones, then three slow ones streaming
-        simulator.wait_for("request", timeout=20)
+    wait_for_generate_requests(simulator, 3 + CONCURRENCY)  # three quick ones, then three slow ones streaming
     kernel.wait_iopub(cell, is_progress_display, timeout=20)
     kernel.interrupt()
     for _ in range(CONCURRENCY):
@@ -60,3 +60,16 @@ def test_a_finished_batch_leaves_one_summary_and_no_widget(kernel: KernelSession
     assert any("40/40 · 40 ok · 0 failed" in m and simulator.url in m for m in markdown), markdown
     assert not any(WIDGET_VIEW in o["data"] and len(o["data"]) == 1 for o in displays)  # no dead widget
     assert kernel.check("print(sum(a is not None for a in out))").stdout.strip() == "40"
+
+
+@pytest.mark.timeout(120)
+def test_the_table_of_latest_answers_shows_model_html_as_text(kernel: KernelSession, simulator: Simulator) -> None:
+    setup(kernel, simulator)
+    kernel.check("xs = ['[[html]] [[tokens=30]] [[delay=0.01]]'] * 16")
+    run = kernel.check("%%ollama --over xs --concurrency 2\n{item}", timeout=60)
+    markdown = [m["content"]["data"]["text/markdown"] for m in run.messages
+                if m["msg_type"] in ("display_data", "update_display_data") and m["content"].get("data", {}).get("text/markdown")]
+    tables = [text for text in markdown if "| item | status | answer |" in text]
+    assert tables, "no progress redraw showed the latest answers"
+    assert any("&lt;img" in text for text in tables)  # the model's HTML is there, as text
+    assert not any("<img" in text or "<script" in text for text in markdown)
