@@ -180,6 +180,21 @@ def kernel_for(nb: object, forced: str | None, available: set[str]) -> str:
     return name if name in available else "python3"
 
 
+@contextmanager
+def fresh_record() -> Iterator[None]:
+    """``OLLAMA_NB_DB`` pointing at a new, empty record file for the kernels started meanwhile."""
+    before = os.environ.get("OLLAMA_NB_DB")
+    with tempfile.TemporaryDirectory(prefix="onb-record-") as folder:
+        os.environ["OLLAMA_NB_DB"] = os.path.join(folder, "record.db")
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("OLLAMA_NB_DB", None)
+            else:
+                os.environ["OLLAMA_NB_DB"] = before
+
+
 def run_notebook(
     source: Path, target: Path, *, timeout: float, kernel: str | None, available: set[str]
 ) -> NotebookRun:
@@ -210,7 +225,9 @@ def run_notebook(
     started = time.perf_counter()
     problems: list[str] = []
     # The kernel's own stderr (ipykernel 7 warns about TCP on every start) is shown only on failure.
-    with tempfile.TemporaryFile() as kernel_stderr:
+    # Each notebook gets a fresh record of turns, so answers recorded by earlier runs are never
+    # reused: the saved outputs do not depend on what ran before (notebook 5 reuses answers).
+    with tempfile.TemporaryFile() as kernel_stderr, fresh_record():
         try:
             client.execute(stderr=kernel_stderr)
         except (CellTimeoutError, DeadKernelError) as exc:
