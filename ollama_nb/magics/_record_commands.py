@@ -63,7 +63,7 @@ def log(magics: Any, rest: list[str], show: Any) -> Any:
     session = _reader(magics)
     entries = session.log(args.n, session=args.session, search=search)
     if entries:
-        show(markdown_table(log_rows(entries)) + f"\n\n*{len(entries)} turn{'s' if len(entries) != 1 else ''} from `{session.record.path}`*")
+        show(markdown_table(log_rows(entries)) + f"\n\n*{len(entries)} turn{'s' if len(entries) != 1 else ''}, newest first*")
     else:
         show("*(no turns recorded" + (" match that search" if search else "") + " yet)*")
     return entries

@@ -146,6 +146,7 @@ def load(magics: Any, rest: list[str]) -> None:
     name = _session_name(magics, rest)
     path = _need(rest, "load", "%ollama load PATH")
     session = Session.load(path)
+    session.name = name  # its turns are recorded under this name (issue 10)
     set_session(name, session)
     _show(f"Loaded {len(session.turns)} turns from `{path}` into session `{name}`.")
 
