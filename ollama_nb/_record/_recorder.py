@@ -129,24 +129,21 @@ class SessionRecording:
         (a reusable answer called no tool), else the client's lazy reply. Its digest and key are
         kept for :meth:`write`."""
         digest = self.digest(client, request.model)
-        key, found = self._lookup(request, digest, cache)
-        if found is not None:
-            reply: Reply = ReplayedReply(request, found, host=client.host, notes=notes)
-        else:
-            reply = client.reply(request, run_tools=run_tools, notes=notes)
-        self._sent[reply] = (reply.request, digest, key)
-        return reply
+        return self._reply(client, request, digest, cache, ReplayedReply, run_tools=run_tools, notes=notes)
 
     async def aopen(
         self, client: AsyncClient, request: Request, cache: bool, *, run_tools: bool = False, notes: Sequence[str] = ()
     ) -> AsyncReply:
         """The async twin of :meth:`open`."""
         digest = await self.adigest(client, request.model)
+        return self._reply(client, request, digest, cache, AsyncReplayedReply, run_tools=run_tools, notes=notes)
+
+    def _reply(self, client: Any, request: Request, digest: str | None, cache: bool, replay: type[Any], **settings: Any) -> Any:
         key, found = self._lookup(request, digest, cache)
         if found is not None:
-            reply: AsyncReply = AsyncReplayedReply(request, found, host=client.host, notes=notes)
+            reply = replay(request, found, host=client.host, notes=settings["notes"])
         else:
-            reply = client.reply(request, run_tools=run_tools, notes=notes)
+            reply = client.reply(request, **settings)
         self._sent[reply] = (reply.request, digest, key)
         return reply
 
