@@ -31,10 +31,13 @@ from ._errors import (
     OllamaTimeoutError,
     ReplyNotReadError,
     ResponseError,
+    ServerBusyError,
+    SignInRequiredError,
     StreamError,
     StructuredOutputError,
     ToolError,
 )
+from ._logprobs import TokenLogprob
 from ._reply import AsyncReply, Chunk, Reply
 from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
@@ -66,10 +69,13 @@ __all__ = [
     "ReplyNotReadError",
     "ResponseError",
     "RunningModel",
+    "ServerBusyError",
     "Session",
+    "SignInRequiredError",
     "StreamError",
     "StructuredOutputError",
     "Timing",
+    "TokenLogprob",
     "ToolCall",
     "ToolError",
     "ToolResult",

@@ -53,6 +53,11 @@ def _status_line(model: str, reply: BaseReply | None) -> str:
 def footer_text(reply: BaseReply) -> str:
     """One line: model · ttft · tokens · tok/s · wall, plus the outcome when it is not plain done."""
     parts = [reply.model]
+    if reply.remote_model:  # a cloud model behind a local Ollama: who really answered (server text)
+        from .._markdown import escape_untrusted
+
+        where = f" at {reply.remote_host}" if reply.remote_host else ""
+        parts.append(escape_untrusted(f"via {reply.remote_model}{where}"))
     summary = reply.timing.summary()
     if summary:
         parts.append(summary)
@@ -75,6 +80,7 @@ def reply_metadata(reply: BaseReply) -> dict[str, Any]:
         "error": str(reply.error) if reply.error else None,
         "timing": reply.timing.as_dict(),
         "notes": list(reply.notes),
+        **({"remote_model": reply.remote_model, "remote_host": reply.remote_host} if reply.remote_model else {}),
     }
 
 
