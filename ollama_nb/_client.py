@@ -6,7 +6,8 @@ turns it into a lazy streaming :class:`~ollama_nb.Reply`; ``chat`` and ``generat
 call. Nothing is sent until the reply is first read. Connection failures before any byte of a
 reply arrives, and a busy (503) or rate-limited (429) answer, are retried with exponential
 backoff; nothing is retried once a reply has started (text is never duplicated). ``OLLAMA_API_KEY``
-is sent as ``Authorization: Bearer <key>`` as ollama-python does (see :mod:`ollama_nb._host`). One client reuses its connections.
+is sent as ``Authorization: Bearer <key>`` as ollama-python does (see :mod:`ollama_nb._host`).
+One client reuses its connections.
 
 Example:
     >>> client = Client()                       # OLLAMA_HOST or http://127.0.0.1:11434
