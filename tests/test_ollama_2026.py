@@ -118,6 +118,19 @@ def server() -> Iterator[FixtureServer]:
     s.close()
 
 
+@pytest.fixture
+def ip(simulator: Simulator) -> Iterator[InteractiveShell]:
+    """IPython with the extension loaded, talking to the simulator (model llama3.2)."""
+    forget_sessions()
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "ollama_nb")
+    magics = shell.magics_manager.registry["OllamaMagics"]
+    magics.host, magics.model = simulator.url, "llama3.2"
+    yield shell
+    shell.run_line_magic("unload_ext", "ollama_nb")
+    forget_sessions()
+
+
 def without_stream(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "stream"}
 
@@ -300,21 +313,12 @@ def test_the_api_key_is_never_shown_saved_or_recorded(server: FixtureServer, mon
     assert all(SECRET not in text for text in shown)
 
 
-def test_the_api_key_stays_out_of_notebook_output_and_metadata(simulator: Simulator, monkeypatch: Any, capsys: Any) -> None:
+def test_the_api_key_stays_out_of_notebook_output(ip: InteractiveShell, simulator: Simulator, monkeypatch: Any, capsys: Any) -> None:
     monkeypatch.setenv("OLLAMA_API_KEY", SECRET)
-    forget_sessions()
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "ollama_nb")
-    try:
-        magics = ip.magics_manager.registry["OllamaMagics"]
-        magics.host, magics.model = simulator.url, "llama3.2"
-        assert ip.run_cell("%%ollama -o out\nhello").success
-        assert ip.run_cell("%%ollama -m no-such-model\nhello").error_in_exec is not None
-        assert simulator.requests[0].headers["authorization"] == f"Bearer {SECRET}"
-        assert SECRET not in capsys.readouterr().out + ip.user_ns["out"]
-    finally:
-        ip.run_line_magic("unload_ext", "ollama_nb")
-        forget_sessions()
+    assert ip.run_cell("%%ollama -o out\nhello").success
+    assert ip.run_cell("%%ollama -m no-such-model\nhello").error_in_exec is not None
+    assert simulator.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+    assert SECRET not in capsys.readouterr().out + ip.user_ns["out"]
 
 
 # --- busy servers ------------------------------------------------------------------------------------
@@ -348,34 +352,16 @@ def test_a_429_that_persists_is_one_clear_line_after_the_retries(server: Fixture
         ("%%ollama --think=extra-careful", {"think": "extra-careful"}),
     ],
 )
-def test_magic_flags_reach_the_wire(simulator: Simulator, line: str, expected: dict[str, Any]) -> None:
-    forget_sessions()
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "ollama_nb")
-    try:
-        magics = ip.magics_manager.registry["OllamaMagics"]
-        magics.host, magics.model = simulator.url, "qwen3"
-        ip.run_cell(f"{line}\nhello")
-        body = simulator.requests[-1].body
-        assert {k: body.get(k) for k in ("logprobs", "top_logprobs", "truncate", "think") if k in body} == expected
-    finally:
-        ip.run_line_magic("unload_ext", "ollama_nb")
-        forget_sessions()
+def test_magic_flags_reach_the_wire(ip: InteractiveShell, simulator: Simulator, line: str, expected: dict[str, Any]) -> None:
+    ip.run_cell(f"{line} -m qwen3\nhello")
+    body = simulator.requests[-1].body
+    assert {k: body.get(k) for k in ("logprobs", "top_logprobs", "truncate", "think") if k in body} == expected
 
 
-def test_a_line_magic_tells_an_optional_number_from_the_message(simulator: Simulator) -> None:
-    forget_sessions()
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "ollama_nb")
-    try:
-        magics = ip.magics_manager.registry["OllamaMagics"]
-        magics.host, magics.model = simulator.url, "llama3.2"
-        ip.run_cell("%ollama_chat --logprobs 2 What is 2+2?")
-        ip.run_cell("%ollama_chat --logprobs What is 3+3?")
-        first, second = [r.body for r in simulator.requests if r.path == "/api/chat"]
-        assert first["top_logprobs"] == 2 and first["messages"][-1]["content"] == "What is 2+2?"
-        assert "top_logprobs" not in second and second["logprobs"] is True
-        assert second["messages"][-1]["content"] == "What is 3+3?"
-    finally:
-        ip.run_line_magic("unload_ext", "ollama_nb")
-        forget_sessions()
+def test_a_line_magic_tells_an_optional_number_from_the_message(ip: InteractiveShell, simulator: Simulator) -> None:
+    ip.run_cell("%ollama_chat --logprobs 2 What is 2+2?")
+    ip.run_cell("%ollama_chat --logprobs What is 3+3?")
+    first, second = [r.body for r in simulator.requests if r.path == "/api/chat"]
+    assert first["top_logprobs"] == 2 and first["messages"][-1]["content"] == "What is 2+2?"
+    assert "top_logprobs" not in second and second["logprobs"] is True
+    assert second["messages"][-1]["content"] == "What is 3+3?"
