@@ -83,6 +83,10 @@ class Request:
     keep_alive: str | float | None = None
     options: Mapping[str, Any] | None = field(default=None, metadata=_wire(_options))
     think: bool | str | None = None
+    truncate: bool | None = None
+    shift: bool | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
 
     @property
     def path(self) -> str:

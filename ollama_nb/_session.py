@@ -29,7 +29,7 @@ from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from ._host import resolve_host
 from ._record._session_api import RecordedSession  # the record (issue 10)
-from ._reply import AsyncReply, BaseReply, Reply
+from ._reply import AsyncReply, BaseReply, Reply, running_loop
 from ._request import ChatRequest, GenerateRequest
 from ._turn import TIMING_COLUMNS, Turn, timing_row
 
@@ -372,11 +372,7 @@ def _close_in_loop(client: AsyncClient, loop: asyncio.AbstractEventLoop) -> None
     """Close an async client in the loop its connections belong to (nothing to do once it closed)."""
     if loop.is_closed():
         return
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
+    if running_loop() is loop:
         task = loop.create_task(client.aclose())
         _CLOSING.add(task)
         task.add_done_callback(_CLOSING.discard)

@@ -121,12 +121,14 @@ def test_the_file_is_private_to_the_user_and_its_folder_is_made(tmp_path: Path, 
 
 def test_no_secret_reaches_the_file(simulator: Simulator, record_db: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("OLLAMA_API_KEY", "sk-env-secret-4711")
+    Session("llama3.2", host=simulator.url).chat("hi [[tokens=2]]").read()  # the key goes as a bearer token
     client = Client(simulator.url, headers={"Authorization": "Bearer sk-header-secret-0815"})
-    session = Session("llama3.2", client=client)
-    session.chat("hi [[tokens=2]]").read()
-    assert simulator.requests[-1].headers["authorization"] == "Bearer sk-header-secret-0815"  # it was sent
+    Session("llama3.2", client=client).chat("hi [[tokens=2]]").read()
+    sent = [r.headers.get("authorization") for r in simulator.requests if r.path == "/api/chat"]
+    assert sent == ["Bearer sk-env-secret-4711", "Bearer sk-header-secret-0815"]  # both were sent
     open_record(record_db).close()  # fold the WAL into the file
     data = b"".join(p.read_bytes() for p in record_db.parent.glob("record.db*"))
+    assert data.count(b"hi [[tokens=2]]") >= 2  # the turns are there
     assert b"sk-header-secret-0815" not in data and b"sk-env-secret-4711" not in data
     assert b"Bearer" not in data and b"uthorization" not in data
 

@@ -168,3 +168,17 @@ def test_use_host_closes_the_clients_it_drops(simulator: Simulator) -> None:
 
 async def _aclient_of(session: Session) -> Any:
     return session.aclient
+
+
+def test_a_chunk_without_a_line_has_an_empty_raw_that_cannot_be_changed() -> None:
+    first, second = ollama_nb.Chunk(), ollama_nb.Chunk()
+    assert first.raw == {} and second.raw == {}
+    with pytest.raises(TypeError):
+        first.raw["x"] = 1  # type: ignore[index]  # one shared default that nobody can change
+
+
+def test_interrupted_is_in_the_documented_tree_and_the_view_reexports_it() -> None:
+    from ollama_nb import _errors, view
+
+    assert issubclass(ollama_nb.Interrupted, ollama_nb.OllamaError) and view.Interrupted is ollama_nb.Interrupted
+    assert "Interrupted" in (_errors.__doc__ or "") and "ReplyNotReadError" in (_errors.__doc__ or "")

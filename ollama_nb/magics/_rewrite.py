@@ -4,7 +4,7 @@ Magics are synchronous functions, so a magic cell blocks the kernel and a widget
 it ends. An input transformer (in ``input_transformers_cleanup``, before IPython's own ``%%``
 transform) rewrites a cell that *is* an ollama magic into one top-level ``await`` of
 :func:`run_magic`; ipykernel and IPython then run it as an async cell (measured on ipykernel 6.29
-and 7.4; see shared/stop-button.md).
+and 7.4; see docs/stopping.md).
 
 The rewrite is skipped (the ordinary synchronous magic runs; interrupt still stops it) when
 autoawait is off, the loop runner is not asyncio, or the transform is called from inside running

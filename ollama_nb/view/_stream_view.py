@@ -56,6 +56,11 @@ def footer_text(reply: BaseReply) -> str:
     if reused is not None:  # the record (issue 10): an answer replayed, no request sent
         return " · ".join(p for p in (reply.model, f"**reused** from {reused.when}", reused.timing.summary()) if p)
     parts = [reply.model]
+    if reply.remote_model:  # a cloud model behind a local Ollama: who really answered (server text)
+        from .._markdown import escape_untrusted
+
+        where = f" at {reply.remote_host}" if reply.remote_host else ""
+        parts.append(escape_untrusted(f"via {reply.remote_model}{where}"))
     summary = reply.timing.summary()
     if summary:
         parts.append(summary)
@@ -78,6 +83,7 @@ def reply_metadata(reply: BaseReply) -> dict[str, Any]:
         "error": str(reply.error) if reply.error else None,
         "timing": reply.timing.as_dict(),
         "notes": list(reply.notes),
+        **({"remote_model": reply.remote_model, "remote_host": reply.remote_host} if reply.remote_model else {}),
     } | _reused_metadata(reply)
 
 
