@@ -322,6 +322,15 @@ def test_a_stopped_or_failed_or_cut_turn_is_never_reused(simulator: Simulator, s
     assert [e.status for e in session.log()][3:] == ["cut at length", "error", "stopped"]
 
 
+def test_a_request_for_logprobs_is_never_answered_from_the_record(simulator: Simulator, session: Session) -> None:
+    first = session.generate("odds [[tokens=3]]", seed=1, logprobs=True, cache=True)
+    first.read()
+    again = session.generate("odds [[tokens=3]]", seed=1, logprobs=True, cache=True)
+    again.read()
+    assert getattr(again, "reused_from", None) is None and len(generation_requests(simulator)) == 2
+    assert simulator.requests[-1].body["logprobs"] is True
+
+
 def test_without_cache_the_model_is_asked_again(simulator: Simulator, session: Session) -> None:
     session.generate("hello [[tokens=2]]", seed=1).read()
     session.generate("hello [[tokens=2]]", seed=1).read()
