@@ -75,7 +75,7 @@ def test_resume_then_chat_sends_the_whole_history(ip: InteractiveShell, simulato
     run(ip, "s = %ollama resume trip")
     assert ip.user_ns["s"].history == history
     run(ip, "%ollama_chat --session trip How? [[tokens=2]]")
-    assert simulator.requests[-1].body["messages"] == [*history, {"role": "user", "content": "How? [[tokens=2]]"}]
+    assert generations(simulator)[-1].body["messages"] == [*history, {"role": "user", "content": "How? [[tokens=2]]"}]
 
 
 def test_export_writes_markdown_and_json(ip: InteractiveShell, tmp_path: Path) -> None:
