@@ -2,8 +2,9 @@
 
 - **recording a turn**: the time ``SessionRecording.write`` takes inside a reply's done callback
   (one ``INSERT`` with the FTS trigger), median per turn over a record that keeps growing;
-  target ≤ 2 ms. And the per-token cost: a 5,000-token reply read with the record on vs off
-  (``record=False``), interleaved; target ≈ 1x (≤ 1.05x).
+  target ≤ 2 ms. And the per-token cost: a 5,000-token reply read to its done line with the
+  record on vs off (``record=False``), interleaved; target ≈ 1x (≤ 1.05x); the write of that long
+  turn (after the done line) is reported apart.
 - **a cache hit in a real kernel** (onb-k7): execute request sent → first iopub message carrying
   the answer, for a repeated ``%%ollama --cache`` cell; target ≤ 50 ms. Baselines in the same
   kernel: a cell that only prints the same marker (the kernel's own floor), and the same cell
@@ -59,6 +60,8 @@ def bench_write(sim: SimProcess, folder: Path, *, quick: bool) -> dict[str, Any]
     off = Session(MODEL, host=sim.url, name="bench", record=False)
     durations = _timed_writes(on)
     turns = 200 if quick else 1000
+    on.generate("warm up [[tokens=2]]").read()  # the file is created and migrated here, not in a measured turn
+    durations.clear()
     log(f"record: {turns} recorded turns (short replies, a growing conversation reset every 20 turns)")
     for index in range(turns):
         if index % 20 == 0:
@@ -67,11 +70,17 @@ def bench_write(sim: SimProcess, folder: Path, *, quick: bool) -> dict[str, Any]
     write_median = median(durations)
 
     rounds = 5 if quick else 11
+    long_writes: list[float] = []
 
     def read(session: Any) -> Sample:
+        """Wall and CPU time to the done line (the per-token path; the turn is written after it)."""
+        before = len(durations)
         t0, c0 = time.perf_counter(), time.process_time()
-        session.generate(LONG_PROMPT).read()
-        return {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
+        for chunk in session.generate(LONG_PROMPT):
+            if chunk.done:
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        long_writes.extend(durations[before:])
+        return {"wall_s": wall, "cpu_s": cpu}
 
     log(f"record: {rounds} interleaved rounds of a 5,000-token reply, record on vs off")
     samples = interleave([("record off", lambda: read(off)), ("record on", lambda: read(on))], rounds)
@@ -81,6 +90,7 @@ def bench_write(sim: SimProcess, folder: Path, *, quick: bool) -> dict[str, Any]
     return {
         "turns": turns,
         "write_s": {"median": write_median, "p90": sorted(durations)[int(len(durations) * 0.9)], "max": max(durations)},
+        "long_write_s": {"median": median(long_writes), "max": max(long_writes) if long_writes else None},
         "long_reply": {"prompt": LONG_PROMPT, "rounds": rounds, "contenders": summary},
         "checks": {
             "write": {"value": write_median, "target": f"<= {TARGET_WRITE_S}", "met": write_median is not None and write_median <= TARGET_WRITE_S},
@@ -232,8 +242,8 @@ def record_targets(area: dict[str, Any], fmt: dict[str, Any]) -> list[tuple[str,
     if "checks" in write:
         c = write["checks"]
         rows.append(("record: time a turn's recording adds (median per turn)", ms(c["write"]["value"]), "≤ 2 ms", c["write"]["met"]))
-        rows.append(("record: 5,000-token reply, record on / off, wall time", x(c["per_token_wall"]["value"]), "≈ 1x (≤ 1.05x)", c["per_token_wall"]["met"]))
-        rows.append(("record: 5,000-token reply, record on / off, client CPU", x(c["per_token_cpu"]["value"]), "≈ 1x (≤ 1.05x)", c["per_token_cpu"]["met"]))
+        rows.append(("record: 5,000-token stream to its done line, record on / off, wall", x(c["per_token_wall"]["value"]), "≈ 1x (≤ 1.05x)", c["per_token_wall"]["met"]))
+        rows.append(("record: 5,000-token stream to its done line, record on / off, client CPU", x(c["per_token_cpu"]["value"]), "≈ 1x (≤ 1.05x)", c["per_token_cpu"]["met"]))
     elif "error" in write:
         rows.append(("record: recording a turn", "error", "≤ 2 ms", False))
     for key, label, target in (("cache_hit", "record: `--cache` hit in a kernel, execute request → answer on iopub", "≤ 50 ms"),
@@ -255,10 +265,11 @@ def render_record(area: dict[str, Any], fmt: dict[str, Any]) -> list[str]:
         w = write["write_s"]
         lines += [f"Recording a turn (`SessionRecording.write`: one `INSERT` with its FTS5 trigger, WAL, "
                   f"`synchronous=NORMAL`), {write['turns']} turns into a growing file: median {ms(w['median'])}, "
-                  f"p90 {ms(w['p90'])}, max {ms(w['max'])}.", ""]
+                  f"p90 {ms(w['p90'])}, max {ms(w['max'])}; a 5,000-token turn: median "
+                  f"{ms(write['long_write_s']['median'])}, max {ms(write['long_write_s']['max'])}.", ""]
         rows = [[name, ms(c["wall_s"]["median"]), x(c["wall_s"]["ratio"]), ms(c["cpu_s"]["median"]), x(c["cpu_s"]["ratio"])]
                 for name, c in write["long_reply"]["contenders"].items()]
-        lines += [f"`{write['long_reply']['prompt']}` read to the end, {write['long_reply']['rounds']} interleaved rounds:", ""]
+        lines += [f"`{write['long_reply']['prompt']}` read to its done line, {write['long_reply']['rounds']} interleaved rounds:", ""]
         lines += table(["session", "wall (median)", "vs off", "client CPU (median)", "vs off"], rows) + [""]
     hit = area.get("cache_hit", {})
     if "contenders" in hit:
