@@ -160,9 +160,10 @@ class SessionRecording:
         record = self.record
         if record is None:
             return
-        lookup = getattr(reply, "lookup", None)  # a RecordingReply's: what its first send learnt
-        sent, digest, key = (lookup.sent or reply.request, lookup.digest, lookup.key) if lookup is not None else (reply.request, None, None)
-        reused = getattr(reply, "reused_from", None)
+        sent, digest, key, reused = reply.request, None, None, None
+        if isinstance(reply, (RecordingReply, AsyncRecordingReply)):  # what its first send learnt
+            lookup = reply.lookup
+            sent, digest, key, reused = lookup.sent or reply.request, lookup.digest, lookup.key, lookup.found
         try:
             entry = entry_from_reply(
                 reply, sent=sent, digest=digest, request_key=key, reused_from=reused.id if reused is not None else None,
