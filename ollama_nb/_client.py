@@ -90,10 +90,11 @@ class _ClientBase(Generic[ReplyT]):
             return self.backoff * (2**attempt)
         raise request_error(exc, self.host) from exc
 
-    def _busy_pause(self, response: httpx.Response, attempt: int) -> float | None:
-        """Seconds to wait before retrying a busy (503) or rate-limited (429) answer; None: do not."""
+    def _status_pause(self, response: httpx.Response, content: bytes, model: str | None, attempt: int) -> float:
+        """Seconds to wait before retrying a busy (503) or rate-limited (429) answer; raises the
+        error for any other error status, or when the retries are used up."""
         if response.status_code not in BUSY_STATUSES or attempt >= self.retries:
-            return None
+            self._check(response, content, model, attempts=attempt + 1)
         pause = self.backoff * (2**attempt)
         retry_after = response.headers.get("retry-after", "")
         if retry_after.strip().isdigit():
@@ -216,12 +217,9 @@ class Client(_ClientBase[Reply]):
                     content = response.read()
                 finally:
                     response.close()
-                pause = self._busy_pause(response, attempt)
-                if pause is not None:
-                    time.sleep(pause)
-                    attempt += 1
-                    continue
-                self._check(response, content, model, attempts=attempt + 1)
+                time.sleep(self._status_pause(response, content, model, attempt))
+                attempt += 1
+                continue
             return response
 
     def _get_json(self, method: str, path: str, body: Any = None, *, model: str | None = None) -> Any:
@@ -331,12 +329,9 @@ class AsyncClient(_ClientBase[AsyncReply]):
                     content = await response.aread()
                 finally:
                     await response.aclose()
-                pause = self._busy_pause(response, attempt)
-                if pause is not None:
-                    await asyncio.sleep(pause)
-                    attempt += 1
-                    continue
-                self._check(response, content, model, attempts=attempt + 1)
+                await asyncio.sleep(self._status_pause(response, content, model, attempt))
+                attempt += 1
+                continue
             return response
 
     async def _get_json(self, method: str, path: str, body: Any = None, *, model: str | None = None) -> Any:

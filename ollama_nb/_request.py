@@ -44,7 +44,7 @@ def _messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [dict(m) for m in messages]
 
 
-def _tools(tools: Sequence[Any]) -> list[dict[str, Any]] | None:
+def _tools(tools: Sequence[Any]) -> list[Mapping[str, Any]] | None:
     """Tool schemas for the wire: dicts pass through, Python functions are described."""
     if not tools:
         return None

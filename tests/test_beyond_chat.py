@@ -176,3 +176,13 @@ def test_interrupting_a_pull_closes_the_download_and_says_how_to_resume(simulato
     assert isinstance(caught.value, ollama_nb.OllamaError)  # in the one documented tree
     assert str(caught.value).startswith("Interrupted: the pull of phi4 stopped at")
     assert simulator.wait_for("disconnect", timeout=5).path == "/api/pull"
+
+
+def test_a_format_that_is_no_schema_is_a_usage_error_naming_what_is_accepted(ip: InteractiveShell, simulator: Any) -> None:
+    from IPython.core.error import UsageError
+
+    ip.user_ns["Bad"] = 42
+    result = ip.run_cell("%%ollama --format Bad\nDescribe someone")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert str(result.error_in_exec).startswith("--format Bad: format must be 'json', a JSON schema (dict)")
+    assert not [r for r in simulator.requests if r.path == "/api/generate"]  # nothing was sent

@@ -217,7 +217,10 @@ class OllamaMagics(Magics):
             raise UsageError(f"--format takes 'json' or the name of a JSON-schema dict; {value!r} is not defined.")
         from .._structured import format_value
 
-        return format_value(found)
+        try:
+            return format_value(found)  # checked now, so a bad value is a usage error, not a traceback
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"--format {value}: {exc}") from None
 
     def _tools(self, names: str) -> list[Callable[..., Any]]:
         tools = []
