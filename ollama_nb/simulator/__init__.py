@@ -37,6 +37,8 @@ class Simulator:
 
     ``tokens_per_second=None`` streams as fast as possible; a number paces the tokens
     (it can be changed while running). ``pull_seconds`` spreads /api/pull progress.
+    ``hostile=True`` answers as a malicious server: model names, families, show fields, pull
+    status lines and digests, and error bodies carry HTML payloads (``_hostile.PAYLOAD``).
 
     Example:
         >>> sim = Simulator(port=0).start()
@@ -46,7 +48,7 @@ class Simulator:
     """
 
     def __init__(self, port: int = 0, tokens_per_second: float | None = None, *,
-                 host: str = "127.0.0.1", pull_seconds: float = 1.0) -> None:
+                 host: str = "127.0.0.1", pull_seconds: float = 1.0, hostile: bool = False) -> None:
         if host not in _LOCAL_HOSTS:
             raise ValueError(
                 f"the simulator only listens on this machine; use host='127.0.0.1', not {host!r}"
@@ -57,6 +59,7 @@ class Simulator:
         self._requested_port = port
         self._bound_port = port
         self._state = SimState(tokens_per_second=tokens_per_second, pull_seconds=pull_seconds)
+        self._state.hostile = hostile  # every displayable server field carries HTML (see _hostile)
         self._server: SimServer | None = None
         self._thread: threading.Thread | None = None
         self._wake_r: socket.socket | None = None

@@ -47,6 +47,7 @@ class SimState:
     def __init__(self, tokens_per_second: float | None = None, pull_seconds: float = 1.0) -> None:
         self.tokens_per_second = tokens_per_second
         self.pull_seconds = pull_seconds
+        self.hostile = False  # set by Simulator(hostile=True)
         self.journal = Journal()
         self.shelf = ModelShelf()
         self._lock = threading.Lock()
