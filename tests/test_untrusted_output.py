@@ -17,43 +17,7 @@ from ollama_nb import _session
 from ollama_nb.simulator import Simulator
 from ollama_nb.simulator._hostile import HOSTILE_MODEL, PAYLOAD
 
-from untrusted import RAW_TAG, bundles_of, problems_in
-
-TOOL = f'''
-def lookup(q: str) -> str:
-    """Look something up."""
-    return {PAYLOAD + chr(10) + "second | line"!r}
-'''
-TOOL_CHAT = '%ollama_chat --no-interpolate --tools lookup find it [[tool=lookup]] [[args={"q": "<img src=x onerror=alert(1)>"}]]'
-
-
-#: Cells that fail with the server's (hostile) error text; the second's prompt shows in timings.
-FAILING = ["%ollama_chat fails [[status=500]]", "%%ollama\n<img src=x onerror=alert(1)> fails [[tokens=5]] [[error-after=2]]"]
-
-
-def cells(save_path: str) -> list[str]:
-    """One cell per magic and subcommand, each fed hostile text."""
-    return [
-        TOOL,
-        f"%config OllamaMagics.system = {PAYLOAD!r}",
-        TOOL_CHAT,
-        "%ollama_chat tell me [[html]] [[markdown]]",
-        "%%ollama -m qwen3 --think\nthink [[html]]",
-        "%%ollama -m llama3.2,qwen3\ncompare [[html]]",
-        "%ollama models",
-        "%ollama show llama3.2",
-        "%ollama ps",
-        "%ollama pull tinyllama",
-        *FAILING,
-        "%ollama history",
-        "%ollama timings",
-        f"%ollama save {save_path}",
-        f"%ollama load {save_path}",
-        "%ollama config",
-        "%ollama reset",
-        "%ollama help",
-    ]
-
+from untrusted import FAILING, RAW_TAG, TOOL_CALL, bundles_of, hostile_cells, problems_in
 
 @pytest.fixture
 def hostile() -> Iterator[Simulator]:
@@ -78,7 +42,7 @@ def test_every_magic_and_subcommand_in_a_shell_shows_hostile_text_inert(ip: Inte
     save_path = tmp_path / "<img src=x onerror=alert(1)> `a|b`.json"
     bundles: list[dict[str, Any]] = []
     results = {}
-    for source in cells(str(save_path).replace(" ", "\\ ")):
+    for source in hostile_cells(str(save_path).replace(" ", "\\ ")):
         with capture_output() as captured:
             results[source] = ip.run_cell(source)
         bundles += bundles_of(captured.outputs)
@@ -88,7 +52,7 @@ def test_every_magic_and_subcommand_in_a_shell_shows_hostile_text_inert(ip: Inte
     failed = [s for s, r in results.items() if not r.success]
     assert failed == FAILING
     shown = "\n".join(b.get("text/plain", "") for b in bundles)
-    for hostile_text in (HOSTILE_MODEL, "second | line", "lookup(q='<img src=x onerror=alert(1)>')", "pulling manifest <img"):
+    for hostile_text in (HOSTILE_MODEL, "second | line", TOOL_CALL, "pulling manifest <img"):
         assert hostile_text in shown  # it was shown (as text), not dropped
     assert save_path.exists()
     assert problems_in(bundles) == {}
@@ -105,7 +69,7 @@ def test_every_magic_and_subcommand_in_a_kernel_shows_hostile_text_inert(hostile
     messages = []
     with KernelSession("onb-k7") as kernel:
         kernel.check(setup)
-        for source in cells(str(save_path)):
+        for source in hostile_cells(str(save_path).replace(" ", "\\ ")):
             messages += kernel.run(source, timeout=60).messages
     kinds = {m["msg_type"] for m in messages}
     assert {"display_data", "update_display_data", "error", "comm_open"} <= kinds

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from typing import Any, Iterable
 
 import test_markdown
-from ollama_nb._markdown import url_is_safe
+from ollama_nb.simulator._hostile import PAYLOAD
 from test_markdown import _render_in_jupyterlab  # JupyterLab's pipeline (node)
 
 #: Raw markup that must never appear in a text/markdown or text/html output.
@@ -37,25 +37,15 @@ class _HtmlCheck(HTMLParser):
     handle_startendtag = handle_starttag
 
 
-class _MarkdownCheck(HTMLParser):
-    """Rendered Markdown may hold what marked writes, plus the few tags and ``style`` attributes
-    the package writes itself (``<pre style>``, ``<span style>``, ``<sub>``, ``<details>``)."""
+class _MarkdownCheck(test_markdown._HtmlCheck):
+    """test_markdown's check of rendered Markdown, which also lets through the few tags and the
+    ``style`` attributes the package writes itself (``<pre style>``, ``<span style>``, ``<sub>``,
+    ``<details>``); their content is checked as usual."""
 
-    tags = test_markdown._TAGS | {"span", "sub", "details", "summary"}
-    attrs = test_markdown._ATTRS | {"style"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.problems: list[str] = []
+    ours = {"span", "sub", "details", "summary"}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in self.tags:
-            self.problems.append(f"<{tag}>")
-        for name, value in attrs:
-            if name not in self.attrs:
-                self.problems.append(f"{name}= on <{tag}>")
-            elif name in ("href", "src") and value and not url_is_safe(value):
-                self.problems.append(f"{name}={value!r}")
+        super().handle_starttag("p" if tag in self.ours else tag, [(n, v) for n, v in attrs if n != "style"])
 
     handle_startendtag = handle_starttag
 
@@ -65,6 +55,47 @@ def _problems(rendered: str) -> list[str]:
     check.feed(rendered)
     check.close()
     return check.problems
+
+
+#: A notebook function that returns hostile text, for ``--tools lookup``.
+TOOL = f'''def lookup(q: str) -> str:
+    """Look something up."""
+    return {PAYLOAD + chr(10) + "second | line"!r}'''
+#: The call the tool-calling turn makes (its argument is hostile too).
+TOOL_CALL = "lookup(q='<img src=x onerror=window.__pwned=1>')"
+#: Cells that fail with the server's (hostile) error text; the second's prompt shows in timings.
+FAILING = [
+    "%ollama_chat fails [[status=500]]",
+    "%%ollama\n<img src=x onerror=window.__pwned=1> fails [[tokens=5]] [[error-after=2]]",
+]
+
+
+def hostile_cells(save_path: str) -> list[str]:
+    """One cell per magic and subcommand, each fed hostile text (after a setup cell of the caller's).
+
+    Against ``Simulator(hostile=True)``; ``save_path`` is where ``%ollama save`` writes (escape
+    spaces with a backslash).
+    """
+    return [
+        TOOL,
+        f"%config OllamaMagics.system = {PAYLOAD!r}",
+        '%ollama_chat --no-interpolate --tools lookup find it [[tool=lookup]] [[args={"q": "<img src=x onerror=window.__pwned=1>"}]]',
+        "%ollama_chat tell me [[html]] [[markdown]]",
+        "%%ollama -m qwen3 --think\nthink [[html]]",
+        "%%ollama -m llama3.2,qwen3\ncompare [[html]]",
+        "%ollama models",
+        "%ollama show llama3.2",
+        "%ollama ps",
+        "%ollama pull tinyllama",
+        *FAILING,
+        "%ollama history",
+        "%ollama timings",
+        f"%ollama save {save_path}",
+        f"%ollama load {save_path}",
+        "%ollama config",
+        "%ollama reset",
+        "%ollama help",
+    ]
 
 
 def html_problems(markup: str) -> list[str]:

@@ -14,7 +14,8 @@ from typing import Any, Iterator
 import pytest
 
 from ollama_nb.simulator import Simulator
-from ollama_nb.simulator._hostile import HOSTILE_MODEL, PAYLOAD
+from ollama_nb.simulator._hostile import HOSTILE_MODEL
+from untrusted import FAILING, TOOL_CALL, hostile_cells
 
 from .jupyter import UI
 
@@ -41,9 +42,6 @@ WATCH = """() => {
   }).observe(document.body, {subtree: true, childList: true, attributes: true});
 }"""
 
-TOOL = f'''def lookup(q: str) -> str:
-    """Look something up."""
-    return {PAYLOAD + chr(10) + "second | line"!r}'''
 CONTROL = "from IPython.display import HTML\nHTML('<img src=x onerror=\"window.__control=1\">')"
 
 
@@ -59,30 +57,8 @@ def hostile() -> Iterator[Simulator]:
 
 
 def cells(sim: Simulator, save_path: Path) -> list[str]:
-    saved = str(save_path).replace(" ", "\\ ")
-    return [
-        f'%load_ext ollama_nb\n%config OllamaMagics.host = "{sim.url}"\n%config OllamaMagics.model = "llama3.2"',
-        TOOL,
-        f"%config OllamaMagics.system = {PAYLOAD!r}",
-        '%ollama_chat --no-interpolate --tools lookup find it [[tool=lookup]] [[args={"q": "<img src=x onerror=window.__pwned=1>"}]]',
-        "%ollama_chat tell me [[html]] [[markdown]]",
-        "%%ollama -m qwen3 --think\nthink [[html]]",
-        "%%ollama -m llama3.2,qwen3\ncompare [[html]]",
-        "%ollama models",
-        "%ollama show llama3.2",
-        "%ollama ps",
-        "%ollama pull tinyllama",
-        "%ollama_chat fails [[status=500]]",
-        "%%ollama\n<img src=x onerror=window.__pwned=1> fails [[tokens=5]] [[error-after=2]]",
-        "%ollama history",
-        "%ollama timings",
-        f"%ollama save {saved}",
-        f"%ollama load {saved}",
-        "%ollama config",
-        "%ollama reset",
-        "%ollama help",
-        CONTROL,
-    ]
+    setup = f'%load_ext ollama_nb\n%config OllamaMagics.host = "{sim.url}"\n%config OllamaMagics.model = "llama3.2"'
+    return [setup, *hostile_cells(str(save_path).replace(" ", "\\ ")), CONTROL]
 
 
 @pytest.mark.parametrize("ui", ["lab", "notebook"])
@@ -106,8 +82,12 @@ def test_hostile_model_tool_and_server_text_runs_nothing_and_creates_no_element(
     assert nb.page.locator(".jp-OutputArea img").count() == 1  # only the control cell's
     assert nb.outputs(control).locator("img").count() == 1
     # what was hostile is shown, as text
-    shown = {i: text_content(nb.outputs(i)) for i in (3, 7, 8, 10, 11, 13)}
-    assert "lookup(q='<img src=x onerror=window.__pwned=1>')" in shown[13] and "second | line" in shown[13]
-    assert HOSTILE_MODEL in shown[7] and "<img" in shown[8]
-    assert "tinyllama" in shown[10] and "answered 500" in shown[11] and "<img" in shown[11]
+    def shown(source: str) -> str:
+        return text_content(nb.outputs(sources.index(source)))
+
+    history = shown("%ollama history")
+    assert TOOL_CALL in history and "second | line" in history
+    assert HOSTILE_MODEL in shown("%ollama models") and "<img" in shown("%ollama show llama3.2")
+    assert "tinyllama" in shown("%ollama pull tinyllama")
+    assert "answered 500" in shown(FAILING[0]) and "<img" in shown(FAILING[0])
     assert save_path.exists()
