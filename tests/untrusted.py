@@ -19,33 +19,16 @@ from test_markdown import _render_in_jupyterlab  # JupyterLab's pipeline (node)
 #: Raw markup that must never appear in a text/markdown or text/html output.
 RAW_TAG = re.compile(r"<\s*/?\s*(img|script|svg|iframe|object|embed)\b", re.I)
 
-#: Tags and attributes the package itself writes into text/html and Markdown.
-_HTML_TAGS = {"div", "span", "pre", "code", "b", "br", "sub", "details", "summary"}
-_HTML_ATTRS = {"style", "class"}
-
-
-class _HtmlCheck(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.problems: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _HTML_TAGS:
-            self.problems.append(f"<{tag}>")
-        self.problems += [f"{name}= on <{tag}>" for name, _ in attrs if name not in _HTML_ATTRS]
-
-    handle_startendtag = handle_starttag
-
-
 class _MarkdownCheck(test_markdown._HtmlCheck):
     """test_markdown's check of rendered Markdown, which also lets through the few tags and the
-    ``style`` attributes the package writes itself (``<pre style>``, ``<span style>``, ``<sub>``,
-    ``<details>``); their content is checked as usual."""
+    ``style``/``class`` attributes the package writes itself (``<pre style>``, ``<span style>``,
+    ``<sub>``, ``<details>``, the side-by-side ``<div>`` columns); their content is checked as usual."""
 
-    ours = {"span", "sub", "details", "summary"}
+    ours = {"span", "sub", "details", "summary", "div"}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        super().handle_starttag("p" if tag in self.ours else tag, [(n, v) for n, v in attrs if n != "style"])
+        kept = [(n, v) for n, v in attrs if n not in ("style", "class")]
+        super().handle_starttag("p" if tag in self.ours else tag, kept)
 
     handle_startendtag = handle_starttag
 
@@ -99,11 +82,8 @@ def hostile_cells(save_path: str) -> list[str]:
 
 
 def html_problems(markup: str) -> list[str]:
-    """Tags or attributes in ``markup`` that the package does not write itself."""
-    check = _HtmlCheck()
-    check.feed(markup)
-    check.close()
-    return check.problems + [f"raw {m.group(0)!r}" for m in RAW_TAG.finditer(markup)]
+    """Tags or attributes in ``markup`` (text/html) that the package does not write itself."""
+    return _problems(markup) + [f"raw {m.group(0)!r}" for m in RAW_TAG.finditer(markup)]
 
 
 def bundles_of(outputs: Iterable[Any]) -> list[dict[str, Any]]:
