@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import html
+import re
 import string
 from typing import Any, Iterable
 
@@ -41,9 +42,12 @@ __all__ = ["SafeHtml", "SafeMarkdown", "require_safe"]
 
 # Every ASCII punctuation character that Markdown, GFM tables, JupyterLab's math pre-pass or HTML
 # could give a meaning to becomes a numeric entity: it renders as the character itself and can
-# start nothing (a tag, a link, emphasis, a code span, a table cell, math, a list, a heading).
-_TEXT_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in string.punctuation if c not in ",;?%/@:"})
+# start nothing (a tag, a link, emphasis, a code span, a table cell, math, a heading). ``-``, ``+``
+# and ``.`` mean something only at the start of a line (a list item), so only there; names such
+# as ``llama3.2`` or ``deepseek-r1`` stay readable in the saved notebook.
+_TEXT_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in string.punctuation if c not in ",;?%/@:'-+.^"})
 _TEXT_ENTITIES.update({ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;"})
+_LIST_START = re.compile(r"^([ \t]*)(\d*)([-+.])")
 _LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\x00": "\ufffd"}
 _NUMBERS = (int, float)
 
@@ -56,6 +60,12 @@ def _normalise(text: str) -> str:
 
 def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _entities(text: str) -> str:
+    """``text`` with its Markdown/HTML-special characters as entities (a leading list marker too)."""
+    text = _normalise(text).translate(_TEXT_ENTITIES)
+    return _LIST_START.sub(lambda m: f"{m.group(1)}{m.group(2)}&#{ord(m.group(3))};", text)
 
 
 class _Safe(str):
@@ -126,20 +136,18 @@ class SafeMarkdown(_Safe):
         Fits anywhere inline, table cells included: ``<``, ``>``, ``&``, backticks and pipes show
         literally and nothing in it is Markdown, math or HTML.
         """
-        text = _normalise(_as_text(value)).translate(_TEXT_ENTITIES)
-        return cls(text.replace("\n", "<br>"))
+        return cls(_entities(_as_text(value)).replace("\n", "<br>"))
 
     @classmethod
     def code(cls, value: Any) -> SafeMarkdown:
         """Inline code look (``<code>``), shown exactly as written on one line."""
-        text = _normalise(_as_text(value)).translate(_TEXT_ENTITIES)
-        return cls("<code>" + text.replace("\n", " ") + "</code>")
+        return cls("<code>" + _entities(_as_text(value)).replace("\n", " ") + "</code>")
 
     @classmethod
     def pre(cls, value: Any, *, style: str = "white-space:pre-wrap") -> SafeMarkdown:
         """A preformatted block that keeps line breaks and indentation; written on one line, so no
         Markdown reading can split it. Use it as a block (blank lines around it)."""
-        text = _normalise(_as_text(value)).translate(_TEXT_ENTITIES).replace("\n", "&#10;")
+        text = _entities(_as_text(value)).replace("\n", "&#10;")
         return cls(f"<pre style='{html.escape(style)}'><code>{text}</code></pre>")
 
 
