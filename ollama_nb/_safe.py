@@ -134,9 +134,13 @@ class SafeMarkdown(_Safe):
         """Any text, shown exactly as written on one line (line breaks become ``<br>``).
 
         Fits anywhere inline, table cells included: ``<``, ``>``, ``&``, backticks and pipes show
-        literally and nothing in it is Markdown, math or HTML.
+        literally and nothing in it is Markdown, math (for JupyterLab's Markdown pass nor MathJax)
+        or HTML.
         """
-        return cls(_entities(_as_text(value)).replace("\n", "<br>"))
+        text = _entities(_as_text(value)).replace("\n", "<br>")
+        # MathJax typesets the rendered page, where the entities are characters again: a ``$`` or
+        # ``\`` alone in a <span> can start no math (MathJax does not match across elements)
+        return cls(text.replace("&#36;", "<span>&#36;</span>").replace("&#92;", "<span>&#92;</span>"))
 
     @classmethod
     def code(cls, value: Any) -> SafeMarkdown:

@@ -30,6 +30,7 @@ PAYLOAD = (
     "<script>window.__pwned=(window.__pwned||0)+1</script>"
     "<svg onload=\"window.__pwned=(window.__pwned||0)+1\"></svg>"
     " [x](javascript:window.__pwned=1) ![i](x\" onerror=\"window.__pwned=1) a|b `c` &amp; <b>bold</b>"
+    " $\\href{javascript:window.__pwned=1}{math}$ \\(x\\)"
 )
 #: Substrings that must never reach a rendered page as live markup.
 MARKERS = ("<img", "<script", "<svg", "onerror=", "onload=", "javascript:")

@@ -91,3 +91,8 @@ def test_hostile_model_tool_and_server_text_runs_nothing_and_creates_no_element(
     assert "tinyllama" in shown("%ollama pull tinyllama")
     assert "answered 500" in shown(FAILING[0]) and "<img" in shown(FAILING[0])
     assert save_path.exists()
+    # server text is shown exactly as written: MathJax typesets none of its $…$ or \(…\)
+    # (a model's answer may hold math, which is rendered: it is Markdown, made inert)
+    for source in ("%ollama models", "%ollama show llama3.2", "%ollama ps"):
+        assert "$\\href{javascript:window.__pwned=1}{math}$ \\(x\\)" in shown(source), source
+        assert nb.outputs(sources.index(source)).locator("mjx-container").count() == 0, source
