@@ -228,3 +228,13 @@ def test_timings_dataframe_html_escapes_prompts_and_errors() -> None:
     table = frame._repr_html_()
     assert "&lt;img" in table
     assert RAW_TAG.findall(table) == []
+
+
+def test_a_reply_shown_as_out_is_escaped_markdown(simulator: Any) -> None:
+    from ollama_nb import Client
+
+    with Client(simulator.url).chat("llama3.2", [{"role": "user", "content": "x [[html]]"}]) as reply:
+        assert "onerror" in reply.text
+    shown = reply._repr_markdown_()
+    assert type(shown) is SafeMarkdown and "onerror" in shown
+    assert problems_in([{"text/markdown": shown}]) == {}
