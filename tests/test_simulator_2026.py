@@ -434,3 +434,40 @@ def test_busy_and_rate_limit_directives_refuse_the_first_n_requests_of_that_prom
     assert [e.kind for e in simulator.events].count("refused") == 3
     with pytest.raises(ValueError, match="503"):
         simulator.refuse_next(1, status=500)
+
+
+def test_cli_require_api_key_reads_the_key_from_the_environment_and_never_prints_it() -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    missing = subprocess.run([sys.executable, "-m", "ollama_nb.simulator", "--require-api-key", "--port", "0"],
+                             cwd=root, capture_output=True, text=True, timeout=20,
+                             env={k: v for k, v in os.environ.items() if k != "OLLAMA_API_KEY"})
+    assert missing.returncode == 2 and "OLLAMA_API_KEY" in missing.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ollama_nb.simulator", "--require-api-key", "--signed-out", "--port", str(port)],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "OLLAMA_API_KEY": API_KEY},
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert "requires the bearer key" in banner
+        url = f"http://127.0.0.1:{port}/api/tags"
+        assert httpx.get(url, timeout=5).status_code == 401
+        assert httpx.get(url, timeout=5, headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 0, err
+        assert API_KEY not in banner + out + err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

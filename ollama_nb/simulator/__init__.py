@@ -148,7 +148,7 @@ class Simulator:
 
     @property
     def events(self) -> list[Event]:
-        """Events so far (a copy): kinds "request", "complete", "disconnect", "drop"."""
+        """Events so far (a copy): kinds "request", "complete", "disconnect", "drop", "refused"."""
         return self._state.journal.events
 
     def wait_for(self, kind: str, timeout: float = 5.0) -> Event:
