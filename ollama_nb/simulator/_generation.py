@@ -222,16 +222,20 @@ def _load_reply(shape: Shape, reason: str) -> dict[str, Any]:
     return shape.done(reason)
 
 
+def _tool_chunks(job: _Job) -> list[bytes]:
+    """The ``tool_calls`` array of each tool-call chunk: one per call (rendered), one for all
+    (together), none (native path and /api/generate, which put calls on the done chunk)."""
+    calls, path = job.plan.tool_calls, job.directives.tool_path
+    if not calls or not job.shape.is_chat or path == "native":
+        return []
+    return [go_json(calls)] if path == "together" else [go_json([call]) for call in calls]
+
+
 def _steps(job: _Job) -> Iterator[tuple[int, Any]]:
-    """(kind, token) per chunk; tool calls: one chunk each (rendered), all in one (together), none (native)."""
-    plan, path = job.plan, job.directives.tool_path
-    yield from ((THINK, token) for token in plan.thinking)
-    if plan.tool_calls and job.shape.is_chat and path != "native":
-        if path == "together":
-            yield TOOLS, go_json(plan.tool_calls)
-        else:
-            yield from ((TOOLS, go_json([call])) for call in plan.tool_calls)
-    yield from ((CONTENT, token) for token in plan.content)
+    """(kind, token) per chunk: thinking, tool calls, content."""
+    yield from ((THINK, token) for token in job.plan.thinking)
+    yield from ((TOOLS, chunk) for chunk in _tool_chunks(job))
+    yield from ((CONTENT, token) for token in job.plan.content)
 
 
 def _refuse(call: Call, job: _Job) -> None:
@@ -288,7 +292,7 @@ def _logprob_entries(job: _Job) -> Iterator[bytes | None]:
     """The encoded ``logprobs`` element for each step (None for tool-call chunks or when not asked)."""
     position = content_index = 0
     for kind, token in _steps(job):
-        if not job.logprobs or kind == TOOLS:
+        if kind == TOOLS:
             yield None
             continue
         yield logprob_entry(token, position, job.top_logprobs, job.script_token(kind, content_index))
@@ -307,9 +311,9 @@ def _stream(call: Call, job: _Job, delay: float) -> None:
     deadline = time.monotonic()
     sent = 0
     paced = bool(delay)
-    entries = _logprob_entries(job)
+    entries = _logprob_entries(job) if job.logprobs else None
     for kind, token in _steps(job):
-        entry = next(entries)
+        entry = next(entries) if entries is not None else None
         if sent == d.error_after:
             _error_line(writer)
             return
@@ -352,7 +356,7 @@ def _error_line(writer: ResponseWriter) -> None:
 def _whole(call: Call, job: _Job, delay: float) -> None:
     d, writer = job.directives, call.writer
     first_ns = time.perf_counter_ns()
-    count = sum(1 for _ in _steps(job))
+    count = len(job.plan.thinking) + len(_tool_chunks(job)) + len(job.plan.content)
     stop_at = min(x for x in (d.error_after, d.drop_after, count) if x is not None)
     if delay and stop_at > 1 and not writer.pause(delay * (stop_at - 1)):
         return
@@ -364,6 +368,6 @@ def _whole(call: Call, job: _Job, delay: float) -> None:
     if d.malformed:
         writer.send_body(200, b'{"model":' + json_string(job.shape.model) + b',"created_at": not json')
         return
-    entries = [entry for entry in _logprob_entries(job) if entry is not None]
+    entries = [entry for entry in _logprob_entries(job) if entry is not None] if job.logprobs else []
     body = job.shape.done_line(_final(call, job, first_ns, whole=True), entries)
     writer.send_body(200, body + b"\n" if job.shape.remote else body)  # remote: re-encoded with a newline
