@@ -23,7 +23,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = ["logprobs_html", "token_probability"]
@@ -36,7 +36,7 @@ _SHADE = "255, 136, 0"  # orange: readable on light and dark themes
 
 def _field(item: Any, name: str) -> Any:
     """``item[name]`` for a wire dict, ``item.name`` for an object (None when missing)."""
-    if isinstance(item, dict):
+    if isinstance(item, Mapping):
         return item.get(name)
     return getattr(item, name, None)
 
