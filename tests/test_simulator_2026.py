@@ -375,6 +375,9 @@ def test_status_reports_cloud_on_or_off(client: httpx.Client, simulator: Simulat
     for name in ("gpt-oss:120b-cloud", "my-gptoss"):
         response = post(client, "/api/chat", chat("hi", name))
         assert (response.status_code, response.content) == (403, expected)
+    show = post(client, "/api/show", {"model": "my-gptoss"})
+    assert (show.status_code, show.content) == (403, go_body(catalogue("cloud disabled")["alt_body"]))
+    assert post(client, "/api/chat", chat("hi [[tokens=1]]")).status_code == 200  # local models still work
     assert client.post("/api/status").status_code == 405
 
 
@@ -389,7 +392,12 @@ def test_signed_out_cloud_and_remote_models_get_401_with_the_signin_url(simulato
         assert remote.headers["content-type"] == "application/x-ndjson"
         remote = post(http, "/api/generate", {"model": "my-gptoss", "prompt": "hi", "stream": False})
         assert remote.headers["content-type"] == "application/json; charset=utf-8"
+        show = post(http, "/api/show", {"model": "gpt-oss:120b-cloud"})
+        assert (show.status_code, show.content, show.headers["content-type"]) == (
+            401, wire, "application/json; charset=utf-8")
         assert post(http, "/api/chat", chat("hi [[tokens=1]]")).status_code == 200  # local models still work
+        simulator.signed_in = True
+        assert post(http, "/api/chat", chat("hi [[tokens=1]]", "gpt-oss:120b-cloud")).status_code == 200
 
 
 API_KEY = "sk-simulated-0123456789abcdef"
