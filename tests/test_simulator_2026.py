@@ -275,3 +275,11 @@ def test_truncate_and_shift_must_be_booleans(client: httpx.Client) -> None:
                                         "GenerateRequest.truncate of type bool"}
 
 
+
+
+@pytest.mark.parametrize("directive", ['[[script={"a": 1}]]', '[[script=[{"token": "a", "logprob": 0.5}]]]',
+                                       '[[script=[{"token": "a", "top": [{"token": "b"}]}]]]', "[[script=[1]]]",
+                                       "[[script=[\"a\"]"])
+def test_bad_script_directives_are_reported(client: httpx.Client, directive: str) -> None:
+    response = post(client, "/api/chat", chat(f"x {directive}"))
+    assert response.status_code == 400 and "[[script=...]]" in response.json()["error"]

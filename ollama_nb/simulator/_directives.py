@@ -125,7 +125,7 @@ def _value(name: str, raw: str) -> dict[str, Any]:
     return {}
 
 
-def _number(value: Any) -> bool:
+def _is_logprob(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0
 
 
@@ -137,13 +137,13 @@ def _script_token(item: Any) -> ScriptToken:
     if not isinstance(item, dict) or not isinstance(item.get("token"), str):
         raise bad
     logprob = item.get("logprob")
-    if logprob is not None and not _number(logprob):
+    if logprob is not None and not _is_logprob(logprob):
         raise bad
     top = item.get("top")
     if top is None:
         return ScriptToken(item["token"], logprob)
     if not isinstance(top, list) or not all(
-        isinstance(alt, dict) and isinstance(alt.get("token"), str) and _number(alt.get("logprob"))
+        isinstance(alt, dict) and isinstance(alt.get("token"), str) and _is_logprob(alt.get("logprob"))
         for alt in top
     ):
         raise bad
