@@ -22,13 +22,14 @@ import socket
 import socketserver
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._gate import Gate
 from ._journal import Journal, Request
 from ._models import ModelShelf
 from ._wire import go_json
@@ -44,9 +45,11 @@ BATCH = 8  # lines per write at full speed; paced streams write every line at on
 class SimState:
     """Settings and shared state of one simulator; read by every request."""
 
-    def __init__(self, tokens_per_second: float | None = None, pull_seconds: float = 1.0) -> None:
+    def __init__(self, tokens_per_second: float | None = None, pull_seconds: float = 1.0,
+                 gate: Gate | None = None) -> None:
         self.tokens_per_second = tokens_per_second
         self.pull_seconds = pull_seconds
+        self.gate = gate or Gate()
         self.journal = Journal()
         self.shelf = ModelShelf()
         self._lock = threading.Lock()
@@ -260,6 +263,7 @@ class Call:
     writer: ResponseWriter
     state: SimState
     started_ns: int
+    authorization: str | None = field(default=None, repr=False)  # checked by the gate, never stored
 
     @property
     def head_only(self) -> bool:
@@ -270,9 +274,11 @@ class Call:
         """Send ``value`` as a whole JSON body (Go's encoding)."""
         self.writer.send_body(status, go_json(value), JSON, self.head_only)
 
-    def send_error(self, status: int, message: str) -> None:
-        """Send Ollama's error body ``{"error": message}``."""
-        self.send_json({"error": message}, status)
+    def send_error(self, status: int, message: str, extra: dict[str, Any] | None = None,
+                   content_type: str = JSON) -> None:
+        """Send Ollama's error body ``{"error": message}`` (plus ``extra`` keys, sorted like gin.H)."""
+        body = dict(sorted({"error": message, **(extra or {})}.items()))
+        self.writer.send_body(status, go_json(body), content_type, self.head_only)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -328,12 +334,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             writer.send_body(400, b"400 Bad Request", "text/plain; charset=utf-8")
             return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        authorization = headers.pop("authorization", None)
+        headers.pop("proxy-authorization", None)
         state.journal.add_request(Request(
             method=self.command, path=path, body=_json_object(raw), time=time.monotonic(),
-            headers={k.lower(): v for k, v in self.headers.items()},
+            headers=headers, has_authorization=authorization is not None,
         ))
         handle(Call(method=self.command, path=path, raw=raw or b"", writer=writer,
-                    state=state, started_ns=started_ns))
+                    state=state, started_ns=started_ns, authorization=authorization))
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 

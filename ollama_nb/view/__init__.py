@@ -9,6 +9,7 @@ are missing, text goes to stdout.
 from __future__ import annotations
 
 from ._consume import Interrupted, stream_async, stream_many_async, stream_sync, ui_poller
+from ._logprobs import logprobs_html
 from ._stream_view import PlainView, StreamView, make_view
 from ._tables import markdown_table
 
@@ -16,6 +17,7 @@ __all__ = [
     "Interrupted",
     "PlainView",
     "StreamView",
+    "logprobs_html",
     "make_view",
     "markdown_table",
     "stream_async",
