@@ -28,6 +28,7 @@ import httpx
 
 from ._errors import ConnectionLostError, MalformedLineWarning, OllamaError, StreamError, ToolError
 from ._ndjson import LineBuffer, parse_line
+from ._sse import aiter_sse, iter_sse
 from ._timing import Timing
 from ._tools import DEFAULT_MAX_TOOL_ROUNDS, ToolCall, ToolResult, run_tool_call
 
@@ -411,6 +412,19 @@ class Reply(BaseReply):
         finally:
             self.close()
 
+    def sse(self) -> Iterator[bytes]:
+        """The reply as Server-Sent Events (UTF-8 bytes); closing the generator stops the reply.
+
+        For Flask: ``Response(reply.sse(), mimetype="text/event-stream")``. With FastAPI use
+        :meth:`AsyncReply.sse` (a sync generator in Starlette's thread pool is not closed when the
+        page goes away). Events and framing: :mod:`ollama_nb._sse`.
+
+        Example:
+            >>> next(client.generate("llama3.2", "Hi").sse())   # doctest: +SKIP
+            b'data: {"content":"Hello"}\\n\\n'
+        """
+        return iter_sse(self)
+
     def stop(self) -> None:
         """Stop generating: close the connection now (from any thread); keep the text so far."""
         if self._finished:
@@ -522,6 +536,18 @@ class AsyncReply(BaseReply):
                 raise error from (exc.__cause__ if error is exc else exc)
         finally:
             await self.aclose()
+
+    def sse(self) -> AsyncIterator[bytes]:
+        """The reply as Server-Sent Events (UTF-8 bytes); cancelling or closing the generator stops the reply.
+
+        For FastAPI: ``StreamingResponse(reply.sse(), media_type="text/event-stream")``; uvicorn's
+        disconnect cancels it, which closes the Ollama stream at once. Events: :mod:`ollama_nb._sse`.
+
+        Example:
+            >>> reply = await client.chat("llama3.2", messages)   # doctest: +SKIP
+            >>> return StreamingResponse(reply.sse(), media_type="text/event-stream")   # doctest: +SKIP
+        """
+        return aiter_sse(self)
 
     async def _guarded(self, awaitable: Any) -> Any:
         """Await ``awaitable`` so that ``stop()`` can interrupt it."""

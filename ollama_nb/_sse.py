@@ -1,0 +1,117 @@
+"""A reply re-streamed as Server-Sent Events (``text/event-stream``) for a web page.
+
+Three kinds of event, each one line of JSON in one ``data:`` field, ended by a blank line:
+
+- a message (no ``event:`` field) per text delta: ``{"content": "...", "thinking": "..."}``
+  (``thinking`` only when the delta has some);
+- ``event: done`` once at the end: ``{"done_reason": ..., "stopped": ..., "timing": {...}}``;
+- ``event: error`` instead of ``done`` when the stream failed, also before its first byte (a
+  missing model, Ollama down): ``{"error": "<the one- or two-line message>", "type": "..."}``.
+
+Nothing else is sent (no ids, no comments, no ``retry:``). The events are ``bytes`` in UTF-8:
+WSGI and ASGI servers write bytes, so neither Flask nor Starlette has to encode each event.
+
+Closing the generator (a web server does when the page goes away) closes the Ollama stream
+at once, so Ollama stops generating:
+
+- **FastAPI/Starlette**: use ``AsyncClient`` and ``AsyncReply.sse()``. Uvicorn reports the
+  disconnect and Starlette cancels the response task, which lands in the generator's ``await``
+  on Ollama. (A sync generator runs in Starlette's thread pool and is only abandoned: Ollama
+  would keep going until the generator is garbage-collected.)
+- **Flask/werkzeug**: the server calls the generator's ``close()`` when writing to the gone
+  page fails, which is at the next event or the one after; while Ollama is silent (loading the
+  model) nothing is written, so the stream is closed once the first token arrives.
+
+Example:
+    >>> event_bytes({"content": "Hi"})
+    b'data: {"content":"Hi"}\\n\\n'
+    >>> event_bytes({"error": "boom"}, event="error")
+    b'event: error\\ndata: {"error":"boom"}\\n\\n'
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
+
+from ._errors import OllamaError
+
+if TYPE_CHECKING:
+    from ._reply import AsyncReply, BaseReply, Chunk, Reply
+
+__all__ = ["aiter_sse", "delta_event", "done_event", "error_event", "event_bytes", "iter_sse"]
+
+
+def _json_line(data: Mapping[str, Any]) -> bytes:
+    """Compact JSON on one line, UTF-8; a lone surrogate (from a ``\\ud800`` escape) stays escaped."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data, separators=(",", ":")).encode("ascii")
+
+
+def event_bytes(data: Mapping[str, Any], *, event: str | None = None) -> bytes:
+    """One SSE event: an optional ``event:`` line, one ``data:`` line, a blank line.
+
+    JSON escapes every CR and LF, so the data is always a single line.
+
+    Example:
+        >>> event_bytes({"text": "a\\nb"})
+        b'data: {"text":"a\\\\nb"}\\n\\n'
+    """
+    head = b"event: " + event.encode("ascii") + b"\n" if event else b""
+    return head + b"data: " + _json_line(data) + b"\n\n"
+
+
+def delta_event(chunk: Chunk) -> bytes | None:
+    """The event for a chunk's new text; None when it has none (the final line, tool rounds)."""
+    if not chunk.content and not chunk.thinking:
+        return None
+    data = {"content": chunk.content, "thinking": chunk.thinking} if chunk.thinking else {"content": chunk.content}
+    return event_bytes(data)
+
+
+def done_event(reply: BaseReply) -> bytes:
+    """The ``done`` event: why the reply ended, whether it was stopped, and its timing."""
+    data = {"done_reason": reply.done_reason, "stopped": reply.stopped, "timing": reply.timing.as_dict()}
+    return event_bytes(data, event="done")
+
+
+def error_event(exc: OllamaError) -> bytes:
+    """The ``error`` event: the user-facing message and the error's class name."""
+    return event_bytes({"error": exc.message, "type": type(exc).__name__}, event="error")
+
+
+def iter_sse(reply: Reply) -> Iterator[bytes]:
+    """Events for a blocking :class:`Reply`; closing this generator stops the reply at once."""
+    chunks = iter(reply)
+    try:
+        for chunk in chunks:
+            event = delta_event(chunk)
+            if event is not None:
+                yield event
+    except OllamaError as exc:
+        yield error_event(exc)
+        return
+    finally:
+        reply.stop()  # no-op after the end; else the FIN goes to Ollama now
+        chunks.close()  # type: ignore[attr-defined]
+    yield done_event(reply)
+
+
+async def aiter_sse(reply: AsyncReply) -> AsyncIterator[bytes]:
+    """Events for an :class:`AsyncReply`; cancelling or closing this generator stops the reply at once."""
+    chunks = reply.__aiter__()
+    try:
+        async for chunk in chunks:
+            event = delta_event(chunk)
+            if event is not None:
+                yield event
+    except OllamaError as exc:
+        yield error_event(exc)
+        return
+    finally:
+        reply.stop()  # synchronous: the FIN goes to Ollama even while this task is being cancelled
+        await chunks.aclose()  # type: ignore[attr-defined]
+    yield done_event(reply)
