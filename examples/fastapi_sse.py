@@ -7,10 +7,11 @@ Run it against the simulator (or a real Ollama at OLLAMA_HOST) and open http://1
     python examples/fastapi_sse.py                       # or: uvicorn --factory fastapi_sse:create_app
 
 The endpoint is one line: ``StreamingResponse(reply.sse(), media_type="text/event-stream")``.
-The one thing FastAPI needs for "close the page, Ollama stops": an *async* generator, so use
-``AsyncClient`` and ``AsyncReply.sse()``. Uvicorn reports the disconnect, Starlette cancels the
-response, and the cancellation lands in the generator's ``await`` on Ollama, whose ``finally``
-closes the Ollama connection. (A sync generator would run in a thread pool and only be abandoned.)
+The one thing FastAPI needs for "close the page, Ollama stops": an *async* body iterator.
+Uvicorn reports the disconnect, Starlette cancels the response, and the cancellation lands in
+the iterator's ``await`` on Ollama, which closes the Ollama connection. ``AsyncReply.sse()`` is
+an async generator; with the blocking ``Client`` in a ``def`` endpoint, ``Reply.sse()`` works
+the same way (it is async-iterable; Starlette would only abandon a plain sync generator).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import httpx
 
 from ._errors import ConnectionLostError, MalformedLineWarning, OllamaError, StreamError, ToolError
 from ._ndjson import LineBuffer, parse_line
-from ._sse import aiter_sse, iter_sse
+from ._sse import ReplyEvents, aiter_sse
 from ._timing import Timing
 from ._tools import DEFAULT_MAX_TOOL_ROUNDS, ToolCall, ToolResult, run_tool_call
 
@@ -412,18 +412,19 @@ class Reply(BaseReply):
         finally:
             self.close()
 
-    def sse(self) -> Iterator[bytes]:
-        """The reply as Server-Sent Events (UTF-8 bytes); closing the generator stops the reply.
+    def sse(self) -> ReplyEvents:
+        """The reply as Server-Sent Events (UTF-8 bytes); closing or cancelling them stops the reply.
 
-        For Flask: ``Response(reply.sse(), mimetype="text/event-stream")``. With FastAPI use
-        :meth:`AsyncReply.sse` (a sync generator in Starlette's thread pool is not closed when the
-        page goes away). Events and framing: :mod:`ollama_nb._sse`.
+        Flask: ``Response(reply.sse(), mimetype="text/event-stream")``; FastAPI:
+        ``StreamingResponse(reply.sse(), media_type="text/event-stream")`` (iterated there
+        asynchronously, each read in a worker thread, so a disconnect stops the reply at once).
+        Events and framing: :mod:`ollama_nb._sse`.
 
         Example:
             >>> next(client.generate("llama3.2", "Hi").sse())   # doctest: +SKIP
             b'data: {"content":"Hello"}\\n\\n'
         """
-        return iter_sse(self)
+        return ReplyEvents(self)
 
     def stop(self) -> None:
         """Stop generating: close the connection now (from any thread); keep the text so far."""

@@ -11,16 +11,17 @@ Three kinds of event, each one line of JSON in one ``data:`` field, ended by a b
 Nothing else is sent (no ids, no comments, no ``retry:``). The events are ``bytes`` in UTF-8:
 WSGI and ASGI servers write bytes, so neither Flask nor Starlette has to encode each event.
 
-Closing the generator (a web server does when the page goes away) closes the Ollama stream
-at once, so Ollama stops generating:
+When the page goes away, the Ollama stream is closed at once, so Ollama stops generating:
 
-- **FastAPI/Starlette**: use ``AsyncClient`` and ``AsyncReply.sse()``. Uvicorn reports the
-  disconnect and Starlette cancels the response task, which lands in the generator's ``await``
-  on Ollama. (A sync generator runs in Starlette's thread pool and is only abandoned: Ollama
-  would keep going until the generator is garbage-collected.)
-- **Flask/werkzeug**: the server calls the generator's ``close()`` when writing to the gone
-  page fails, which is at the next event or the one after; while Ollama is silent (loading the
-  model) nothing is written, so the stream is closed once the first token arrives.
+- **FastAPI/Starlette** needs an *async* body iterator: uvicorn reports the disconnect, Starlette
+  cancels the response task, and the cancellation lands in the iterator's ``await``. Starlette
+  never closes a sync iterator (it runs it in its thread pool and abandons it), so
+  ``Reply.sse()`` is async-iterable too (:class:`ReplyEvents`: each read in a worker thread,
+  ``Reply.stop()`` on cancel); ``AsyncReply.sse()`` is an async generator.
+- **Flask/werkzeug** needs nothing more than a streaming server: it calls the iterator's
+  ``close()`` when a write to the gone page fails, which is at the next event (measured: one
+  more token). While Ollama is silent (loading the model) nothing is written, so the stream
+  is closed when the first token arrives.
 
 Example:
     >>> event_bytes({"content": "Hi"})
@@ -32,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import json
+import threading
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
 
 from ._errors import OllamaError
@@ -39,7 +41,7 @@ from ._errors import OllamaError
 if TYPE_CHECKING:
     from ._reply import AsyncReply, BaseReply, Chunk, Reply
 
-__all__ = ["aiter_sse", "delta_event", "done_event", "error_event", "event_bytes", "iter_sse"]
+__all__ = ["ReplyEvents", "aiter_sse", "delta_event", "done_event", "error_event", "event_bytes", "iter_sse"]
 
 
 def _json_line(data: Mapping[str, Any]) -> bytes:
@@ -98,6 +100,63 @@ def iter_sse(reply: Reply) -> Iterator[bytes]:
         reply.stop()  # no-op after the end; else the FIN goes to Ollama now
         chunks.close()  # type: ignore[attr-defined]
     yield done_event(reply)
+
+
+class ReplyEvents:
+    """The events of a blocking :class:`Reply`, for a WSGI server and for an ASGI one.
+
+    Iterated (Flask/werkzeug), it is :func:`iter_sse`: ``close()`` stops the reply. Async-iterated
+    (Starlette's ``StreamingResponse`` prefers that), each event is read in a worker thread, and
+    cancelling the wait stops the reply at once from the event loop instead of leaving the thread
+    to run to the end: ``Reply.stop()`` may be called from any thread.
+    """
+
+    def __init__(self, reply: Reply) -> None:
+        self._reply = reply
+        self._events = iter_sse(reply)
+        self._reading = threading.Lock()  # held by the thread inside next()
+
+    def __iter__(self) -> ReplyEvents:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._events)
+
+    def close(self) -> None:
+        """Stop the reply (if still streaming) and release its connection."""
+        self._events.close()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._in_worker_thread()
+
+    def _next_or_none(self) -> bytes | None:
+        with self._reading:
+            return next(self._events, None)
+
+    async def _in_worker_thread(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                event = await _abandonable_thread(self._next_or_none)
+                if event is None:
+                    return
+                yield event
+        finally:
+            self._reply.stop()  # a worker inside next() returns at once and ends the generator itself
+            if self._reading.acquire(blocking=False):
+                try:  # no worker inside: release the connection here, never leave it to the GC
+                    self._events.close()
+                finally:
+                    self._reading.release()
+
+
+async def _abandonable_thread(func: Any, *args: Any) -> Any:
+    """``func(*args)`` in anyio's worker threads (httpx's dependency); a cancelled caller stops waiting."""
+    from anyio import to_thread
+
+    try:
+        return await to_thread.run_sync(func, *args, abandon_on_cancel=True)
+    except TypeError:  # anyio < 4.1 names it ``cancellable``
+        return await to_thread.run_sync(func, *args, cancellable=True)
 
 
 async def aiter_sse(reply: AsyncReply) -> AsyncIterator[bytes]:

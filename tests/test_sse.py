@@ -3,11 +3,13 @@
 The apps are the ones in ``examples/``, pointed at the simulator; the browser is httpx. Dropping
 the web connection must close the Ollama stream: the simulator records a ``disconnect`` with far
 fewer lines sent than the whole reply (400 chunks 0.05 s apart would take 20 s).
+fastapi, uvicorn and flask come with the ``test`` extra: missing, they fail the module (no skip).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import json
 import socket
@@ -19,6 +21,10 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
+from werkzeug.serving import make_server
 
 from ollama_nb import AsyncClient, Chunk, Client, ModelNotFoundError
 from ollama_nb._sse import delta_event, done_event, error_event, event_bytes
@@ -52,8 +58,6 @@ def _listening_socket() -> socket.socket:
 
 @contextmanager
 def _uvicorn(app: Any) -> Iterator[str]:
-    import uvicorn
-
     sock = _listening_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -68,8 +72,6 @@ def _uvicorn(app: Any) -> Iterator[str]:
 
 @contextmanager
 def _werkzeug(app: Any) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -81,15 +83,32 @@ def _werkzeug(app: Any) -> Iterator[str]:
         thread.join(10)
 
 
+def _fastapi_with_blocking_client(host: str, model: str) -> Any:
+    """FastAPI with a plain ``def`` endpoint and the blocking Client: ``Reply.sse()`` must do as well."""
+    client = Client(host)
+    app = FastAPI()
+
+    @app.get("/stream")
+    def stream(prompt: str) -> StreamingResponse:
+        reply = client.chat(model, [{"role": "user", "content": prompt}])
+        return StreamingResponse(reply.sse(), media_type="text/event-stream")
+
+    return app
+
+
 @contextmanager
 def serve(framework: str, simulator: Simulator, model: str = "llama3.2") -> Iterator[str]:
-    """The example app of ``framework`` in front of the simulator; yields its base URL."""
+    """The example app of ``framework`` in front of the simulator; yields its base URL.
+
+    ``fastapi-sync`` is FastAPI with the blocking client (no page, only ``/stream``).
+    """
     if framework == "fastapi":
-        pytest.importorskip("fastapi")
         with _uvicorn(_example("fastapi_sse").create_app(simulator.url, model)) as url:
             yield url
+    elif framework == "fastapi-sync":
+        with _uvicorn(_fastapi_with_blocking_client(simulator.url, model)) as url:
+            yield url
     else:
-        pytest.importorskip("flask")
         with _werkzeug(_example("flask_sse").create_app(simulator.url, model)) as url:
             yield url
 
@@ -118,7 +137,7 @@ def expected_text(simulator: Simulator, prompt: str) -> str:
         return client.chat("llama3.2", [{"role": "user", "content": prompt}]).read()
 
 
-FRAMEWORKS = pytest.mark.parametrize("framework", ["fastapi", "flask"])
+FRAMEWORKS = pytest.mark.parametrize("framework", ["fastapi", "fastapi-sync", "flask"])
 
 
 # -- through the web servers ----------------------------------------------------------------
@@ -137,7 +156,7 @@ def test_page_gets_one_event_per_delta_then_done_with_the_exact_text(framework: 
     assert done["timing"]["output_tokens"] == 30 and done["timing"]["estimated"] is False
 
 
-@FRAMEWORKS
+@pytest.mark.parametrize("framework", ["fastapi", "flask"])
 def test_page_serves_the_html_that_renders_text_as_text(framework: str, simulator: Simulator) -> None:
     with serve(framework, simulator) as base:
         page = httpx.get(base + "/", timeout=10)
@@ -224,6 +243,37 @@ def test_closing_the_async_generator_between_events_closes_the_ollama_stream(sim
 
     reply = asyncio.run(main())
     disconnect = simulator.wait_for("disconnect", timeout=10)
+    assert disconnect.lines_sent < PACED_TOTAL_LINES // 2
+    assert reply.stopped
+
+
+def _active_connections(client: Client) -> list[Any]:
+    pool = client._http._transport._pool  # httpcore's pool: a response not yet closed keeps its connection active
+    return [c for c in pool.connections if not c.is_idle() and not c.is_closed()]
+
+
+def test_blocking_reply_read_asynchronously_releases_its_connection_when_closed_between_events(
+    simulator: Simulator,
+) -> None:
+    """Starlette iterates ``Reply.sse()`` asynchronously; closing it between events must not leave the
+    connection for the garbage collector (which may run inside httpcore's pool lock, and deadlock)."""
+
+    async def first_then_close(events: Any) -> bytes:
+        stream = events.__aiter__()
+        first = await stream.__anext__()
+        await stream.aclose()
+        return first
+
+    gc.disable()
+    try:
+        with Client(simulator.url) as client:
+            reply = client.chat("llama3.2", [{"role": "user", "content": PACED}])
+            first = asyncio.run(first_then_close(reply.sse()))
+            disconnect = simulator.wait_for("disconnect", timeout=10)
+            assert _active_connections(client) == []
+    finally:
+        gc.enable()
+    assert first.startswith(b"data: ")
     assert disconnect.lines_sent < PACED_TOTAL_LINES // 2
     assert reply.stopped
 
