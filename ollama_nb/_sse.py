@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
 from ._errors import OllamaError
 
 if TYPE_CHECKING:
-    from ._reply import AsyncReply, BaseReply, Chunk, Reply
+    from ._reply import AsyncReply, Reply
+    from ._reply_state import BaseReply, Chunk
 
 __all__ = ["ReplyEvents", "aiter_sse", "delta_event", "done_event", "error_event", "event_bytes", "iter_sse"]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ._binding import RequestError, bind
 from ._generation import chat, generate
-from ._server import Call
+from ._exchange import Call
 from ._wire import go_json
 
 __all__ = ["ROUTES", "Call", "handle"]

@@ -24,7 +24,7 @@ from ._binding import RequestError, bind, image_sizes, keep_alive_seconds, optio
 from ._directives import DirectiveError, Directives, parse_directives
 from ._models import can_think, context_length
 from ._replies import ReplyInput, ReplyPlan, plan_reply
-from ._server import Call, ResponseWriter
+from ._exchange import Call, ResponseWriter
 from ._wire import created_at, go_json, json_string, rfc3339_nano
 
 __all__ = ["chat", "generate"]
