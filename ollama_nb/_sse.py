@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import threading
+from inspect import signature
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
 
 from ._errors import OllamaError
@@ -154,10 +155,8 @@ async def _abandonable_thread(func: Any, *args: Any) -> Any:
     """``func(*args)`` in anyio's worker threads (httpx's dependency); a cancelled caller stops waiting."""
     from anyio import to_thread
 
-    try:
-        return await to_thread.run_sync(func, *args, abandon_on_cancel=True)
-    except TypeError:  # anyio < 4.1 names it ``cancellable``
-        return await to_thread.run_sync(func, *args, cancellable=True)
+    abandon = "abandon_on_cancel" if "abandon_on_cancel" in signature(to_thread.run_sync).parameters else "cancellable"
+    return await to_thread.run_sync(func, *args, **{abandon: True})  # anyio < 4.1 names it ``cancellable``
 
 
 async def aiter_sse(reply: AsyncReply) -> AsyncIterator[bytes]:

@@ -26,6 +26,9 @@ pytestmark = pytest.mark.timeout(60)
 #: Mid-stream for seconds: 400 chunks 0.05 s apart.
 PACED = "count [[delay=0.05]] [[tokens=400]]"
 PACED_TOTAL_LINES = 401
+#: Lines 20 s apart: a close that waited for the next line would come far too late.
+GAP_SECONDS = 20
+GAPPED = f"wait for it [[tokens=3]] [[delay={GAP_SECONDS}]]"
 #: Multi-byte text whose lines the simulator writes in two pieces split inside a character.
 UTF8 = "say something [[utf8]] [[tokens=30]]"
 
@@ -81,6 +84,19 @@ def test_dropping_the_web_connection_closes_the_ollama_stream(framework: str, si
     assert disconnect.path == "/api/chat"
     assert 3 <= disconnect.lines_sent < PACED_TOTAL_LINES // 2
     assert [e.kind for e in simulator.events if e.kind == "complete"] == []
+
+
+@pytest.mark.parametrize("framework", ["fastapi", "fastapi-sync"])
+def test_behind_fastapi_a_page_closed_while_ollama_is_silent_closes_the_stream_without_waiting(
+    framework: str, simulator: Simulator
+) -> None:
+    """Uvicorn reports the disconnect by itself, so the close does not wait for Ollama's next line."""
+    with serve(framework, simulator) as base, httpx.Client(timeout=30) as web:
+        with web.stream("GET", f"{base}/stream", params={"prompt": GAPPED}) as response:
+            first = next(response.iter_lines())
+        disconnect = simulator.wait_for("disconnect", timeout=GAP_SECONDS / 2)
+    assert first.startswith("data: ")
+    assert disconnect.lines_sent == 1
 
 
 @FRAMEWORKS
