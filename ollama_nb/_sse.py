@@ -21,7 +21,8 @@ When the page goes away, the Ollama stream is closed at once, so Ollama stops ge
 - **Flask/werkzeug** needs nothing more than a streaming server: it calls the iterator's
   ``close()`` when a write to the gone page fails, which is at the next event (measured: one
   more token). While Ollama is silent (loading the model) nothing is written, so the stream
-  is closed when the first token arrives.
+  is closed when the first token arrives. (So is a blocking ``Reply`` behind FastAPI while it
+  waits for Ollama's first byte: ``Reply.stop()`` cannot interrupt that wait from another thread.)
 
 Example:
     >>> event_bytes({"content": "Hi"})
