@@ -11,6 +11,8 @@ import asyncio
 import gc
 import json
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -271,3 +273,14 @@ def test_done_event_of_a_finished_reply(simulator: Simulator) -> None:
     assert kind == "done" and data["done_reason"] == "length" and data["stopped"] is False
     assert data["timing"]["output_tokens"] == 4
 
+
+
+def test_the_package_imports_no_web_framework(simulator: Simulator) -> None:
+    code = (
+        "import sys, ollama_nb\n"
+        f"events = list(ollama_nb.Client({simulator.url!r}).generate('llama3.2', 'hi [[tokens=2]]').sse())\n"
+        "assert len(events) == 3, events\n"
+        "print(sorted(m for m in ('fastapi', 'starlette', 'flask', 'werkzeug', 'uvicorn') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
