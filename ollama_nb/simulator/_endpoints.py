@@ -16,7 +16,7 @@ from collections.abc import Callable
 from ._binding import RequestError, bind
 from ._generation import chat, generate
 from ._cloud import status_body
-from ._server import JSON, Call
+from ._exchange import JSON, Call
 from ._wire import go_json
 
 __all__ = ["ROUTES", "Call", "handle"]

@@ -27,7 +27,7 @@ from ._limits import check_fits, check_top_logprobs
 from ._logprobs import logprob_entry
 from ._models import can_think, context_length
 from ._replies import ReplyInput, ReplyPlan, plan_reply
-from ._server import Call, ResponseWriter
+from ._exchange import Call, ResponseWriter
 from ._wire import created_at, go_json, json_string
 
 __all__ = ["chat", "generate"]
