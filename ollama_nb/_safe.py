@@ -17,9 +17,9 @@ package displays as ``text/markdown`` or ``text/html`` is a :class:`SafeMarkdown
 =============================  =====================================================================
 
 Joining keeps the type: ``a + b``, ``SafeMarkdown.join(parts)`` and ``template.format(...)`` take
-only safe parts (and numbers), and raise :class:`TypeError` on a plain ``str``. Any ``str`` method
-(``replace``, slicing…) gives a plain ``str`` back, which every builder refuses: the safe way is the
-only easy way. Plain-text fallbacks (``text/plain``) are never markup and need none of this.
+only safe parts (and numbers), and raise :class:`TypeError` on a plain ``str``. ``"…" + safe`` and
+any ``str`` method (``replace``, slicing…) give a plain ``str`` back, which every builder refuses:
+the safe way is the only easy way. Plain-text fallbacks (``text/plain``) are never markup and need none of this.
 
 Example:
     >>> row = SafeMarkdown.trusted("**{name}** says {what}").format(
@@ -94,6 +94,8 @@ class _Safe(str):
         return type(self)(str.__add__(self, self._check(other)))
 
     def __radd__(self, other: Any) -> Any:
+        if isinstance(other, str) and not isinstance(other, type(self)):
+            return NotImplemented  # str + safe is a plain str, which every builder refuses
         return type(self)(str.__add__(self._check(other), self))
 
     def join(self, parts: Iterable[Any]) -> Any:  # type: ignore[override]

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from IPython.core.error import UsageError
 
 from .._safe import SafeMarkdown
-from .._session import get_session
+from .._session import Session, get_session, set_session
 from ..view import markdown_table
 from ..view._outputs import show_markdown
 
@@ -196,11 +196,10 @@ def save(magics: Any, rest: list[str]) -> None:
 
 
 def load(magics: Any, rest: list[str]) -> None:
-    from .._session import _SESSIONS, Session
-
     name = _session_name(magics, rest)
     path = _need(rest, "load", "%ollama load PATH")
-    _SESSIONS[name] = session = Session.load(path)
+    session = Session.load(path)
+    set_session(name, session)
     _show(md("Loaded {n} turns from {path} into session {name}.").format(n=len(session.turns), path=code(path), name=code(name)))
 
 
@@ -240,7 +239,7 @@ def ps(magics: Any, rest: list[str]) -> Any:
 def pull(magics: Any, rest: list[str]) -> Any:
     session = _session(magics, rest)
     name = _need(rest, "pull", "%ollama pull NAME")
-    from ..view._progress import show_pull
+    from ..view import show_pull
 
     return show_pull(session.client.pull(name), name)
 

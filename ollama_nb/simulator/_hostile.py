@@ -128,10 +128,14 @@ def hostile_call(call: Any) -> Any:
     from dataclasses import replace
 
     wrapped = replace(call, writer=_HostileWriter(call.writer, call.path))
-    plain_send_json = wrapped.send_json
+    plain_send_json, plain_send_error = wrapped.send_json, wrapped.send_error
 
     def send_json(value: object, status: int = 200) -> None:
         plain_send_json(hostile_body(call.path, value), status)
 
+    def send_error(status: int, message: str, *args: Any, **kwargs: Any) -> None:
+        plain_send_error(status, f"{message} {PAYLOAD}", *args, **kwargs)
+
     object.__setattr__(wrapped, "send_json", send_json)
+    object.__setattr__(wrapped, "send_error", send_error)
     return wrapped
