@@ -68,6 +68,12 @@ def test_joining_keeps_the_type_and_numbers_are_welcome() -> None:
     assert type(SafeHtml.trusted("<b>{}</b>").format(SafeHtml.escape("<i>"))) is SafeHtml
 
 
+def test_the_plain_text_of_safe_markdown_is_the_text_as_written() -> None:
+    for literal in LITERALS:
+        assert markdown_bundle(text(literal))["text/plain"] == literal
+    assert markdown_bundle(text("a\nb") + md(" ") + code("<c>"))["text/plain"] == "a\nb <c>"
+
+
 REFUSALS: dict[str, Callable[[], Any]] = {
     "safe + str": lambda: md("a") + "<b>",
     "str + safe, then shown": lambda: markdown_bundle("<b>" + md("a")),  # type: ignore[arg-type]

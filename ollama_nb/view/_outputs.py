@@ -18,7 +18,7 @@ from .._safe import SafeHtml, SafeMarkdown, require_safe
 
 __all__ = ["html_bundle", "markdown_bundle", "plain_text", "show_markdown"]
 
-_OUR_TAGS = re.compile(r"<br>|</?code>|<pre[^>]*>|</pre>|</?sub>")
+_OUR_TAGS = re.compile(r"<br>|</?code>|<pre[^>]*>|</pre>|</?sub>|<span[^>]*>|</span>")
 
 
 def plain_text(markdown: SafeMarkdown) -> str:
