@@ -143,8 +143,8 @@ def test_no_secret_reaches_the_file(simulator: Simulator, record_db: Path, monke
     Session("llama3.2", host=simulator.url).chat("hi [[tokens=2]]").read()  # the key goes as a bearer token
     client = Client(simulator.url, headers={"Authorization": "Bearer sk-header-secret-0815"})
     Session("llama3.2", client=client).chat("hi [[tokens=2]]").read()
-    sent = [r.headers.get("authorization") for r in simulator.requests if r.path == "/api/chat"]
-    assert sent == ["Bearer sk-env-secret-4711", "Bearer sk-header-secret-0815"]  # both were sent
+    sent = [r.has_authorization for r in simulator.requests if r.path == "/api/chat"]
+    assert sent == [True, True]  # both were sent (the simulator's journal keeps no value)
     open_record(record_db).close()  # fold the WAL into the file
     data = b"".join(p.read_bytes() for p in record_db.parent.glob("record.db*"))
     assert data.count(b"hi [[tokens=2]]") >= 2  # the turns are there

@@ -141,3 +141,14 @@ def test_the_notebook_path_and_cell_number_are_recorded(ip: InteractiveShell, re
     assert column(record_db, "notebook") == ["/home/me/notebooks/trip.ipynb"]
     cell = ollama_nb.get_session().last.cell
     assert isinstance(cell, int) and column(record_db, "cell") == [cell]
+
+
+def test_log_shows_model_and_server_text_escaped(ip: InteractiveShell) -> None:
+    from IPython.utils.capture import capture_output
+
+    run(ip, "%ollama_chat --session evil Show me HTML [[html]]")
+    assert "<img" in ollama_nb.get_session("evil").last.text  # the model did send markup
+    with capture_output() as captured:
+        run(ip, "%ollama log --session evil")
+    (table,) = [o.data["text/markdown"] for o in captured.outputs if "text/markdown" in o.data]
+    assert "<img" not in table and "<script" not in table and "&lt;img" in table
