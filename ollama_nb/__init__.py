@@ -34,10 +34,13 @@ from ._errors import (
     RecordWarning,
     ReplyNotReadError,
     ResponseError,
+    ServerBusyError,
+    SignInRequiredError,
     StreamError,
     StructuredOutputError,
     ToolError,
 )
+from ._logprobs import TokenLogprob
 from ._record import Record, RecordedTurn
 from ._reply import AsyncReply, Chunk, Reply
 from ._request import ChatRequest, GenerateRequest
@@ -77,10 +80,13 @@ __all__ = [
     "ReplyNotReadError",
     "ResponseError",
     "RunningModel",
+    "ServerBusyError",
     "Session",
+    "SignInRequiredError",
     "StreamError",
     "StructuredOutputError",
     "Timing",
+    "TokenLogprob",
     "ToolCall",
     "ToolError",
     "ToolResult",

@@ -7,7 +7,9 @@ at the boundary with ``raise ... from exc`` so the cause stays inspectable::
     ├── OllamaConnectionError   nothing answers at the host (after retries)
     ├── OllamaTimeoutError      the server went silent for longer than the read timeout
     ├── ResponseError           an HTTP error status, with the server's own ``error`` text
-    │   └── ModelNotFoundError  the model is not on the server (404)
+    │   ├── ModelNotFoundError  the model is not on the server (404)
+    │   ├── SignInRequiredError the model needs an ollama.com sign-in or API key (401)
+    │   └── ServerBusyError     busy (503) or rate-limited (429), still after the retries
     ├── StreamError             an in-band ``{"error": ...}`` line after the stream started
     │   └── ConnectionLostError the connection closed before the ``done`` line
     ├── Interrupted             the user interrupted (Ctrl-C, kernel ■) a stream or a pull
@@ -50,6 +52,8 @@ __all__ = [
     "RecordWarning",
     "ReplyNotReadError",
     "ResponseError",
+    "ServerBusyError",
+    "SignInRequiredError",
     "StreamError",
     "StructuredOutputError",
     "ToolError",
@@ -124,6 +128,44 @@ class ModelNotFoundError(ResponseError):
         )
         self.status_code = 404
         self.error = error or f"model '{model}' not found"
+
+
+class SignInRequiredError(ResponseError):
+    """HTTP 401: a cloud model needs you signed in to ollama.com (or a valid ``OLLAMA_API_KEY``).
+
+    ``signin_url`` is the sign-in link Ollama put in its answer, when it did.
+
+    Example:
+        >>> print(SignInRequiredError("unauthorized", host="http://127.0.0.1:11434",
+        ...                           signin_url="https://ollama.com/connect?name=me&key=abc"))
+        Ollama at http://127.0.0.1:11434 answered 401: unauthorized (this model needs an ollama.com account)
+        Run `ollama signin`, or open https://ollama.com/connect?name=me&key=abc, then try again.
+    """
+
+    def __init__(self, error: str, *, host: str = "", signin_url: str | None = None, api_key_sent: bool = False) -> None:
+        self.signin_url = signin_url
+        if signin_url:
+            hint = f"Run `ollama signin`, or open {signin_url}, then try again."
+        elif api_key_sent:
+            hint = "Check OLLAMA_API_KEY (it was sent as a bearer token), or run `ollama signin`."
+        else:
+            hint = "Run `ollama signin` (or set OLLAMA_API_KEY for https://ollama.com), then try again."
+        super().__init__(401, f"{error} (this model needs an ollama.com account)", host=host, hint=hint)
+        self.error = error
+
+
+class ServerBusyError(ResponseError):
+    """HTTP 503 (Ollama's queue is full) or 429 (rate limited), still after ``attempts`` tries."""
+
+    def __init__(self, status_code: int, error: str, *, host: str = "", attempts: int = 1) -> None:
+        self.attempts = attempts
+        tries = f"{attempts} tries" if attempts > 1 else "1 try"
+        ResponseError.__init__(self, status_code, error, host=host)
+        OllamaError.__init__(
+            self,
+            f"Ollama{' at ' + host if host else ''} is busy ({status_code}: {error}), still after {tries}.\n"
+            "Wait a moment and run it again.",
+        )
 
 
 class StreamError(OllamaError):

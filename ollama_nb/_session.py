@@ -179,8 +179,7 @@ class Session(RecordedSession, BatchMethods):
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, await self._acontext_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        reply = await self._recording.aopen(self.aclient, request, self._caching(cache), run_tools=True, notes=notes)
-        return self._track(reply, message, user, opts, cell)
+        return self._track(self._recording.open(self.aclient, request, self._caching(cache), run_tools=True, notes=notes), message, user, opts, cell)
 
     def generate(
         self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
@@ -198,8 +197,7 @@ class Session(RecordedSession, BatchMethods):
     ) -> AsyncReply:
         """The async twin of :meth:`generate`."""
         request, opts = self._generate_request(prompt, model, params)
-        reply = await self._recording.aopen(self.aclient, request, self._caching(cache))
-        return self._track(reply, prompt, None, opts, cell)
+        return self._track(self._recording.open(self.aclient, request, self._caching(cache)), prompt, None, opts, cell)
 
     # -- clients ---------------------------------------------------------------------------------
     @property

@@ -134,6 +134,21 @@ def ollama_for_notebooks() -> Iterator[str]:
                 os.environ["OLLAMA_HOST"] = previous
 
 
+@contextmanager
+def fresh_record() -> Iterator[None]:
+    """The tutorials' turns go to a record of this run (so ``%ollama log`` shows only them), unless
+    OLLAMA_NB_DB already names one."""
+    if os.environ.get("OLLAMA_NB_DB"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="onb-notebooks-") as folder:
+        os.environ["OLLAMA_NB_DB"] = os.path.join(folder, "record.db")  # kernels inherit it
+        try:
+            yield
+        finally:
+            os.environ.pop("OLLAMA_NB_DB", None)
+
+
 @dataclass(frozen=True)
 class NotebookRun:
     """What happened when one notebook ran."""
@@ -180,21 +195,6 @@ def kernel_for(nb: object, forced: str | None, available: set[str]) -> str:
     return name if name in available else "python3"
 
 
-@contextmanager
-def fresh_record() -> Iterator[None]:
-    """``OLLAMA_NB_DB`` pointing at a new, empty record file for the kernels started meanwhile."""
-    before = os.environ.get("OLLAMA_NB_DB")
-    with tempfile.TemporaryDirectory(prefix="onb-record-") as folder:
-        os.environ["OLLAMA_NB_DB"] = os.path.join(folder, "record.db")
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop("OLLAMA_NB_DB", None)
-            else:
-                os.environ["OLLAMA_NB_DB"] = before
-
-
 def run_notebook(
     source: Path, target: Path, *, timeout: float, kernel: str | None, available: set[str]
 ) -> NotebookRun:
@@ -225,9 +225,7 @@ def run_notebook(
     started = time.perf_counter()
     problems: list[str] = []
     # The kernel's own stderr (ipykernel 7 warns about TCP on every start) is shown only on failure.
-    # Each notebook gets a fresh record of turns, so answers recorded by earlier runs are never
-    # reused: the saved outputs do not depend on what ran before (notebook 5 reuses answers).
-    with tempfile.TemporaryFile() as kernel_stderr, fresh_record():
+    with tempfile.TemporaryFile() as kernel_stderr:
         try:
             client.execute(stderr=kernel_stderr)
         except (CellTimeoutError, DeadKernelError) as exc:
@@ -271,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     available = installed_kernels()
     runs: list[NotebookRun] = []
-    with ollama_for_notebooks():
+    with ollama_for_notebooks(), fresh_record():
         for source in args.notebooks:
             target = source if args.inplace else args.out / source.name
             run = run_notebook(

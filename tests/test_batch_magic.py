@@ -123,8 +123,8 @@ def test_view_redraws_only_when_the_interval_has_passed(simulator: Simulator, ca
     assert view.redraws == 2
     view.finish("done")
     last_line = capsys.readouterr().out.rstrip().split("\r")[-1]
-    assert last_line == f"llama3.2 over 5 items — {batch.progress().line()}"
-    assert last_line.startswith("llama3.2 over 5 items — 5/5 · 5 ok · 0 failed")
+    assert last_line == f"llama3.2 over 5 items — done: {batch.progress().line()}"
+    assert last_line.startswith("llama3.2 over 5 items — done: 5/5 · 5 ok · 0 failed")
 
 
 def test_running_the_cell_again_sends_only_the_failed_and_no_cache_sends_all(ip: InteractiveShell, simulator: Simulator) -> None:

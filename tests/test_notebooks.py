@@ -67,6 +67,7 @@ def test_notebook_runs_top_to_bottom_against_the_simulator_without_error_output(
     path: Path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("OLLAMA_HOST", simulator.url)  # the kernel inherits this environment
+    monkeypatch.setenv("OLLAMA_NB_DB", str(tmp_path.parent / f"{path.stem}-record.db"))  # a record of its own
     if DATA.is_dir():  # the data files shipped beside the notebooks (notebook 5 reads a CSV)
         shutil.copytree(DATA, tmp_path / DATA.name)
     shipped = sorted(tmp_path.rglob("*"))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ollama_nb import Client, RecordError, Session
+from ollama_nb import Client, OllamaConnectionError, RecordError, Session
 from ollama_nb._record import Record, RecordedTurn, open_record, record_path, request_key
 from ollama_nb._record._export import export_conversation
 from ollama_nb._record._schema import MIGRATIONS, migrate, schema_version
@@ -34,7 +34,7 @@ def rows(path: Path, sql: str = "SELECT * FROM turns ORDER BY id") -> list[sqlit
         db.close()
 
 
-def generation_requests(simulator: Simulator) -> list[Any]:
+def generations(simulator: Simulator) -> list[Any]:
     return [r for r in simulator.requests if r.path in ("/api/chat", "/api/generate")]
 
 
@@ -109,6 +109,25 @@ def test_a_stopped_turn_keeps_its_partial_text_in_the_record(session: Session, r
     assert row["status"] == "stopped" and row["text"] == reply.partial_text() != ""
 
 
+def test_a_recorded_turn_stays_lazy_and_learns_the_digest_after_the_server_answered(
+    simulator: Simulator, session: Session
+) -> None:
+    reply = session.chat("hi [[tokens=2]]")
+    cached = session.generate("hello [[tokens=2]]", cache=True)
+    assert simulator.requests == []  # nothing is sent before a reply is read, digest lookup included
+    reply.read()
+    assert [r.path for r in simulator.requests] == ["/api/chat", "/api/tags"]
+    cached.read()  # the digest is known now: the cache lookup needs no request
+    assert [r.path for r in simulator.requests] == ["/api/chat", "/api/tags", "/api/generate"]
+
+
+def test_with_the_server_down_a_cached_turn_fails_with_the_clients_error(session: Session, simulator: Simulator) -> None:
+    simulator.stop()
+    with pytest.raises(OllamaConnectionError) as info:
+        session.generate("hello [[tokens=2]]", cache=True).read()
+    assert len(str(info.value).splitlines()) <= 2 and session.last is not None and session.last.error
+
+
 def test_the_file_is_private_to_the_user_and_its_folder_is_made(tmp_path: Path, simulator: Simulator, monkeypatch: Any) -> None:
     path = tmp_path / "new" / "deeper" / "record.db"
     monkeypatch.setenv("OLLAMA_NB_DB", str(path))
@@ -121,12 +140,14 @@ def test_the_file_is_private_to_the_user_and_its_folder_is_made(tmp_path: Path, 
 
 def test_no_secret_reaches_the_file(simulator: Simulator, record_db: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("OLLAMA_API_KEY", "sk-env-secret-4711")
+    Session("llama3.2", host=simulator.url).chat("hi [[tokens=2]]").read()  # the key goes as a bearer token
     client = Client(simulator.url, headers={"Authorization": "Bearer sk-header-secret-0815"})
-    session = Session("llama3.2", client=client)
-    session.chat("hi [[tokens=2]]").read()
-    assert simulator.requests[-1].headers["authorization"] == "Bearer sk-header-secret-0815"  # it was sent
+    Session("llama3.2", client=client).chat("hi [[tokens=2]]").read()
+    sent = [r.has_authorization for r in simulator.requests if r.path == "/api/chat"]
+    assert sent == [True, True]  # both were sent (the simulator's journal keeps no value)
     open_record(record_db).close()  # fold the WAL into the file
     data = b"".join(p.read_bytes() for p in record_db.parent.glob("record.db*"))
+    assert data.count(b"hi [[tokens=2]]") >= 2  # the turns are there
     assert b"sk-header-secret-0815" not in data and b"sk-env-secret-4711" not in data
     assert b"Bearer" not in data and b"uthorization" not in data
 
@@ -218,7 +239,7 @@ def test_resume_rebuilds_the_conversation_and_the_next_turn_sends_the_whole_hist
     assert resumed.history == history and len(resumed.turns) == 3
     assert (resumed.model, resumed.system, resumed.options, resumed.name) == ("llama3.2", "Be brief.", {"seed": 3}, "trip")
     resumed.chat("How? [[tokens=2]]").read()
-    sent = simulator.requests[-1].body["messages"]
+    sent = generations(simulator)[-1].body["messages"]
     assert sent == [*history, {"role": "user", "content": "How? [[tokens=2]]"}]
     conversation = {r["conversation"] for r in rows(record_db, "SELECT * FROM turns WHERE session = 'trip'")}
     assert len(conversation) == 1  # the resumed turn continues the same conversation
@@ -275,7 +296,7 @@ def test_a_chat_turn_is_reused_by_a_new_session_with_the_same_system_and_prompt(
     fresh = Session("llama3.2", system="Be brief.", host=simulator.url, name="demo")
     reply = fresh.chat("Why is the sky blue? [[tokens=4]]", seed=1, cache=True)
     assert reply.read() == text and reply.reused_from is not None
-    assert len(generation_requests(simulator)) == 1  # only /api/tags for the new session's digest
+    assert len(generations(simulator)) == 1  # only /api/tags for the new session's digest
     assert fresh.history == session.history
 
 
@@ -288,7 +309,7 @@ def test_the_async_twins_reuse_too(simulator: Simulator, session: Session) -> No
 
     text, reply = asyncio.run(main())
     assert reply.text == text and reply.reused_from is not None
-    assert len(generation_requests(simulator)) == 1
+    assert len(generations(simulator)) == 1
 
 
 @pytest.mark.parametrize(
@@ -300,7 +321,7 @@ def test_anything_that_changes_the_answer_is_not_reused(simulator: Simulator, se
     args: dict[str, Any] = {"seed": 5, **change}
     reply = session.generate(args.pop("prompt", "A haiku [[tokens=3]]"), cache=True, **args)
     reply.read()
-    assert getattr(reply, "reused_from", None) is None and len(generation_requests(simulator)) == 2
+    assert getattr(reply, "reused_from", None) is None and len(generations(simulator)) == 2
 
 
 def test_a_stopped_or_failed_or_cut_turn_is_never_reused(simulator: Simulator, session: Session) -> None:
@@ -320,12 +341,24 @@ def test_a_stopped_or_failed_or_cut_turn_is_never_reused(simulator: Simulator, s
     assert [e.status for e in session.log()][3:] == ["cut at length", "error", "stopped"]
 
 
+def test_a_request_for_logprobs_is_never_answered_from_the_record(simulator: Simulator, session: Session) -> None:
+    first = session.generate("odds [[tokens=3]]", seed=1, logprobs=True, cache=True)
+    first.read()
+    again = session.generate("odds [[tokens=3]]", seed=1, logprobs=True, cache=True)
+    again.read()
+    assert getattr(again, "reused_from", None) is None and len(generations(simulator)) == 2
+    assert generations(simulator)[-1].body["logprobs"] is True
+
+
 def test_without_cache_the_model_is_asked_again(simulator: Simulator, session: Session) -> None:
     session.generate("hello [[tokens=2]]", seed=1).read()
     session.generate("hello [[tokens=2]]", seed=1).read()
-    assert len(generation_requests(simulator)) == 2
+    assert len(generations(simulator)) == 2
     session.cache = True
-    assert session.generate("hello [[tokens=2]]", seed=1).reused_from is not None  # type: ignore[attr-defined]
+    reply = session.generate("hello [[tokens=2]]", seed=1)
+    assert reply.reused_from is None and generations(simulator) and len(simulator.requests) == 3  # lazy: nothing yet
+    reply.read()
+    assert reply.reused_from is not None and len(simulator.requests) == 3  # type: ignore[attr-defined]
 
 
 def test_a_model_pulled_again_has_another_digest_and_is_not_reused(simulator: Simulator, session: Session) -> None:
@@ -333,4 +366,4 @@ def test_a_model_pulled_again_has_another_digest_and_is_not_reused(simulator: Si
     session._recording.digests["llama3.2:latest"] = "sha256-of-a-newer-pull"  # what /api/tags says after a pull
     again = session.generate("hi [[tokens=2]]", seed=1, cache=True)
     again.read()
-    assert getattr(again, "reused_from", None) is None and len(generation_requests(simulator)) == 2
+    assert getattr(again, "reused_from", None) is None and len(generations(simulator)) == 2

@@ -52,3 +52,30 @@ def test_two_processes_write_turns_at_once_and_every_turn_lands(simulator: Simul
     assert db.execute("SELECT count(*) FROM turns_fts WHERE turns_fts MATCH 'turn'").fetchone()[0] == 2 * TURNS
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("SELECT count(*) FROM migrations").fetchone()[0] == 2  # applied once, by one of them
+
+
+def _forked_writer(record: Any, results: Any) -> None:
+    from ollama_nb._record import RecordedTurn
+
+    try:
+        record.add(RecordedTurn(host="h", endpoint="generate", model="m", prompt="from the child", text="x"))
+        results.put("ok")
+    except Exception as exc:  # reported to the parent, which fails the test
+        results.put(repr(exc))
+
+
+def test_a_forked_process_opens_its_own_connection(tmp_path: Path) -> None:
+    from ollama_nb._record import Record, RecordedTurn
+
+    record = Record(tmp_path / "record.db")
+    record.add(RecordedTurn(host="h", endpoint="generate", model="m", prompt="from the parent", text="x"))
+    parent_connection = record.connection()
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_forked_writer, args=(record, results))
+    child.start()
+    assert results.get(timeout=30) == "ok"
+    child.join(timeout=30)
+    assert record.connection() is parent_connection  # the parent's connection was left alone
+    record.add(RecordedTurn(host="h", endpoint="generate", model="m", prompt="parent again", text="x"))
+    assert [e.prompt for e in record.log()] == ["parent again", "from the child", "from the parent"]

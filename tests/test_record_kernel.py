@@ -47,6 +47,10 @@ def rows(path: Path) -> list[sqlite3.Row]:
         db.close()
 
 
+def generations(simulator: Simulator) -> list[Any]:
+    return [r for r in simulator.requests if r.path in ("/api/chat", "/api/generate")]
+
+
 def markdown_outputs(run: Execution) -> list[str]:
     return [o["data"]["text/markdown"] for o in run.outputs if o["output_type"] == "display_data" and "text/markdown" in o["data"]]
 
@@ -55,7 +59,7 @@ def markdown_outputs(run: Execution) -> list[str]:
 def test_a_conversation_survives_a_kernel_restart(kernel: KernelSession, simulator: Simulator, record_db: Path) -> None:
     kernel.check("%ollama_chat --session trip -s 'Be brief.' Where to? [[tokens=3]]")
     kernel.check("%ollama_chat --session trip When? [[tokens=3]]")
-    history = simulator.requests[-1].body["messages"]  # system, user, assistant, user
+    history = generations(simulator)[-1].body["messages"]  # system, user, assistant, user
     first_answers = [r["text"] for r in rows(record_db)]
     assert rows(record_db)[0]["notebook"] == "/home/me/trip.ipynb"
 
@@ -63,7 +67,7 @@ def test_a_conversation_survives_a_kernel_restart(kernel: KernelSession, simulat
     setup(kernel, simulator)
     kernel.check("%ollama resume trip")
     kernel.check("%ollama_chat --session trip How? [[tokens=2]]")
-    sent = simulator.requests[-1].body["messages"]
+    sent = generations(simulator)[-1].body["messages"]
     assert sent == [
         *history,
         {"role": "assistant", "content": first_answers[1]},

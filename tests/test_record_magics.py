@@ -54,7 +54,7 @@ def test_log_shows_and_returns_recent_turns_filtered_and_searched(ip: Interactiv
     capsys.readouterr()
     run(ip, "every = %ollama log")
     shown = capsys.readouterr().out
-    assert "| # | when (UTC) | session | model | status | prompt | reply |" in shown and "3 turns from" in shown
+    assert "| # | when (UTC) | session | model | status | prompt | reply |" in shown and "3 turns, newest first" in shown
     assert [t.prompt for t in ip.user_ns["every"]] == [
         "A haiku about rain [[tokens=3]]", "And the sea? [[tokens=3]]", "Why is the sky blue? [[tokens=3]]"
     ]
@@ -75,7 +75,7 @@ def test_resume_then_chat_sends_the_whole_history(ip: InteractiveShell, simulato
     run(ip, "s = %ollama resume trip")
     assert ip.user_ns["s"].history == history
     run(ip, "%ollama_chat --session trip How? [[tokens=2]]")
-    assert simulator.requests[-1].body["messages"] == [*history, {"role": "user", "content": "How? [[tokens=2]]"}]
+    assert generations(simulator)[-1].body["messages"] == [*history, {"role": "user", "content": "How? [[tokens=2]]"}]
 
 
 def test_export_writes_markdown_and_json(ip: InteractiveShell, tmp_path: Path) -> None:
@@ -141,3 +141,14 @@ def test_the_notebook_path_and_cell_number_are_recorded(ip: InteractiveShell, re
     assert column(record_db, "notebook") == ["/home/me/notebooks/trip.ipynb"]
     cell = ollama_nb.get_session().last.cell
     assert isinstance(cell, int) and column(record_db, "cell") == [cell]
+
+
+def test_log_shows_model_and_server_text_escaped(ip: InteractiveShell) -> None:
+    from IPython.utils.capture import capture_output
+
+    run(ip, "%ollama_chat --session evil Show me HTML [[html]]")
+    assert "<img" in ollama_nb.get_session("evil").last.text  # the model did send markup
+    with capture_output() as captured:
+        run(ip, "%ollama log --session evil")
+    (table,) = [o.data["text/markdown"] for o in captured.outputs if "text/markdown" in o.data]
+    assert "<img" not in table and "<script" not in table and "&lt;img" in table

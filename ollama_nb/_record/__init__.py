@@ -18,7 +18,9 @@ session (a batch) uses::
                                 request_key=key, batch="b-1"))   # one INSERT; session=None: no conversation
     record.log(batch="b-1", n=None)                 # the batch's turns, newest first
 
-A session does all this itself (``SessionRecording.open``/``write``). A failing record raises
+A session does this inside its replies' opener, when first read (``RecordingReply``: the digest,
+the key and the lookup happen at send time, so a reply stays lazy), and writes the turn when it
+ends (``SessionRecording.write``). A failing record raises
 :class:`~ollama_nb.RecordError` (one line); a session turns that into one
 :class:`~ollama_nb.RecordWarning` and keeps the reply in memory.
 """
@@ -29,14 +31,17 @@ from ._cache import request_key
 from ._entry import RecordedTurn, entry_from_reply, now_utc
 from ._location import DB_ENV, record_path
 from ._recorder import SessionRecording, canonical_model
+from ._recording_reply import AsyncRecordingReply, RecordingReply
 from ._replay import AsyncReplayedReply, ReplayedReply, async_recorded_opener, recorded_lines, recorded_opener
 from ._store import Record, fts_query, open_record
 
 __all__ = [
     "DB_ENV",
+    "AsyncRecordingReply",
     "AsyncReplayedReply",
     "Record",
     "RecordedTurn",
+    "RecordingReply",
     "ReplayedReply",
     "SessionRecording",
     "canonical_model",

@@ -5,7 +5,8 @@ The key covers the endpoint, the model's digest (not its name: ``llama3.2`` chan
 pulled again, and two names of one digest are one model) and the request body minus transport
 details (``stream``, ``keep_alive``): the messages or prompt, system, every option including the
 seed, the format, the tool schemas, ``think`` and any images. Without a digest there is no key:
-the answer could come from another model.
+the answer could come from another model; nor for a request that asks for ``logprobs``, which
+the record does not keep.
 
 Example:
     >>> body = {"model": "llama3.2", "prompt": "hi", "stream": True, "options": {"seed": 1}}
@@ -14,8 +15,8 @@ Example:
     True
     >>> key == request_key("generate", {**body, "options": {"seed": 2}}, "sha256:abc")
     False
-    >>> request_key("generate", body, None) is None
-    True
+    >>> request_key("generate", body, None) is None, request_key("generate", {**body, "logprobs": True}, "sha256:abc")
+    (True, None)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _TRANSPORT = frozenset({"model", "stream", "keep_alive"})
 
 def request_key(endpoint: str, body: Mapping[str, Any], digest: str | None) -> str | None:
     """A hex SHA-256 of what determines the answer; None when the model's digest is unknown."""
-    if not digest:
+    if not digest or body.get("logprobs"):
         return None
     what = {k: v for k, v in body.items() if k not in _TRANSPORT}
     canonical = json.dumps(

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
@@ -164,7 +164,7 @@ class RecordedTurn:
 
     def as_turn(self) -> Any:
         """This entry as a :class:`~ollama_nb.Turn` of a session (for ``Session.resume``)."""
-        from .._session import Turn
+        from .._turn import Turn
 
         return Turn(
             prompt=self.prompt, text=self.text, thinking=self.thinking, model=self.model, endpoint=self.endpoint,
@@ -255,8 +255,3 @@ def _system_of(sent: Mapping[str, Any]) -> str | None:
         if message.get("role") == "system":
             return message.get("content")
     return None
-
-
-def with_status(entry: RecordedTurn, status: str) -> RecordedTurn:
-    """A copy with another status (``interrupted`` is known only after the reply ended)."""
-    return replace(entry, status=status)

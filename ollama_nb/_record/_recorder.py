@@ -21,13 +21,12 @@ import weakref
 from typing import Any, Sequence
 
 from .._client import AsyncClient, Client
-from .._errors import OllamaError, RecordError, RecordWarning
-from .._reply import AsyncReply, BaseReply, Reply
-from .._request import Request
-from ._cache import request_key
+from .._errors import OllamaConnectionError, OllamaError, OllamaTimeoutError, RecordError, RecordWarning
+from .._reply import BaseReply
+from .._request import ChatRequest, Request
 from ._entry import RecordedTurn, entry_from_reply
 from ._location import record_path
-from ._replay import AsyncReplayedReply, ReplayedReply
+from ._recording_reply import AsyncRecordingReply, RecordingReply
 from ._store import Record, open_record
 
 __all__ = ["SessionRecording", "canonical_model", "resume_entries"]
@@ -58,7 +57,6 @@ class SessionRecording:
         self.digests: dict[str, str | None] = {}
         self.warned = False
         self._rows: weakref.WeakKeyDictionary[BaseReply, int] = weakref.WeakKeyDictionary()
-        self._sent: weakref.WeakKeyDictionary[BaseReply, tuple[dict[str, Any], str | None, str | None]] = weakref.WeakKeyDictionary()
 
     # -- where ------------------------------------------------------------------------------------
     @property
@@ -93,14 +91,19 @@ class SessionRecording:
         for m in models:
             self.digests[canonical_model(m.name)] = str(m.raw.get("digest") or "") or None
 
-    def digest(self, client: Any, model: str) -> str | None:
-        """``model``'s digest (one ``/api/tags`` per session); None when off or unknown."""
+    def digest(self, client: Client, model: str, *, strict: bool = False) -> str | None:
+        """``model``'s digest (one ``/api/tags`` per session); None when off or unknown.
+        ``strict``: a server that cannot be reached raises (the reply then fails once, with it)."""
         if self.record is None:
             return None
         known, digest = self._known(model)
         if not known:
             try:
                 self._learn(client.models())
+            except (OllamaConnectionError, OllamaTimeoutError):
+                if strict:
+                    raise
+                return None
             except OllamaError:
                 return None  # the turn itself will say what is wrong with the server
             known, digest = self._known(model)
@@ -108,7 +111,7 @@ class SessionRecording:
                 self.digests[canonical_model(model)] = None
         return digest
 
-    async def adigest(self, client: Any, model: str) -> str | None:
+    async def adigest(self, client: AsyncClient, model: str, *, strict: bool = False) -> str | None:
         """The async twin of :meth:`digest`."""
         if self.record is None:
             return None
@@ -116,6 +119,10 @@ class SessionRecording:
         if not known:
             try:
                 self._learn(await client.models())
+            except (OllamaConnectionError, OllamaTimeoutError):
+                if strict:
+                    raise
+                return None
             except OllamaError:
                 return None
             known, digest = self._known(model)
@@ -124,42 +131,26 @@ class SessionRecording:
         return digest
 
     # -- opening, reuse and writing ---------------------------------------------------------------
-    def open(self, client: Client, request: Request, cache: bool, *, run_tools: bool = False, notes: Sequence[str] = ()) -> Reply:
-        """The reply to ``request``: a replay of the recorded answer when ``cache`` finds one
-        (a reusable answer called no tool), else the client's lazy reply. Its digest and key are
-        kept for :meth:`write`."""
-        digest = self.digest(client, request.model)
-        key, found = self._lookup(request, digest, cache)
-        if found is not None:
-            reply: Reply = ReplayedReply(request, found, host=client.host, notes=notes)
-        else:
-            reply = client.reply(request, run_tools=run_tools, notes=notes)
-        self._sent[reply] = (reply.request, digest, key)
-        return reply
+    def open(self, client: Client | AsyncClient, request: Request, cache: bool, *, run_tools: bool = False,
+             notes: Sequence[str] = ()) -> Any:
+        """The lazy reply to ``request`` from ``client`` (a Reply, or an AsyncReply from an
+        AsyncClient): with the record on, one that looks in the record first when ``cache``."""
+        if self.record is None:
+            return client.reply(request, run_tools=run_tools, notes=notes)
+        tools = request.tool_functions() if run_tools and isinstance(request, ChatRequest) else {}
+        cls = AsyncRecordingReply if isinstance(client, AsyncClient) else RecordingReply
+        return cls(request, client=client, recording=self, cache=cache, tool_functions=tools, notes=notes)  # type: ignore[arg-type]
 
-    async def aopen(
-        self, client: AsyncClient, request: Request, cache: bool, *, run_tools: bool = False, notes: Sequence[str] = ()
-    ) -> AsyncReply:
-        """The async twin of :meth:`open`."""
-        digest = await self.adigest(client, request.model)
-        key, found = self._lookup(request, digest, cache)
-        if found is not None:
-            reply: AsyncReply = AsyncReplayedReply(request, found, host=client.host, notes=notes)
-        else:
-            reply = client.reply(request, run_tools=run_tools, notes=notes)
-        self._sent[reply] = (reply.request, digest, key)
-        return reply
-
-    def _lookup(self, request: Request, digest: str | None, cache: bool) -> tuple[str | None, RecordedTurn | None]:
+    def find(self, key: str | None) -> RecordedTurn | None:
+        """The recorded answer to reuse for ``key``, or None (a failing record warns once)."""
         record = self.record
-        key = request_key(request.endpoint, request.body(), digest) if record is not None else None
-        if record is None or key is None or not cache:
-            return key, None
+        if record is None or key is None:
+            return None
         try:
-            return key, record.find(key)
+            return record.find(key)
         except RecordError as exc:
             self._warn(exc)
-            return key, None
+            return None
 
     def write(self, reply: BaseReply, session: Any, **fields: Any) -> None:
         """Record the turn of ``reply`` (never raises: one warning per session on failure).
@@ -169,8 +160,10 @@ class SessionRecording:
         record = self.record
         if record is None:
             return
-        sent, digest, key = self._sent.pop(reply, (reply.request, None, None))
-        reused = getattr(reply, "reused_from", None)
+        sent, digest, key, reused = reply.request, None, None, None
+        if isinstance(reply, (RecordingReply, AsyncRecordingReply)):  # what its first send learnt
+            lookup = reply.lookup
+            sent, digest, key, reused = lookup.sent or reply.request, lookup.digest, lookup.key, lookup.found
         try:
             entry = entry_from_reply(
                 reply, sent=sent, digest=digest, request_key=key, reused_from=reused.id if reused is not None else None,

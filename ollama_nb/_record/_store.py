@@ -62,6 +62,7 @@ class Record:
         self.path = Path(path).expanduser() if not os.fspath(path).startswith("file:") else Path(os.fspath(path))
         self.busy_timeout = busy_timeout
         self._db: sqlite3.Connection | None = None
+        self._pid = os.getpid()
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -74,6 +75,8 @@ class Record:
         For your own queries: ``record.connection().execute("SELECT model, count(*) FROM turns GROUP BY model")``.
         """
         with self._lock:
+            if self._pid != os.getpid():  # a forked child never shares its parent's connection
+                self._db, self._pid = None, os.getpid()
             if self._db is None:
                 try:
                     self._db = self._open()

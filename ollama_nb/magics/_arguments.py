@@ -40,7 +40,7 @@ def split_line(parser: argparse.ArgumentParser, line: str) -> tuple[list[str], s
             break  # "-5 °C outside?" is a message, not an option
         tokens.append(token)
         rest = rest[len(token):]
-        if "=" not in token and action.nargs != 0 and not (action.nargs == "?" and not _looks_like_value(rest)):
+        if "=" not in token and action.nargs != 0 and not (action.nargs == "?" and not _looks_like_value(action, rest)):
             match = _VALUE.match(rest)
             if match is None:
                 raise UsageError(f"option {name} needs a value; see %{parser.prog}?")
@@ -51,9 +51,17 @@ def split_line(parser: argparse.ArgumentParser, line: str) -> tuple[list[str], s
     return tokens, rest
 
 
-def _looks_like_value(rest: str) -> bool:
+#: Words taken as the value of an option with an optional value (``--think high``); any other word
+#: starts the message. A level the model defines is given as ``--think=NAME``.
+THINK_WORDS = frozenset({"low", "medium", "high", "max", "true", "false"})
+
+
+def _looks_like_value(action: argparse.Action, rest: str) -> bool:
+    """Whether the next word of a line magic is the value of ``action`` (an optional value)."""
     word = rest.strip().split(None, 1)[0] if rest.strip() else ""
-    return word.lower() in {"low", "medium", "high", "max", "true", "false"}
+    if action.type is int:
+        return word.isdigit()
+    return word.lower() in THINK_WORDS
 
 
 def parse(

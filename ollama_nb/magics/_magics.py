@@ -39,8 +39,20 @@ def _prompt_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--num-predict", dest="num_predict", type=int, help="most tokens to generate"),
         argument("--option", action="append", metavar="KEY=VALUE", help="any Ollama option; repeatable"),
         argument("--format", help="'json', or the name of a JSON-schema dict in the namespace"),
-        argument("--think", nargs="?", const=True, default=None, metavar="LEVEL", help="show the model's thinking (optionally low|medium|high)"),
+        argument(
+            "--think", nargs="?", const=True, default=None, metavar="LEVEL",
+            help="show the model's thinking, optionally at a LEVEL: low, medium, high, max "
+            "(--think=NAME for a level the model defines)",
+        ),
         argument("--no-think", dest="think", action="store_false", help="ask a thinking model not to think"),
+        argument(
+            "--logprobs", nargs="?", const=0, type=int, default=None, metavar="N",
+            help="ask for each token's log-probability, and N alternatives (0-20); see reply.logprobs",
+        ),
+        argument(
+            "--no-truncate", dest="truncate", action="store_false", default=None,
+            help="ask Ollama not to cut or shift a prompt that does not fit the context (an error instead)",
+        ),
         argument("--keep-alive", dest="keep_alive", help="how long the model stays loaded, e.g. 5m"),
         argument("--image", action="append", metavar="PATH", help="attach an image; repeatable"),
         argument("--host", help="Ollama address (default: OLLAMA_HOST or 127.0.0.1:11434)"),
@@ -165,6 +177,12 @@ class OllamaMagics(Magics):
             extra["think"] = True if args.think == "true" else False if args.think == "false" else args.think
         if args.keep_alive:
             extra["keep_alive"] = args.keep_alive
+        if args.logprobs is not None:
+            extra["logprobs"] = True
+            if args.logprobs:
+                extra["top_logprobs"] = args.logprobs
+        if args.truncate is False:
+            extra["truncate"] = False
         if args.image:
             extra["images"] = [os.path.expanduser(p) for p in args.image]
         if args.format:
@@ -204,7 +222,10 @@ class OllamaMagics(Magics):
             raise UsageError(f"--format takes 'json' or the name of a JSON-schema dict; {value!r} is not defined.")
         from .._structured import format_value
 
-        return format_value(found)
+        try:
+            return format_value(found)  # checked now, so a bad value is a usage error, not a traceback
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"--format {value}: {exc}") from None
 
     def _tools(self, names: str) -> list[Callable[..., Any]]:
         tools = []

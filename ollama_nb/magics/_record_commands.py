@@ -13,8 +13,11 @@ from IPython.core.error import UsageError
 
 from .._record._export import export_conversation
 from .._record._recorder import resume_entries
+from .._safe import SafeMarkdown
 from .._session import Session, get_session, set_session
 from ..view import markdown_table
+
+md, text, code = SafeMarkdown.trusted, SafeMarkdown.text, SafeMarkdown.code
 
 _LOG = argparse.ArgumentParser(prog="%ollama log", add_help=False, exit_on_error=False)
 _LOG.add_argument("-n", type=int, default=20)
@@ -33,17 +36,22 @@ def _reader(magics: Any) -> Session:
     return session
 
 
+def _turns(n: int) -> str:
+    return f"{n} turn{'s' if n != 1 else ''}"
+
+
 def log_rows(entries: list[Any]) -> list[dict[str, Any]]:
-    """The table ``%ollama log`` shows: one row per turn, newest first."""
+    """The table ``%ollama log`` shows: one row per turn, newest first (model and server text
+    shown exactly as written)."""
     return [
         {
             "#": e.id,
-            "when (UTC)": (e.recorded_at or "")[:19].replace("T", " "),
-            "session": e.session or "",
-            "model": e.model,
-            "status": e.status + (" (reused)" if e.reused_from else ""),
-            "prompt": _short(e.prompt, 60),
-            "reply": _short(e.text, 80),
+            "when (UTC)": text((e.recorded_at or "")[:19].replace("T", " ")),
+            "session": text(e.session or ""),
+            "model": code(e.model),
+            "status": text(e.status + (" (reused)" if e.reused_from else "")),
+            "prompt": text(_short(e.prompt, 60)),
+            "reply": text(_short(e.text, 80)),
             "first token (s)": e.timing.ttft_s,
             "tok/s": e.timing.tokens_per_s,
         }
@@ -63,9 +71,9 @@ def log(magics: Any, rest: list[str], show: Any) -> Any:
     session = _reader(magics)
     entries = session.log(args.n, session=args.session, search=search)
     if entries:
-        show(markdown_table(log_rows(entries)) + f"\n\n*{len(entries)} turn{'s' if len(entries) != 1 else ''} from `{session.record.path}`*")
+        show(markdown_table(log_rows(entries)) + md("\n\n*{turns}, newest first*").format(turns=text(_turns(len(entries)))))
     else:
-        show("*(no turns recorded" + (" match that search" if search else "") + " yet)*")
+        show(md("*(no turns recorded match that search)*" if search else "*(no turns recorded yet)*"))
     return entries
 
 
@@ -77,9 +85,10 @@ def resume(magics: Any, rest: list[str], show: Any) -> Session:
     session = Session.resume(name, record=magics.db or None, host=magics.host or None)
     set_session(name, session)
     show(
-        f"Resumed session `{name}`: {len(session.turns)} turn{'s' if len(session.turns) != 1 else ''}, "
-        f"{len(session.history)} messages, model `{session.model}`. "
-        f"Continue with `%ollama_chat --session {name} …`."
+        md("Resumed session {name}: {turns}, {messages} messages, model {model}. Continue with {next}.").format(
+            name=code(name), turns=text(_turns(len(session.turns))), messages=len(session.history),
+            model=code(session.model or ""), next=code(f"%ollama_chat --session {name} …"),
+        )
     )
     return session
 
@@ -91,5 +100,5 @@ def export(magics: Any, rest: list[str], show: Any) -> str:
     name, path = rest
     entries = resume_entries(_reader(magics)._need_record(), name)
     written = export_conversation(name, entries, path)
-    show(f"Wrote {len(entries)} turn{'s' if len(entries) != 1 else ''} of `{name}` to `{written}`.")
+    show(md("Wrote {turns} of {name} to {path}.").format(turns=text(_turns(len(entries))), name=code(name), path=code(str(written))))
     return str(written)

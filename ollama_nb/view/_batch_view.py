@@ -22,9 +22,10 @@ from typing import Any, Callable
 
 from .._batch import Batch
 from .._errors import Interrupted
-from .._markdown import escape_untrusted
+from .._safe import SafeMarkdown
 from ._consume import Poll, clear_cancellation
 from ._controls import Controls, widgets_available
+from ._outputs import markdown_bundle
 from ._tables import markdown_table
 
 __all__ = ["BatchView", "batch_interrupted", "watch_batch_async", "watch_batch_sync"]
@@ -72,34 +73,36 @@ class BatchView:
             self._shown_at = clock()
 
     # -- what is drawn -----------------------------------------------------------------------------
-    def _latest(self) -> str:
-        rows = self.batch.latest(LAST_ANSWERS)
-        table = [
-            {"item": escape_untrusted(_preview(str(r.index))), "status": r.status,
-             "answer": escape_untrusted(_preview(r.answer if r.status == "ok" else r.error))}
-            for r in rows
+    def _latest(self) -> SafeMarkdown:
+        """The last few answers (model text shown as text: never markup)."""
+        rows = [
+            {"item": SafeMarkdown.text(_preview(str(r.index))), "status": SafeMarkdown.text(r.status),
+             "answer": SafeMarkdown.text(_preview(r.answer if r.status == "ok" else r.error))}
+            for r in self.batch.latest(LAST_ANSWERS)
         ]
-        return markdown_table(table, ["item", "status", "answer"]) if table else ""
+        return markdown_table(rows, ["item", "status", "answer"]) if rows else SafeMarkdown.trusted("")
 
-    def _summary(self, outcome: str) -> str:
-        progress = self.batch.progress()
-        hosts = markdown_table(
-            [{"host": f["host"], "items": f["items"], "failed": f["failed"], "tok/s": f["tokens_per_s"],
-              "in rotation": "yes" if f["in_rotation"] else "no: " + escape_untrusted(_preview(f["last_error"]))}
-             for f in self.batch.host_figures()],
-            ["host", "items", "failed", "tok/s", "in rotation"],
-        )
-        return f"**{self.batch.model} over {len(self.batch)} items — {outcome}:** {progress.line()}\n\n{hosts}"
+    def _hosts(self) -> SafeMarkdown:
+        rows = [
+            {"host": SafeMarkdown.text(f["host"]), "items": f["items"], "failed": f["failed"], "tok/s": f["tokens_per_s"],
+             "in rotation": SafeMarkdown.text("yes" if f["in_rotation"] else "no: " + _preview(f["last_error"]))}
+            for f in self.batch.host_figures()
+        ]
+        return markdown_table(rows, ["host", "items", "failed", "tok/s", "in rotation"])
 
-    def _bundle(self, final: str | None = None) -> dict[str, Any]:
-        progress = self.batch.progress()
-        if final is None:
-            line = f"**{self.batch.model}** · {progress.line()}"
-            markdown = line + ("\n\n" + self._latest() if progress.done else "")
-            plain = progress.line()
-        else:
-            markdown, plain = final, f"{self.batch.model} over {len(self.batch)} items — {progress.line()}"
-        return {"text/markdown": markdown, "text/plain": plain}
+    def _bundle(self, outcome: str | None = None) -> dict[str, str]:
+        """The progress row while running; the summary and per-host figures once ``outcome`` is known."""
+        line = self.batch.progress().line()
+        model = SafeMarkdown.text(self.batch.model)
+        if outcome is None:
+            latest = self._latest()
+            markdown = SafeMarkdown.trusted("**{}** · {}").format(model, SafeMarkdown.text(line))
+            if latest:
+                markdown = SafeMarkdown.trusted("{}\n\n{}").format(markdown, latest)
+            return markdown_bundle(markdown, line)
+        head = f"{self.batch.model} over {len(self.batch)} items — {outcome}"
+        markdown = SafeMarkdown.trusted("**{}:** {}\n\n{}").format(SafeMarkdown.text(head), SafeMarkdown.text(line), self._hosts())
+        return markdown_bundle(markdown, f"{head}: {line}")
 
     # -- updates ------------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -120,12 +123,11 @@ class BatchView:
         if self._controls is not None:
             self._controls.close()
             self._controls = None
-        summary = self._summary(outcome)
+        bundle = self._bundle(outcome)
         if self._handle is not None:
-            bundle = self._bundle(summary)
             self._handle.update(bundle, raw=True, metadata={"ollama_nb": {"batch": dataclasses.asdict(self.batch.progress())}})
         else:
-            sys.stdout.write("\r" + self._bundle(summary)["text/plain"] + "\n")
+            sys.stdout.write("\r" + bundle["text/plain"] + "\n")
             sys.stdout.flush()
 
 
