@@ -30,6 +30,7 @@ import httpx
 from ._errors import OllamaError, ReplyNotReadError
 from ._reply_state import BaseReply, Chunk, StopRequested, shutdown_connection
 from ._request import Request
+from ._sse import ReplyEvents, aiter_sse
 
 __all__ = ["AsyncOpener", "AsyncReply", "BaseReply", "BeforeSend", "Chunk", "Opener", "Reply", "running_loop"]
 
@@ -130,6 +131,20 @@ class Reply(BaseReply):
                 raise error from (exc.__cause__ if error is exc else exc)
         finally:
             self.close()
+
+    def sse(self) -> ReplyEvents:
+        """The reply as Server-Sent Events (UTF-8 bytes); closing or cancelling them stops the reply.
+
+        Flask: ``Response(reply.sse(), mimetype="text/event-stream")``; FastAPI:
+        ``StreamingResponse(reply.sse(), media_type="text/event-stream")`` (iterated there
+        asynchronously, each read in a worker thread, so a disconnect stops the reply at once).
+        Events and framing: :mod:`ollama_nb._sse`.
+
+        Example:
+            >>> next(client.generate("llama3.2", "Hi").sse())   # doctest: +SKIP
+            b'data: {"content":"Hello"}\\n\\n'
+        """
+        return ReplyEvents(self)
 
     def stop(self) -> None:
         """Stop generating: close the connection now (from any thread); keep the text so far."""
@@ -246,6 +261,18 @@ class AsyncReply(BaseReply):
                 raise error from (exc.__cause__ if error is exc else exc)
         finally:
             await self.aclose()
+
+    def sse(self) -> AsyncIterator[bytes]:
+        """The reply as Server-Sent Events (UTF-8 bytes); cancelling or closing the generator stops the reply.
+
+        For FastAPI: ``StreamingResponse(reply.sse(), media_type="text/event-stream")``; uvicorn's
+        disconnect cancels it, which closes the Ollama stream at once. Events: :mod:`ollama_nb._sse`.
+
+        Example:
+            >>> reply = await client.chat("llama3.2", messages)   # doctest: +SKIP
+            >>> return StreamingResponse(reply.sse(), media_type="text/event-stream")   # doctest: +SKIP
+        """
+        return aiter_sse(self)
 
     async def _guarded(self, awaitable: Coroutine[Any, Any, _T] | Awaitable[_T]) -> _T:
         """Await ``awaitable`` so that ``stop()`` can interrupt it."""

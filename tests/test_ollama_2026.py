@@ -149,7 +149,7 @@ def test_chat_logprobs_are_requested_as_ollama_documents_and_carried_exactly(ser
         ("Hi", -2.3841855e-7, (72, 105)),
         ("</b>", -0.0009, (60, 47, 98, 62)),
     ]
-    assert reply.logprobs[1].top == (
+    assert reply.logprobs[1].top_logprobs == (
         TokenLogprob("Hi", -2.3841855e-7, (72, 105)),
         TokenLogprob("hi", -15.31, (104, 105)),
     )
@@ -168,7 +168,7 @@ def test_generate_logprobs_without_alternatives_and_a_length_cut(server: Fixture
         reply = client.generate(request["model"], request["prompt"], **params)
         assert reply.read() == "The sky"
     assert without_stream(server.seen[0].body) == request
-    assert [(t.token, t.logprob, t.top) for t in reply.logprobs] == [("The", -0.0512, ()), (" sky", -0.2231, ())]
+    assert [(t.token, t.logprob, t.top_logprobs) for t in reply.logprobs] == [("The", -0.0512, ()), (" sky", -0.2231, ())]
     assert reply.done_reason == "length"
 
 
@@ -284,14 +284,20 @@ def test_a_401_says_to_sign_in_and_shows_the_sign_in_url_from_the_body(server: F
     assert "`ollama signin`" in lines[1] and url in lines[1]
 
 
-def test_the_api_key_is_sent_as_a_bearer_token_as_ollama_python_does(simulator: Simulator, monkeypatch: Any) -> None:
-    monkeypatch.setenv("OLLAMA_API_KEY", SECRET)
-    with Client(simulator.url) as client:
-        client.generate("llama3.2", "hi").read()
-    with Client(simulator.url, headers={"Authorization": "Bearer mine"}) as client:
-        client.generate("llama3.2", "hi").read()
-    sent = [r.headers.get("authorization") for r in simulator.requests]
-    assert sent == [f"Bearer {SECRET}", "Bearer mine"]  # a header the caller passed wins
+def test_the_api_key_is_sent_as_a_bearer_token_as_ollama_python_does(monkeypatch: Any) -> None:
+    # the simulator with api_key= acts like https://ollama.com: every /api/ request needs the bearer key
+    with Simulator(api_key=SECRET) as sim:
+        monkeypatch.setenv("OLLAMA_API_KEY", SECRET)
+        with Client(sim.url) as client:
+            assert client.generate("llama3.2", "hi [[tokens=2]]").read()
+        with Client(sim.url, headers={"Authorization": "Bearer mine"}) as client:  # a caller's header wins
+            with pytest.raises(SignInRequiredError, match="OLLAMA_API_KEY"):
+                client.generate("llama3.2", "hi").read()
+        monkeypatch.delenv("OLLAMA_API_KEY")
+        with Client(sim.url) as client, pytest.raises(SignInRequiredError, match="ollama signin") as info:
+            client.generate("llama3.2", "hi").read()
+        assert info.value.signin_url is None
+        assert [r.has_authorization for r in sim.requests] == [True, True, False]
 
 
 def test_the_api_key_is_never_shown_saved_or_recorded(server: FixtureServer, monkeypatch: Any, tmp_path: Path, capsys: Any) -> None:
@@ -313,11 +319,13 @@ def test_the_api_key_is_never_shown_saved_or_recorded(server: FixtureServer, mon
     assert all(SECRET not in text for text in shown)
 
 
-def test_the_api_key_stays_out_of_notebook_output(ip: InteractiveShell, simulator: Simulator, monkeypatch: Any, capsys: Any) -> None:
+def test_the_api_key_stays_out_of_notebook_output(ip: InteractiveShell, monkeypatch: Any, capsys: Any) -> None:
     monkeypatch.setenv("OLLAMA_API_KEY", SECRET)
-    assert ip.run_cell("%%ollama -o out\nhello").success
-    assert ip.run_cell("%%ollama -m no-such-model\nhello").error_in_exec is not None
-    assert simulator.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+    with Simulator(api_key=SECRET) as sim:
+        ip.magics_manager.registry["OllamaMagics"].host = sim.url
+        assert ip.run_cell("%%ollama -o out\nhello").success  # the key was sent: the gate let it in
+        assert ip.run_cell("%%ollama -m no-such-model\nhello").error_in_exec is not None
+        assert [r.has_authorization for r in sim.requests] == [True, True]
     assert SECRET not in capsys.readouterr().out + ip.user_ns["out"]
 
 

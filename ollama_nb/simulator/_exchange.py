@@ -13,11 +13,11 @@ import contextlib
 import select
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._journal import Journal
 from ._wire import go_json
@@ -210,6 +210,7 @@ class Call:
     writer: ResponseWriter
     state: SimState
     started_ns: int
+    authorization: str | None = field(default=None, repr=False)  # checked by the gate, never stored
 
     @property
     def head_only(self) -> bool:
@@ -220,6 +221,8 @@ class Call:
         """Send ``value`` as a whole JSON body (Go's encoding)."""
         self.writer.send_body(status, go_json(value), JSON, self.head_only)
 
-    def send_error(self, status: int, message: str) -> None:
-        """Send Ollama's error body ``{"error": message}``."""
-        self.send_json({"error": message}, status)
+    def send_error(self, status: int, message: str, extra: dict[str, Any] | None = None,
+                   content_type: str = JSON) -> None:
+        """Send Ollama's error body ``{"error": message}`` (plus ``extra`` keys, sorted like gin.H)."""
+        body = dict(sorted({"error": message, **(extra or {})}.items()))
+        self.writer.send_body(status, go_json(body), content_type, self.head_only)

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from ._endpoints import handle
 from ._exchange import Call, ResponseWriter, reason_phrase
+from ._gate import Gate
 from ._journal import Journal, Request
 from ._models import ModelShelf
 
@@ -35,9 +36,12 @@ __all__ = ["SimServer", "SimState"]
 class SimState:
     """Settings and shared state of one simulator; read by every request."""
 
-    def __init__(self, tokens_per_second: float | None = None, pull_seconds: float = 1.0) -> None:
+    def __init__(self, tokens_per_second: float | None = None, pull_seconds: float = 1.0,
+                 gate: Gate | None = None) -> None:
         self.tokens_per_second = tokens_per_second
         self.pull_seconds = pull_seconds
+        self.gate = gate or Gate()
+        self.hostile = False  # set by Simulator(hostile=True)
         self.journal = Journal()
         self.shelf = ModelShelf()
         self._lock = threading.Lock()
@@ -125,12 +129,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             writer.send_body(400, b"400 Bad Request", "text/plain; charset=utf-8")
             return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        authorization = headers.pop("authorization", None)
+        headers.pop("proxy-authorization", None)
         state.journal.add_request(Request(
             method=self.command, path=path, body=_json_object(raw), time=time.monotonic(),
-            headers={k.lower(): v for k, v in self.headers.items()},
+            headers=headers, has_authorization=authorization is not None,
         ))
         handle(Call(method=self.command, path=path, raw=raw or b"", writer=writer,
-                    state=state, started_ns=started_ns))
+                    state=state, started_ns=started_ns, authorization=authorization))
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 

@@ -12,13 +12,14 @@ Example:
 
 from __future__ import annotations
 
-import html
 import sys
 import time
 from typing import Any, Callable, Sequence
 
 from .._reply import BaseReply, Chunk
+from .._safe import SafeMarkdown, require_safe
 from ._controls import Controls, widgets_available
+from ._outputs import markdown_bundle
 
 #: Estimated bytes of one iopub message around its data (header, signature, JSON framing).
 _ENVELOPE = 700
@@ -50,24 +51,45 @@ def _status_line(model: str, reply: BaseReply | None) -> str:
     return " · ".join(parts)
 
 
-def footer_text(reply: BaseReply) -> str:
-    """One line: model · ttft · tokens · tok/s · wall, plus the outcome when it is not plain done."""
-    parts = [reply.model]
-    if reply.remote_model:  # a cloud model behind a local Ollama: who really answered (server text)
-        from .._markdown import escape_untrusted
-
-        where = f" at {reply.remote_host}" if reply.remote_host else ""
-        parts.append(escape_untrusted(f"via {reply.remote_model}{where}"))
-    summary = reply.timing.summary()
-    if summary:
-        parts.append(summary)
+def _outcome(reply: BaseReply) -> str:
     if reply.stopped:
-        parts.append("**stopped**")
-    elif reply.error is not None:
-        parts.append("**error**")
-    elif reply.done_reason == "length":
-        parts.append("**cut at length**")
-    return " · ".join(parts)
+        return "stopped"
+    if reply.error is not None:
+        return "error"
+    return "cut at length" if reply.done_reason == "length" else ""
+
+
+def _remote(reply: BaseReply) -> str:
+    """``via MODEL at HOST`` when a cloud model answered through a local Ollama (server text), else ""."""
+    if not reply.remote_model:
+        return ""
+    return f"via {reply.remote_model}" + (f" at {reply.remote_host}" if reply.remote_host else "")
+
+
+def footer_text(reply: BaseReply) -> str:
+    """One line of plain text: model · ttft · tokens · tok/s · wall, plus the outcome when it is not plain done."""
+    return " · ".join(p for p in (reply.model, _remote(reply), reply.timing.summary(), _outcome(reply)) if p)
+
+
+def footer_markdown(reply: BaseReply) -> SafeMarkdown:
+    """The footer line as Markdown: italic, the outcome in bold; the model names are escaped."""
+    md = SafeMarkdown.trusted
+    parts = [SafeMarkdown.text(p) for p in (reply.model, _remote(reply), reply.timing.summary()) if p]
+    if _outcome(reply):
+        parts.append(md("**{}**").format(SafeMarkdown.text(_outcome(reply))))
+    return md("*{}*").format(md(" · ").join(parts))
+
+
+def tool_call_note(call: Any) -> SafeMarkdown:
+    """``🔧 name(args)`` for a tool call the model made (name and arguments are model text)."""
+    return SafeMarkdown.trusted("🔧 {}").format(SafeMarkdown.code(call_text(call)))
+
+
+def tool_result_note(result: Any) -> SafeMarkdown:
+    """``→ name: result`` (``⚠`` on error) for what a tool function returned (tool text)."""
+    mark = SafeMarkdown.trusted("⚠" if result.error else "→")
+    shown = SafeMarkdown.text(_short(result.error or result.content))
+    return SafeMarkdown.trusted("{} {}: {}").format(mark, SafeMarkdown.code(result.call.name), shown)
 
 
 def reply_metadata(reply: BaseReply) -> dict[str, Any]:
@@ -154,18 +176,13 @@ class StreamView:
                 self._thinking.append(chunk.thinking)
                 self._dirty = True
             for call in chunk.tool_calls:
-                self.note(f"🔧 `{call_text(call)}`")
+                self.note(tool_call_note(call))
             for result in chunk.tool_results:
-                mark = "⚠" if result.error else "→"
-                self.note(f"{mark} `{result.call.name}`: {_short(result.error or result.content)}")
+                self.note(tool_result_note(result))
 
-    def note(self, markdown: str) -> None:
-        """Show an extra line in the answer (a tool call or result); model text is escaped."""
-        if not self.allow_html:
-            from .._markdown import escape_untrusted
-
-            markdown = escape_untrusted(markdown)
-        self._notes.append(markdown)
+    def note(self, markdown: SafeMarkdown) -> None:
+        """Show an extra line in the answer (a tool call or result); SafeMarkdown only."""
+        self._notes.append(require_safe(markdown, SafeMarkdown, "a note"))
         self._dirty = True
 
     # -- output --------------------------------------------------------------------------------
@@ -186,21 +203,25 @@ class StreamView:
         self._raw_shown += count
         return text
 
-    def _final_bundle(self, markdown: str, raw: str) -> dict[str, str]:
+    def _final_bundle(self, markdown: SafeMarkdown, raw: str) -> dict[str, str]:
         if self.plain:
             return {"text/plain": raw}
-        return {"text/markdown": markdown, "text/plain": raw}
+        return markdown_bundle(markdown, raw)
 
-    def _take_notes(self) -> str:
+    def _block(self, block: str | None) -> SafeMarkdown:
+        """A block from MarkdownBlocks: escaped by it, or raw under the user's ``--html`` opt-in."""
+        return SafeMarkdown.trusted(block or "")
+
+    def _take_notes(self) -> SafeMarkdown:
         notes, self._notes = self._notes, []
-        return "".join(n + "\n\n" for n in notes)
+        return SafeMarkdown.trusted("").join(n + SafeMarkdown.trusted("\n\n") for n in notes)
 
     def _freeze(self, block: str) -> None:
         """A finished block: its output is written one last time; the next text opens a new one."""
         open_raw = self._blocks.open_length if not self.plain else 0
         raw = self._raw_text(upto=self._raw_total - open_raw)
         notes = self._take_notes()
-        self._send(self._final_bundle(notes + block, raw), new=self._handle is None)
+        self._send(self._final_bundle(notes + self._block(block), raw), new=self._handle is None)
         self._handle = None
 
     def _freeze_plain(self) -> None:
@@ -218,15 +239,16 @@ class StreamView:
         status = self._status()
         if self.plain:
             return {"text/plain": "".join(self._raw) + f"\n[{status}]"}
+        md = SafeMarkdown.trusted
         parts = [n for n in self._notes]
         tail = self._blocks.tail_with_cursor(" ▍")
         if tail:
-            parts.append(tail)
+            parts.append(self._block(tail))
         elif self._thinking:
-            preview = html.escape("".join(self._thinking)[-_THINKING_PREVIEW:].replace("\n", " "))
-            parts.append(f"<span style='opacity:.6'>*thinking…* {preview}</span>")
-        parts.append(f"<sub>{html.escape(status)}</sub>")
-        return {"text/markdown": "\n\n".join(parts)}
+            preview = SafeMarkdown.text("".join(self._thinking)[-_THINKING_PREVIEW:].replace("\n", " "))
+            parts.append(md("<span style='opacity:.6'>*thinking…* {}</span>").format(preview))
+        parts.append(md("<sub>{}</sub>").format(SafeMarkdown.text(status)))
+        return {"text/markdown": require_safe(md("\n\n").join(parts))}
 
     def refresh(self, *, force: bool = False) -> bool:
         """Re-send the open tail and status if due (time and byte budget allow); True if sent."""
@@ -253,28 +275,28 @@ class StreamView:
         """Final flush: the rest with text/plain, notes, the footer (with metadata); widgets closed."""
         self.reply = reply
         metadata = {"ollama_nb": reply_metadata(reply)}
-        rest = "" if self.plain else (self._blocks.close() or "")
+        rest = self._block(None if self.plain else self._blocks.close())
         raw = self._raw_text()
         notes = self._take_notes()
         if rest or raw or notes or self._handle is not None:
             self._send(self._final_bundle(notes + rest, raw), new=self._handle is None, metadata=metadata)
         self._handle = None
         for note in reply.notes:
-            self._send({"text/markdown": f"> ⚠ {html.escape(note)}", "text/plain": f"note: {note}"}, new=True)
+            self._send(markdown_bundle(SafeMarkdown.trusted("> ⚠ {}").format(SafeMarkdown.text(note)), f"note: {note}"), new=True)
         thinking = "".join(self._thinking)
         replacement = None
         if thinking:
-            replacement = {
-                "text/markdown": f"<details><summary>Thinking ({len(thinking.split())} words)</summary>\n\n"
-                f"<pre style='white-space:pre-wrap'>{html.escape(thinking)}</pre>\n\n</details>",
-                "text/plain": f"[thinking]\n{thinking}",
-            }
+            replacement = markdown_bundle(
+                SafeMarkdown.trusted("<details><summary>Thinking ({} words)</summary>\n\n{}\n\n</details>").format(
+                    len(thinking.split()), SafeMarkdown.pre(thinking)
+                ),
+                f"[thinking]\n{thinking}",
+            )
         if self._controls is not None:
             self._controls.close(replacement)
         elif replacement is not None:
             self._send(replacement, new=True)
-        text = footer_text(reply)
-        self._send({"text/markdown": f"*{text}*", "text/plain": text.replace("**", "")}, new=True, metadata=metadata)
+        self._send(markdown_bundle(footer_markdown(reply), footer_text(reply)), new=True, metadata=metadata)
         self._handle = None
 
 
@@ -316,7 +338,7 @@ class PlainView:
         self.reply = reply
         for note in reply.notes:
             self.stream.write(f"\nnote: {note}")
-        self.stream.write("\n— " + footer_text(reply).replace("**", "") + "\n")
+        self.stream.write("\n— " + footer_text(reply) + "\n")
         self.stream.flush()
 
 
