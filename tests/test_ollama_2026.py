@@ -181,6 +181,39 @@ def test_chunks_carry_their_own_logprobs_and_the_summary_chunk_all_of_them(serve
     assert [t.token for t in next(iter(reply)).logprobs] == ["<b>", "Hi", "</b>"]
 
 
+#: The simulator's script directive: these tokens, logprobs and alternatives, exactly.
+SCRIPT = (
+    '[[script=[{"token": "<b>", "logprob": -0.1053, "top": [{"token": "<b>", "logprob": -0.1053},'
+    ' {"token": "<strong>", "logprob": -2.3026}]},'
+    ' {"token": "Hi", "logprob": -2.3841855e-7, "top": [{"token": "Hi", "logprob": -2.3841855e-7},'
+    ' {"token": "hi", "logprob": -15.31}]},'
+    ' {"token": "</b>", "logprob": -0.0009, "top": [{"token": "</b>", "logprob": -0.0009},'
+    ' {"token": "!", "logprob": -7.25}]}]]]'
+)
+
+
+def test_logprob_values_from_the_simulator_are_carried_exactly(simulator: Simulator) -> None:
+    with Client(simulator.url) as client:
+        reply = client.generate("llama3.2", f"bold hi {SCRIPT}", logprobs=True, top_logprobs=2)
+        assert reply.read() == "<b>Hi</b>"
+    assert [(t.token, t.logprob, t.bytes) for t in reply.logprobs] == [
+        ("<b>", -0.1053, (60, 98, 62)), ("Hi", -2.3841855e-7, (72, 105)), ("</b>", -0.0009, (60, 47, 98, 62))]
+    assert [[(a.token, a.logprob) for a in t.top_logprobs] for t in reply.logprobs][2] == [("</b>", -0.0009), ("!", -7.25)]
+    from ollama_nb.view import logprobs_bundle
+
+    html = logprobs_bundle(reply)["text/html"]  # what %%ollama --logprobs shows
+    assert html.count("<span ") == 3 and "&lt;b&gt;" in html and "<b>" not in html and "<script" not in html
+    assert "&quot;&lt;strong&gt;&quot;" in html  # an alternative, escaped inside the title attribute
+
+
+def test_the_logprobs_magic_shows_the_tokens_shaded_and_escaped_and_o_keeps_the_text(
+    ip: InteractiveShell, simulator: Simulator, capsys: Any
+) -> None:
+    result = ip.run_cell(f"%%ollama --logprobs 2 -o out\nbold hi {SCRIPT}")
+    assert result.success and ip.user_ns["out"] == "<b>Hi</b>"
+    assert '[logprobs] 3 tokens · least likely: "<b>" 90.0%, "</b>" 99.9%, "Hi" 100.0%' in capsys.readouterr().out
+
+
 # --- tool calls with ids -----------------------------------------------------------------------------
 def get_weather(city: str) -> str:
     """Get the current weather for a city
@@ -347,6 +380,44 @@ def test_a_429_that_persists_is_one_clear_line_after_the_retries(server: Fixture
     assert len(server.seen) == 4 and info.value.attempts == 4 and info.value.status_code == 429
     first, hint = str(info.value).splitlines()
     assert first.endswith("is busy (429: too many requests), still after 4 tries.") and hint.startswith("Wait a moment")
+
+
+# --- the same against the simulator (it speaks Ollama 2026) ----------------------------------------------
+def test_simulator_busy_answers_are_retried_and_counted_at_the_server(simulator: Simulator) -> None:
+    simulator.refuse_next(2)
+    with Client(simulator.url, retries=2, backoff=0.0) as client:
+        assert client.chat("llama3.2", [{"role": "user", "content": "hi [[tokens=2]]"}]).read()
+        assert [e.kind for e in simulator.events].count("refused") == 2
+        simulator.refuse_next(3, status=429)
+        with pytest.raises(ServerBusyError) as info:
+            client.generate("llama3.2", "hi").read()
+    assert [e.kind for e in simulator.events].count("refused") == 5
+    assert info.value.attempts == 3 and str(info.value).splitlines()[0].endswith("(429: rate limit exceeded), still after 3 tries.")
+
+
+def test_simulator_signed_out_cloud_model_gives_the_sign_in_url(simulator: Simulator) -> None:
+    from ollama_nb.simulator._gate import SIGNIN_URL
+
+    simulator.signed_in = False
+    session = Session(model="gpt-oss:120b-cloud", host=simulator.url)
+    with pytest.raises(SignInRequiredError) as info:
+        session.chat("hi").read()
+    assert info.value.signin_url == SIGNIN_URL and SIGNIN_URL in str(info.value)
+    assert session.last is not None and session.last.status == "error"
+
+
+def test_simulator_remote_model_and_parallel_tool_calls_with_ids(simulator: Simulator) -> None:
+    with Client(simulator.url) as client:
+        reply = client.chat("my-gptoss", [{"role": "user", "content": 'Hi [[script=["Hello!"]]]'}])
+        assert reply.read() == "Hello!" and reply.remote_model == "gpt-oss:120b"
+    session = Session(model="qwen3", host=simulator.url)
+    prompt = '[[tool-path=together]][[tool=get_weather]][[args={"city":"Paris"}]][[tool=get_weather]][[args={"city":"Tokyo"}]]'
+    reply = session.chat(f"weather? {prompt}", tools=[get_weather])
+    reply.read()
+    ids = [c.id for c in reply.tool_calls[:2]]
+    assert all(i and i.startswith("call_") for i in ids) and len(set(ids)) == 2
+    sent = [m for m in simulator.requests[-1].body["messages"] if m["role"] == "tool"]
+    assert [(m["tool_call_id"], m["content"]) for m in sent] == [(ids[0], "18C, clear"), (ids[1], "24C, humid")]
 
 
 # --- the magics -----------------------------------------------------------------------------------------
