@@ -2,8 +2,8 @@
 cloud models and sign-in, API keys, busy servers.
 
 Over real sockets: the bundled simulator where it speaks the feature, else ``FixtureServer``, a tiny
-HTTP server in this file that replays the byte-exact fixtures of shared/ollama-api (copied into
-tests/fixtures/ollama_2026/) and records every request it gets.
+HTTP server in this file that replays the byte-exact fixtures of shared/ollama-api (tests/fixtures/ollama_2026/, read through
+tests/wire_fixtures.py) and records every request it gets.
 """
 
 from __future__ import annotations
@@ -24,29 +24,21 @@ from ollama_nb._session import forget_sessions
 from ollama_nb.simulator import Simulator
 from ollama_nb.view import PlainView
 from ollama_nb.view._stream_view import footer_text
+from wire_fixtures import CHAT_SCRIPT, catalogue, fixture, go_body
 
-FIXTURES = Path(__file__).parent / "fixtures" / "ollama_2026"
 SECRET = "sk-test-0123456789-never-shown"
 
 
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
 def fixture_json(name: str) -> Any:
-    return json.loads(fixture_bytes(name))
+    return json.loads(fixture(name))
 
 
 def error_body(case_start: str) -> tuple[int, bytes]:
-    """``(status, exact body bytes)`` of the error_bodies_2026.json entry whose case starts so
-    (status 0 where the catalog gives no fixed one, e.g. an upstream status passed through)."""
-    for entry in json.loads(fixture_bytes("error_bodies_2026.json")):
-        if entry["case"].startswith(case_start):
-            wire = entry.get("wire")
-            body = wire.encode() if wire else json.dumps(entry["body"], separators=(",", ":")).encode()
-            status = entry["status"]
-            return (status if isinstance(status, int) else 0), body
-    raise KeyError(case_start)
+    """``(status, exact body bytes)`` of an error_bodies_2026.json entry (status 0 where the
+    catalogue gives no fixed one, e.g. an upstream status passed through)."""
+    entry = catalogue(case_start)
+    body = entry["wire"].encode() if "wire" in entry else go_body(entry["body"])
+    return (entry["status"] if isinstance(entry["status"], int) else 0), body
 
 
 @dataclass
@@ -137,7 +129,7 @@ def without_stream(body: dict[str, Any]) -> dict[str, Any]:
 
 # --- log-probabilities ------------------------------------------------------------------------------
 def test_chat_logprobs_are_requested_as_ollama_documents_and_carried_exactly(server: FixtureServer) -> None:
-    server.answers.append(Answer(body=fixture_bytes("derived_wire_chat_stream_logprobs.ndjson")))
+    server.answers.append(Answer(body=fixture("derived_wire_chat_stream_logprobs.ndjson")))
     request = fixture_json("derived_wire_chat_request_logprobs.json")
     with Client(server.url) as client:
         reply = client.chat(request["model"], request["messages"], logprobs=True, top_logprobs=2)
@@ -161,7 +153,7 @@ def test_chat_logprobs_are_requested_as_ollama_documents_and_carried_exactly(ser
 
 
 def test_generate_logprobs_without_alternatives_and_a_length_cut(server: FixtureServer) -> None:
-    server.answers.append(Answer(body=fixture_bytes("derived_wire_generate_stream_logprobs.ndjson")))
+    server.answers.append(Answer(body=fixture("derived_wire_generate_stream_logprobs.ndjson")))
     request = fixture_json("derived_wire_generate_request_logprobs.json")
     params = {k: v for k, v in request.items() if k not in ("model", "prompt")}
     with Client(server.url) as client:
@@ -173,7 +165,7 @@ def test_generate_logprobs_without_alternatives_and_a_length_cut(server: Fixture
 
 
 def test_chunks_carry_their_own_logprobs_and_the_summary_chunk_all_of_them(server: FixtureServer) -> None:
-    server.answers.append(Answer(body=fixture_bytes("derived_wire_chat_stream_logprobs.ndjson")))
+    server.answers.append(Answer(body=fixture("derived_wire_chat_stream_logprobs.ndjson")))
     with Client(server.url) as client:
         reply = client.chat("llama3.2", [{"role": "user", "content": "x"}], logprobs=True)
         per_chunk = [[t.token for t in chunk.logprobs] for chunk in reply]
@@ -181,20 +173,9 @@ def test_chunks_carry_their_own_logprobs_and_the_summary_chunk_all_of_them(serve
     assert [t.token for t in next(iter(reply)).logprobs] == ["<b>", "Hi", "</b>"]
 
 
-#: The simulator's script directive: these tokens, logprobs and alternatives, exactly.
-SCRIPT = (
-    '[[script=[{"token": "<b>", "logprob": -0.1053, "top": [{"token": "<b>", "logprob": -0.1053},'
-    ' {"token": "<strong>", "logprob": -2.3026}]},'
-    ' {"token": "Hi", "logprob": -2.3841855e-7, "top": [{"token": "Hi", "logprob": -2.3841855e-7},'
-    ' {"token": "hi", "logprob": -15.31}]},'
-    ' {"token": "</b>", "logprob": -0.0009, "top": [{"token": "</b>", "logprob": -0.0009},'
-    ' {"token": "!", "logprob": -7.25}]}]]]'
-)
-
-
 def test_logprob_values_from_the_simulator_are_carried_exactly(simulator: Simulator) -> None:
     with Client(simulator.url) as client:
-        reply = client.generate("llama3.2", f"bold hi {SCRIPT}", logprobs=True, top_logprobs=2)
+        reply = client.generate("llama3.2", f"bold hi {CHAT_SCRIPT}", logprobs=True, top_logprobs=2)
         assert reply.read() == "<b>Hi</b>"
     assert [(t.token, t.logprob, t.bytes) for t in reply.logprobs] == [
         ("<b>", -0.1053, (60, 98, 62)), ("Hi", -2.3841855e-7, (72, 105)), ("</b>", -0.0009, (60, 47, 98, 62))]
@@ -209,7 +190,7 @@ def test_logprob_values_from_the_simulator_are_carried_exactly(simulator: Simula
 def test_the_logprobs_magic_shows_the_tokens_shaded_and_escaped_and_o_keeps_the_text(
     ip: InteractiveShell, simulator: Simulator, capsys: Any
 ) -> None:
-    result = ip.run_cell(f"%%ollama --logprobs 2 -o out\nbold hi {SCRIPT}")
+    result = ip.run_cell(f"%%ollama --logprobs 2 -o out\nbold hi {CHAT_SCRIPT}")
     assert result.success and ip.user_ns["out"] == "<b>Hi</b>"
     assert '[logprobs] 3 tokens · least likely: "<b>" 90.0%, "</b>" 99.9%, "Hi" 100.0%' in capsys.readouterr().out
 
@@ -226,8 +207,8 @@ def get_weather(city: str) -> str:
 
 def test_parallel_tool_calls_are_run_and_answered_in_order_with_their_ids(server: FixtureServer) -> None:
     server.answers += [
-        Answer(body=fixture_bytes("derived_wire_chat_stream_tool_calls_parallel.ndjson")),
-        Answer(body=fixture_bytes("derived_wire_chat_stream_tool_result_answer.ndjson")),
+        Answer(body=fixture("derived_wire_chat_stream_tool_calls_parallel.ndjson")),
+        Answer(body=fixture("derived_wire_chat_stream_tool_result_answer.ndjson")),
     ]
     session = Session(model="qwen3", host=server.url)
     reply = session.chat("What is the weather in Paris and Tokyo?", tools=[get_weather], think=False)
@@ -242,12 +223,12 @@ def test_parallel_tool_calls_are_run_and_answered_in_order_with_their_ids(server
 
 
 def test_several_calls_in_one_chunk_are_run_in_order(server: FixtureServer) -> None:
-    first, second, done = fixture_bytes("derived_wire_chat_stream_tool_calls_parallel.ndjson").splitlines()
+    first, second, done = fixture("derived_wire_chat_stream_tool_calls_parallel.ndjson").splitlines()
     one = json.loads(first)
     one["message"]["tool_calls"] += json.loads(second)["message"]["tool_calls"]
     server.answers += [
         Answer(body=json.dumps(one, separators=(",", ":")).encode() + b"\n" + done + b"\n"),
-        Answer(body=fixture_bytes("derived_wire_chat_stream_tool_result_answer.ndjson")),
+        Answer(body=fixture("derived_wire_chat_stream_tool_result_answer.ndjson")),
     ]
     reply = Session(model="qwen3", host=server.url).chat("Paris and Tokyo?", tools=[get_weather])
     reply.read()
@@ -258,8 +239,8 @@ def test_several_calls_in_one_chunk_are_run_in_order(server: FixtureServer) -> N
 
 def test_tool_calls_that_arrive_only_on_the_done_chunk_are_run(server: FixtureServer) -> None:
     server.answers += [
-        Answer(body=fixture_bytes("derived_wire_chat_stream_tool_calls_native.ndjson")),
-        Answer(body=fixture_bytes("derived_wire_chat_stream_tool_result_answer.ndjson")),
+        Answer(body=fixture("derived_wire_chat_stream_tool_calls_native.ndjson")),
+        Answer(body=fixture("derived_wire_chat_stream_tool_result_answer.ndjson")),
     ]
     reply = Session(model="qwen3", host=server.url).chat("Paris?", tools=[get_weather])
     reply.read()
@@ -296,7 +277,7 @@ def test_truncate_and_shift_false_are_sent(simulator: Simulator) -> None:
 
 # --- cloud models, sign-in and the API key -------------------------------------------------------------
 def test_a_remote_model_is_named_on_the_reply_and_in_the_footer(server: FixtureServer) -> None:
-    server.answers.append(Answer(body=fixture_bytes("derived_wire_chat_stream_remote.ndjson")))
+    server.answers.append(Answer(body=fixture("derived_wire_chat_stream_remote.ndjson")))
     with Client(server.url) as client:
         reply = client.chat("my-gptoss", [{"role": "user", "content": "hi"}])
         assert reply.read() == "Hello!"
@@ -336,7 +317,7 @@ def test_the_api_key_is_sent_as_a_bearer_token_as_ollama_python_does(monkeypatch
 def test_the_api_key_is_never_shown_saved_or_recorded(server: FixtureServer, monkeypatch: Any, tmp_path: Path, capsys: Any) -> None:
     monkeypatch.setenv("OLLAMA_API_KEY", SECRET)
     status, body = error_body("explicit cloud model (name ends in :cloud or -cloud), local request signing fails")
-    server.answers += [Answer(body=fixture_bytes("derived_wire_chat_stream_remote.ndjson")), Answer(status, body)]
+    server.answers += [Answer(body=fixture("derived_wire_chat_stream_remote.ndjson")), Answer(status, body)]
     session = Session(model="my-gptoss", host=server.url)
     reply = session.chat("hi")
     reply.read()
@@ -365,7 +346,7 @@ def test_the_api_key_stays_out_of_notebook_output(ip: InteractiveShell, monkeypa
 # --- busy servers ------------------------------------------------------------------------------------
 def test_a_503_before_the_first_byte_is_retried_and_the_reply_then_streams(server: FixtureServer) -> None:
     status, body = error_body("scheduler queue full")
-    server.answers += [Answer(status, body), Answer(body=fixture_bytes("derived_wire_chat_stream_remote.ndjson"))]
+    server.answers += [Answer(status, body), Answer(body=fixture("derived_wire_chat_stream_remote.ndjson"))]
     with Client(server.url, backoff=0.0) as client:
         assert client.chat("my-gptoss", [{"role": "user", "content": "hi"}]).read() == "Hello!"
     assert len(server.seen) == 2  # retried once, counted at the server
