@@ -28,7 +28,7 @@ from ._kernel import STATS_CODE, Kernel, setup_code
 
 CONCURRENCY = 4
 FULL_SPEED_ITEM = "item {item} [[tokens=20]]"
-PACED_ITEM = "item {item} [[tokens=10]] [[delay=0.01]]"
+PACED_ITEM = "item {item} [[tokens=20]] [[delay=0.01]]"  # 0.2 s an item: the host, not the client, limits
 LONG_ITEM = "item {item} [[tokens=3000]] [[delay=0.01]]"
 BIG_BATCH = 10_000
 TARGET_THROUGHPUT = 0.95
@@ -80,7 +80,7 @@ def _timed_map(hosts: list[str], prompt: str, items: list[int]) -> Sample:
 
 # -- throughput -----------------------------------------------------------------------------------
 def bench_throughput(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
-    n = 200 if quick else 1000
+    n = 300 if quick else 1000
     items = list(range(n))
     prompts = [FULL_SPEED_ITEM.format(item=i) for i in items]
 
@@ -94,7 +94,7 @@ def bench_throughput(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
         assert all(answers)
         return {"items_per_s": n / wall, "wall_s": wall}
 
-    samples = interleave([("hand-written asyncio + httpx", handwritten), ("Session.map", ours)], 3 if quick else 7)
+    samples = interleave([("hand-written asyncio + httpx", handwritten), ("Session.map", ours)], 5 if quick else 9)
     ratio = paired_ratio(samples, "Session.map", "hand-written asyncio + httpx", "items_per_s")
     return {
         "items": n, "concurrency": CONCURRENCY, "prompt": FULL_SPEED_ITEM,
@@ -105,13 +105,13 @@ def bench_throughput(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
 
 # -- two hosts against one ------------------------------------------------------------------------
 def bench_two_hosts(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
-    n = 48 if quick else 160
+    n = 48 if quick else 128
     items = list(range(n))
     with SimProcess() as second:
 
         samples = interleave([("one host", lambda: _timed_map([sim.url], PACED_ITEM, items)),
                               ("two hosts", lambda: _timed_map([sim.url, second.url], PACED_ITEM, items))],
-                             3 if quick else 5)
+                             5 if quick else 7)
     speedup = paired_ratio(samples, "two hosts", "one host", "items_per_s")
     return {
         "items": n, "concurrency_per_host": CONCURRENCY, "prompt": PACED_ITEM,
