@@ -143,6 +143,26 @@ def test_a_host_that_does_not_answer_leaves_the_rotation(simulator: Simulator) -
     assert figures[dead]["in_rotation"] is False and figures[simulator.url]["in_rotation"] is True
 
 
+def test_a_host_that_dies_mid_batch_hands_its_items_to_the_other(simulator: Simulator) -> None:
+    session = Session(model="llama3.2", host=simulator.url)
+    items = [f"{i} [[echo]] [[tokens=20]] [[delay=0.01]]" for i in range(16)]
+    with Simulator(port=0) as doomed:
+        batch = session.map("{item}", items, concurrency=2, hosts=[doomed.url, simulator.url])
+        while len(prompts_sent(doomed)) < 3:
+            doomed.wait_for("request", timeout=10)
+        doomed.stop()  # its open streams are cut; new connections are refused
+        results = batch.results
+    assert [r.status for r in results] == ["ok"] * 16
+    # each answer is its own item's, whole and once: a retried item starts afresh, nothing appended
+    assert all((r.answer or "").startswith(str(i)) for i, r in enumerate(results))
+    expected = session.map("{item}", items, concurrency=4, cache=False).results  # the healthy host alone
+    assert [r.answer for r in results] == [e.answer for e in expected]
+    figures = {f["host"]: f for f in batch.host_figures()}
+    assert figures[doomed.url]["in_rotation"] is False
+    cut = [p for p in prompts_sent(doomed) if not any(r.prompt == p and r.host == doomed.url for r in results)]
+    assert cut and all(p in prompts_sent(simulator) for p in cut)  # what was cut there was answered here
+
+
 def test_no_host_answering_fails_every_item_with_one_line(simulator: Simulator) -> None:
     session = Session(model="llama3.2", host=free_port_url())
     results = session.map("{item}", ["a", "b", "c"], concurrency=2).results

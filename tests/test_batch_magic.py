@@ -13,6 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from ollama_nb import _session
 from ollama_nb.simulator import Simulator
 from ollama_nb.view._batch_view import BatchView
+from test_batch import most_streams_at_once
 from test_magics import ip  # noqa: F401  (the shell fixture, with the extension loaded)
 
 pytestmark = pytest.mark.timeout(60)
@@ -76,6 +77,7 @@ def test_concurrency_and_hosts_come_from_config(ip: InteractiveShell, simulator:
         assert ip.run_cell("%%ollama --over xs -o out\n{item}").success
         assert len(prompts(simulator)) + len(prompts(other)) == 6
         assert prompts(simulator) and prompts(other)
+        assert most_streams_at_once(simulator) == 1 and most_streams_at_once(other) == 1
         assert all(ip.user_ns["out"])
 
 
