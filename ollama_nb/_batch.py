@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Mappin
 
 from ._batch_items import Items, items_of, render, shaped
 from ._batch_ledger import BatchLedger
-from ._batch_results import COLUMNS, BatchProgress, ItemResult
+from ._batch_results import COLUMNS, BatchProgress, ItemResult, one_line
 from ._batch_run import Runner
 from ._errors import OllamaError, StructuredOutputError
 from ._host import resolve_host
@@ -39,6 +39,8 @@ __all__ = ["Batch", "BatchMethods", "BatchProgress", "ItemResult", "start_batch"
 #: memory allows, else 1) and queues the rest, so 4 keeps a default server busy without a queue.
 DEFAULT_CONCURRENCY = 4
 _clock = time.perf_counter
+
+
 class Batch:
     """A prompt over many items, running; see the module docstring.
 
@@ -116,6 +118,8 @@ class Batch:
         def main() -> None:
             try:
                 asyncio.run(self._run())
+            except Exception as exc:  # nothing else would see it in this thread
+                self._end(exc)
             finally:
                 self._end()
 
@@ -127,6 +131,8 @@ class Batch:
         async def main() -> None:
             try:
                 await self._run()
+            except Exception as exc:
+                self._end(exc)
             finally:
                 self._end()
 
@@ -141,7 +147,14 @@ class Batch:
             await self._ledger.learn_digest(self._runner.hosts[0].client, self.model)
         await self._runner.run(self._reuse())
 
-    def _end(self) -> None:
+    def _end(self, failure: Exception | None = None) -> None:
+        """The run is over: any item still pending failed with ``failure`` (or did not run)."""
+        if self._finished:
+            return
+        reason = f"the batch failed: {one_line(failure)}" if failure is not None else None
+        for result in list(self._results):
+            if result.status == "pending":
+                self._settle(result.position, status="error" if reason else "not run", error=reason)
         with self._changed:
             self._finished = True
             self._t_end = _clock()
@@ -162,6 +175,10 @@ class Batch:
             self._changed.notify_all()
         if self._news is not None:
             self._news.set()
+
+    def _is_pending(self, position: int) -> bool:
+        """True while item ``position`` has not ended."""
+        return self._results[position].status == "pending"
 
     def _settle(self, position: int, *, status: str, error: str | None = None) -> None:
         self._store(replace(self._results[position], status=status, error=error))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["COLUMNS", "BatchProgress", "ItemResult"]
+__all__ = ["COLUMNS", "BatchProgress", "ItemResult", "one_line"]
 
 #: The columns of :meth:`Batch.to_pandas`.
 COLUMNS = ("answer", "parsed", "status", "error", "ttft_s", "output_tokens", "tokens_per_s", "host")
@@ -78,3 +78,14 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none).
+
+    Example:
+        >>> one_line(ValueError("bad value\\nmore detail")), one_line(KeyError())
+        ('bad value', 'KeyError')
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -20,6 +20,7 @@ import collections
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ._batch_results import one_line
 from ._client import AsyncClient
 from ._errors import ConnectionLostError, OllamaConnectionError, OllamaError, ResponseError
 
@@ -161,6 +162,9 @@ class Runner:
             self.in_flight += 1
             try:
                 await self._send(host, position)
+            except Exception as exc:  # anything unforeseen ends this item, never the batch
+                if self.batch._is_pending(position):
+                    self.batch._settle(position, status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
             finally:
                 self.in_flight -= 1
                 self._wake()

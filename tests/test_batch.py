@@ -296,3 +296,9 @@ def test_a_new_session_resumes_from_the_record_sending_only_the_missing(simulato
     assert [r.status for r in again.results] == ["ok"] * 10
     forced = Session(model="llama3.2", host=simulator.url).map("{item}", items[:3], cache=False)
     assert [r.reused for r in forced.results] == [False] * 3
+
+
+def test_an_unforeseen_failure_ends_that_item_with_one_line_not_the_batch(session: Session) -> None:
+    results = session.map("{item}", ["a", "b"], stop=object()).results  # an option JSON cannot hold
+    assert [r.status for r in results] == ["error", "error"]
+    assert all(r.error and r.error.startswith("TypeError: ") and "\n" not in r.error for r in results)
