@@ -77,6 +77,8 @@ _LIST_RE = re.compile(r"([-+*]|\d{1,9}[.)])(?:([ \t]+)|\Z)")
 _THEMATIC_RE = re.compile(r"([-*_])(?:[ \t]*\1){2,}[ \t]*\Z")
 _HEADING_RE = re.compile(r"#{1,6}(?:[ \t]|\Z)")
 _TABLE_DELIMITER_RE = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*\Z")
+_SETEXT_UNDERLINE_RE = re.compile(r" {0,3}(?:=+|-+)[ \t]*\Z")
+_SENTENCE_END_RE = re.compile(r"[.!?:;] (?=[^\W\d_])")
 
 
 class _Fence:
@@ -750,6 +752,12 @@ class MarkdownBlocks:
     The frozen blocks and the final tail, joined, equal ``escape_untrusted`` of the text, except
     where a fence or table was cut as above (then: of the text with those lines added).
 
+    With ``split_anywhere=True``, text with no blank line in time (a long list, blockquote or
+    paragraph) is cut too: between two lines outside code and tables, and, for one long line, after
+    a sentence. Each block is then escaped on its own and safe shown on its own, but the blocks
+    joined are not the escape of the whole: show each in its own output, and the whole text,
+    escaped once, when it ends.
+
     Example:
         >>> blocks = MarkdownBlocks(threshold=20)
         >>> blocks.feed("# Title\\n\\nSome <b>bold</b> text.\\n\\nMo")
@@ -762,11 +770,15 @@ class MarkdownBlocks:
         'More'
     """
 
-    def __init__(self, threshold: int = DEFAULT_THRESHOLD, *, escape: bool = True) -> None:
+    def __init__(self, threshold: int = DEFAULT_THRESHOLD, *, escape: bool = True, split_anywhere: bool = False) -> None:
         if threshold < 1:
             raise ValueError(f"threshold must be at least 1 character, not {threshold!r}")
         self.threshold = threshold
         self.escape = escape
+        self.split_anywhere = split_anywhere
+        self._line_cut = 0  # with split_anywhere: lines[:line_cut] may freeze before a non-blank line
+        self._line_cut_state = _State()
+        self._line_tried = 0  # tail size at the last try to cut inside the open line
         self._lines: list[str] = []  # complete lines of the open tail
         self._partial: list[str] = []  # pieces of its unfinished last line
         self._size = 0  # characters in the open tail
@@ -807,7 +819,7 @@ class MarkdownBlocks:
                 self._partial.append(text_delta)
                 self._size += len(text_delta)
                 self._tail = None
-                if self._size > self.threshold and self._may_freeze:
+                if self._size > self.threshold and (self._may_freeze or self._may_split_line()):
                     return self._freeze()
             return []
         if self._closed:
@@ -841,8 +853,11 @@ class MarkdownBlocks:
         self._may_freeze = True
         index = len(self._lines)
         self._lines.append(line)
-        kind = _step(self._state, line)
         previous_kind, previous = self._previous
+        if self.split_anywhere and index and previous_kind != _BLANK and self._splits_before(line, previous_kind, previous):
+            self._line_cut = index
+            self._line_cut_state = self._state.copy()
+        kind = _step(self._state, line)
         self._previous = (kind, line)
         if kind == _BLANK:
             if self._has_text:
@@ -863,23 +878,79 @@ class MarkdownBlocks:
             self._table = (previous, line)
             self._table_rows = 0
 
+    def _splits_before(self, line: str, previous_kind: int, previous: str) -> bool:
+        """True if the tail may be cut before ``line`` (the line before it is not blank).
+
+        Not inside a fence or a table, not before a table's delimiter row or a setext underline,
+        and not before a line that would read as indented code on its own.
+        """
+        if self._state.fence is not None or self._table is not None or _BLANK_RE.match(line) or _indent(line) >= 4:
+            return False
+        if _SETEXT_UNDERLINE_RE.match(line):
+            return False
+        return not (previous_kind == _PROSE and "|" in previous and _TABLE_DELIMITER_RE.match(line))
+
+    def _may_split_before_open_line(self) -> bool:
+        """True if the tail may be cut before its unfinished line (which cannot turn out to be a
+        setext underline or a table's delimiter row: it has a character neither may hold)."""
+        line = "".join(self._partial)
+        previous_kind, previous = self._previous
+        return (
+            bool(line.strip(" \t=-|:"))
+            and previous_kind != _BLANK
+            and self._splits_before(line, previous_kind, previous)
+        )
+
+    def _may_split_line(self) -> bool:
+        """With split_anywhere: the open line grew by a quarter threshold since the last try."""
+        return self.split_anywhere and self._size - self._line_tried > self.threshold // 4
+
     # -- freezing ------------------------------------------------------------------------------
     def _emit(self, lines: list[str]) -> str:
-        raw = "".join(line + "\n" for line in lines)
+        return self._emit_raw("".join(line + "\n" for line in lines))
+
+    def _emit_raw(self, raw: str) -> str:
         self._emitted += len(raw)
         self._tail_added = max(0, self._tail_added - len(raw))
         return _escape_unit(raw, self._start) if self.escape else raw
 
-    def _freeze(self) -> list[str]:
+    def freeze_now(self) -> list[str]:
+        """Freeze whatever can be frozen, however short the open tail (a forced refresh is then
+        cheap); returns the blocks, like :meth:`feed`.
+
+        Example:
+            >>> blocks = MarkdownBlocks(split_anywhere=True)
+            >>> blocks.feed("- one\\n- two\\n- th")
+            []
+            >>> blocks.freeze_now(), blocks.tail
+            (['- one\\n- two\\n'], '- th')
+        """
+        if self._closed or self._carriage_return:
+            return []
+        return self._freeze(limit=0)
+
+    def _freeze(self, limit: int | None = None) -> list[str]:
+        """Freeze at the cuts the tail allows while it is longer than ``limit`` (the threshold)."""
+        limit = self.threshold if limit is None else limit
         self._may_freeze = False  # nothing more to freeze until another line ends
         frozen: list[str] = []
-        if self._cut:
-            frozen.append(self._emit(self._lines[: self._cut]))
-            self._restart(self._lines[self._cut :], self._cut_state, rescan=False)
-        if self._size <= self.threshold:
+        upto, state = self._cut, self._cut_state  # the furthest cut the tail allows
+        if self.split_anywhere:
+            if self._line_cut > upto:
+                upto, state = self._line_cut, self._line_cut_state
+            if self._lines and self._may_split_before_open_line():
+                upto, state = len(self._lines), self._state
+        if upto:
+            frozen.append(self._emit(self._lines[:upto]))
+            self._restart(self._lines[upto:], state, rescan=False)
+        if self._size <= limit:
             return frozen
         fence = self._state.fence
-        if fence is not None and 0 <= self._fence_line < len(self._lines) - 1:
+        if self.split_anywhere and not self._lines and fence is None:
+            block = self._split_line()
+            if block is not None:
+                frozen.append(block)
+        elif fence is not None and 0 <= self._fence_line < len(self._lines) - 1:
             closer = fence.closing_line()
             frozen.append(self._emit([*self._lines, closer]))
             self._inserted.append((self._emitted - len(closer) - 1, closer + "\n\n" + fence.opener + "\n"))
@@ -887,7 +958,7 @@ class MarkdownBlocks:
             after.fence, after.after = None, _AFTER_BLOCK
             self._restart(["", fence.opener], after, rescan=True)
             self._tail_added = len(fence.opener) + 2
-        elif self._table is not None and self._table_rows and self._size > 4 * self.threshold:
+        elif self._table is not None and self._table_rows and self._size > (1 if self.split_anywhere else 4) * limit:
             header, delimiter = self._table
             frozen.append(self._emit(self._lines))
             self._inserted.append((self._emitted, "\n" + header + "\n" + delimiter + "\n"))
@@ -895,12 +966,35 @@ class MarkdownBlocks:
             self._tail_added = len(header) + len(delimiter) + 3
         return frozen
 
+    def _split_line(self) -> str | None:
+        """Freeze the open line up to its last sentence end (after ``". "`` and the like, outside
+        code spans, math and link brackets as far as a count can tell); None if there is none."""
+        line = "".join(self._partial)
+        self._line_tried = self._size
+        if _indent(line) >= 4 or line.lstrip(" ").startswith("|"):
+            return None
+        ends = list(_SENTENCE_END_RE.finditer(line, max(0, len(line) - 4 * self.threshold)))
+        for m in reversed(ends[-8:]):  # the last few sentence ends are enough; each try counts
+            cut = m.end()
+            before = line[:cut]
+            if before.count("`") % 2 or before.count("$") % 2 or before.count("[") != before.count("]"):
+                continue
+            block = self._emit_raw(line[:cut])
+            self._partial = [line[cut:]]
+            self._start = self._state.copy()
+            self._size = len(line) - cut
+            self._line_tried = self._size
+            return block
+        return None
+
     def _restart(self, lines: list[str], state: _State, *, rescan: bool) -> None:
         """Make ``lines`` (plus the unfinished line) the open tail, starting in ``state``."""
         self._start = state.copy()
         self._cut = 0
         self._size = sum(len(line) + 1 for line in lines) + sum(map(len, self._partial))
+        self._line_tried = 0
         if rescan:
+            self._line_cut = 0
             self._lines = []
             self._state = state.copy()
             self._has_text = False
@@ -911,6 +1005,7 @@ class MarkdownBlocks:
                 self._end_line(line)
         else:  # lines were already read; only positions move
             dropped = len(self._lines) - len(lines)
+            self._line_cut = self._line_cut - dropped if self._line_cut > dropped else 0
             self._lines = lines
             self._has_text = any(not _BLANK_RE.match(line) for line in lines)
             if self._fence_line >= 0:

@@ -15,6 +15,8 @@ a bad value is an error (HTTP 400) so a typo in a test never passes silently.
 ``[[html]]``           reply holds ``<img src=x onerror=...>`` and ``<script>``
 ``[[echo]]``           reply = the prompt text
 ``[[markdown]]``       heading, bullet list, fenced python code, table
+``[[shape=NAME]]``     a long reply in one Markdown shape: paragraph, paragraphs, code,
+                       list, nested-list, table, quote (length: ``[[tokens=N]]``)
 ``[[length]]``         done_reason "length"
 ``[[tool=NAME]]``      call tool NAME (repeatable: several calls)
 ``[[args={json}]]``    arguments for the tool call
@@ -59,6 +61,7 @@ class Directives:
     invalid_json: bool = False
     tools: tuple[str, ...] = ()
     args: dict[str, Any] | None = field(default=None, hash=False)
+    shape: str | None = None
 
 
 _FLAGS = {
@@ -90,6 +93,12 @@ def _value(name: str, raw: str) -> dict[str, Any]:
         if not raw.isdigit() or not 400 <= int(raw) <= 599:
             raise DirectiveError(f"[[status={raw}]] needs an HTTP error code from 400 to 599")
         return {"status": int(raw)}
+    if name == "shape":
+        from ._shapes import SHAPES
+
+        if raw not in SHAPES:
+            raise DirectiveError(f"[[shape={raw}]] needs one of: {', '.join(SHAPES)}")
+        return {"shape": raw}
     if not raw.strip():
         raise DirectiveError("[[tool=NAME]] needs a tool name")
     return {}
@@ -110,7 +119,7 @@ def parse_directives(text: str) -> tuple[str, Directives]:
         if match.start() < pos:
             continue
         name, has_value = match.group(1), bool(match.group(2))
-        if name not in _FLAGS and name not in _COUNTS and name not in ("delay", "status", "tool", "args"):
+        if name not in _FLAGS and name not in _COUNTS and name not in ("delay", "status", "tool", "args", "shape"):
             continue
         start = match.end()
         if name == "args" and has_value:

@@ -4,6 +4,11 @@ Display traffic stays O(n): finished Markdown blocks are frozen (sent one last t
 and only the open tail is re-sent, at most every ``interval`` seconds and within a byte budget
 (a few times the reply's size), with a final flush. The clock is injectable, as in tqdm.
 
+When the view owns the cell's outputs (``owns_cell``: a cell that is only the magic), the frozen
+pieces are temporary: when the reply ends the outputs are cleared and the answer is shown again
+as one output (the whole text escaped once, the text as written in its text/plain), so the
+notebook keeps one answer, not one piece per frozen block; that costs one more copy of the text.
+
 Example:
     >>> view = make_view(model="llama3.2")      # doctest: +SKIP
     >>> view.add(chunks); view.refresh()         # doctest: +SKIP
@@ -97,12 +102,15 @@ class StreamView:
         controls: bool = True,
         on_stop: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        owns_cell: bool = False,
     ) -> None:
-        from IPython.display import display
+        from IPython.display import clear_output, display
 
         from .._markdown import MarkdownBlocks
 
         self._display = display
+        self._clear_output = clear_output
+        self.owns_cell = owns_cell
         self.model = model
         self.plain = plain
         self.allow_html = allow_html
@@ -113,12 +121,17 @@ class StreamView:
         self.reply: BaseReply | None = None
         self.updates = 0
         self.bytes_sent = 0
-        self._blocks = MarkdownBlocks(escape=not (plain or allow_html))
+        # Pieces of an owned cell are replaced at the end, so they may be cut anywhere.
+        self._blocks = MarkdownBlocks(escape=not (plain or allow_html), split_anywhere=owns_cell)
+        self._text: list[str] = []  # the whole reply as written, for the one final output
         self._raw: list[str] = []  # the reply as written and not yet in a final output (text/plain)
         self._raw_total = 0
         self._raw_shown = 0  # raw characters already given to frozen outputs
         self._thinking: list[str] = []
-        self._notes: list[str] = []
+        self._notes: list[str] = []  # notes not yet in an output
+        self._all_notes: list[tuple[str, str]] = []  # every note: (Markdown, plain text)
+        self._ran_tools = False  # tool functions ran (they may have printed into the cell)
+        self._plainless: list[tuple[Any, str, str]] = []  # (handle, Markdown, raw) of pieces sent without text/plain
         self._handle: Any = None
         self._dirty = False
         self._last = clock()
@@ -135,6 +148,7 @@ class StreamView:
         """Take new chunks (cheap: frozen blocks are written, the tail waits for refresh)."""
         for chunk in chunks:
             if chunk.content:
+                self._text.append(chunk.content)
                 self._raw.append(chunk.content)
                 self._raw_total += len(chunk.content)
                 self._dirty = True
@@ -150,16 +164,19 @@ class StreamView:
             for call in chunk.tool_calls:
                 self.note(f"🔧 `{call_text(call)}`")
             for result in chunk.tool_results:
+                self._ran_tools = True
                 mark = "⚠" if result.error else "→"
                 self.note(f"{mark} `{result.call.name}`: {_short(result.error or result.content)}")
 
     def note(self, markdown: str) -> None:
         """Show an extra line in the answer (a tool call or result); model text is escaped."""
+        plain = markdown
         if not self.allow_html:
             from .._markdown import escape_untrusted
 
             markdown = escape_untrusted(markdown)
         self._notes.append(markdown)
+        self._all_notes.append((markdown, plain))
         self._dirty = True
 
     # -- output --------------------------------------------------------------------------------
@@ -185,6 +202,12 @@ class StreamView:
             return {"text/plain": raw}
         return {"text/markdown": markdown, "text/plain": raw}
 
+    def _piece_bundle(self, markdown: str, raw: str) -> dict[str, str]:
+        """A frozen piece: without its text/plain where the whole answer replaces it at the end."""
+        if self.owns_cell and not self.plain and not self._ran_tools:
+            return {"text/markdown": markdown}
+        return self._final_bundle(markdown, raw)
+
     def _take_notes(self) -> str:
         notes, self._notes = self._notes, []
         return "".join(n + "\n\n" for n in notes)
@@ -194,7 +217,10 @@ class StreamView:
         open_raw = self._blocks.open_length if not self.plain else 0
         raw = self._raw_text(upto=self._raw_total - open_raw)
         notes = self._take_notes()
-        self._send(self._final_bundle(notes + block, raw), new=self._handle is None)
+        bundle = self._piece_bundle(notes + block, raw)
+        self._send(bundle, new=self._handle is None)
+        if "text/plain" not in bundle:
+            self._plainless.append((self._handle, notes + block, raw))
         self._handle = None
 
     def _freeze_plain(self) -> None:
@@ -235,8 +261,13 @@ class StreamView:
                     return False  # nothing new: only the status line would change; once a second
             else:
                 cost = self.bytes_sent + self._blocks.open_length + _ENVELOPE
-                if cost > self.budget * self._raw_total + 4096 and waited < self.max_interval:
+                over_budget = cost > self.budget * self._raw_total + 4096
+                if over_budget and waited < self.max_interval:
                     return False
+                if over_budget and self.owns_cell and not self.plain:
+                    # over budget, sent anyway (once a second): freeze first so that little is re-sent
+                    for block in self._blocks.freeze_now():
+                        self._freeze(block)
         self._last = now
         self._dirty = False
         self._content_shown = self._content_shown or self._raw_total > 0
@@ -244,32 +275,81 @@ class StreamView:
         return True
 
     def finish(self, reply: BaseReply) -> None:
-        """Final flush: the rest with text/plain, notes, the footer (with metadata); widgets closed."""
+        """The answer as one output, notes, the footer (with metadata); widgets closed.
+
+        In a cell it owns, the view clears the cell and shows, top to bottom: the thinking, the
+        tool calls, the answer as one output, notes, the footer. Otherwise (other code shares the
+        cell, or tool functions ran and may have printed) the pieces stay where they are and get
+        their text/plain; the Stop button's output then holds the thinking, or nothing.
+        """
         self.reply = reply
         metadata = {"ollama_nb": reply_metadata(reply)}
+        if self.owns_cell and not self._ran_tools:
+            self._finish_as_one(reply, metadata)
+        else:
+            self._finish_in_place(reply, metadata)
+
+    def _thinking_bundle(self) -> dict[str, str] | None:
+        thinking = "".join(self._thinking)
+        if not thinking:
+            return None
+        return {
+            "text/markdown": f"<details><summary>Thinking ({len(thinking.split())} words)</summary>\n\n"
+            f"<pre style='white-space:pre-wrap'>{html.escape(thinking)}</pre>\n\n</details>",
+            "text/plain": f"[thinking]\n{thinking}",
+        }
+
+    def _finish_as_one(self, reply: BaseReply, metadata: dict[str, Any]) -> None:
+        """Clear the cell's outputs, then show each section once: the answer is one output."""
+        self._clear_output(wait=True)  # applied when the next output arrives: no flicker
+        self.bytes_sent += _ENVELOPE
+        self.updates += 1
+        if self._controls is not None:
+            self._controls.close_widgets()
+        thinking = self._thinking_bundle()
+        if thinking is not None:
+            self._send(thinking, new=True)
+        if self._all_notes:
+            markdown = "".join(note + "\n\n" for note, _ in self._all_notes)
+            plain = "\n".join(plain for _, plain in self._all_notes)
+            self._send({"text/markdown": markdown, "text/plain": plain}, new=True)
+        text = "".join(self._text)
+        if text:
+            if self.plain or not self._blocks.escape:
+                markdown = text
+            else:
+                from .._markdown import escape_untrusted
+
+                markdown = escape_untrusted(text)
+            self._send(self._final_bundle(markdown, text), new=True, metadata=metadata)
+        self._handle = None
+        self._notes, self._raw = [], []
+        self._finish_footer(reply, metadata)
+
+    def _finish_footer(self, reply: BaseReply, metadata: dict[str, Any]) -> None:
+        for note in reply.notes:
+            self._send({"text/markdown": f"> ⚠ {html.escape(note)}", "text/plain": f"note: {note}"}, new=True)
+        text = footer_text(reply)
+        self._send({"text/markdown": f"*{text}*", "text/plain": text.replace("**", "")}, new=True, metadata=metadata)
+        self._handle = None
+
+    def _finish_in_place(self, reply: BaseReply, metadata: dict[str, Any]) -> None:
+        for handle, markdown, raw in self._plainless:  # frozen before tools ran: they stay after all
+            self.bytes_sent += len(markdown) + len(raw) + _ENVELOPE
+            handle.update(self._final_bundle(markdown, raw), raw=True)
+        self._plainless = []
         rest = "" if self.plain else (self._blocks.close() or "")
         raw = self._raw_text()
         notes = self._take_notes()
         if rest or raw or notes or self._handle is not None:
             self._send(self._final_bundle(notes + rest, raw), new=self._handle is None, metadata=metadata)
         self._handle = None
-        for note in reply.notes:
-            self._send({"text/markdown": f"> ⚠ {html.escape(note)}", "text/plain": f"note: {note}"}, new=True)
-        thinking = "".join(self._thinking)
-        replacement = None
-        if thinking:
-            replacement = {
-                "text/markdown": f"<details><summary>Thinking ({len(thinking.split())} words)</summary>\n\n"
-                f"<pre style='white-space:pre-wrap'>{html.escape(thinking)}</pre>\n\n</details>",
-                "text/plain": f"[thinking]\n{thinking}",
-            }
+        replacement = self._thinking_bundle()
         if self._controls is not None:
             self._controls.close(replacement)
         elif replacement is not None:
             self._send(replacement, new=True)
-        text = footer_text(reply)
-        self._send({"text/markdown": f"*{text}*", "text/plain": text.replace("**", "")}, new=True, metadata=metadata)
-        self._handle = None
+        self._finish_footer(reply, metadata)
 
 
 class PlainView:
