@@ -22,18 +22,21 @@ from ._client import AsyncClient, Client
 from ._errors import (
     ConnectionLostError,
     ContextTrimmedWarning,
+    Interrupted,
     MalformedLineWarning,
     ModelNotFoundError,
     NoModelError,
     OllamaConnectionError,
     OllamaError,
     OllamaTimeoutError,
+    ReplyNotReadError,
     ResponseError,
     StreamError,
     StructuredOutputError,
     ToolError,
 )
 from ._reply import AsyncReply, Chunk, Reply
+from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
 from ._timing import Timing
 from ._tools import ToolCall, ToolResult, tool_schema
@@ -43,10 +46,13 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncClient",
     "AsyncReply",
+    "ChatRequest",
     "Chunk",
     "Client",
     "ConnectionLostError",
     "ContextTrimmedWarning",
+    "GenerateRequest",
+    "Interrupted",
     "MalformedLineWarning",
     "ModelDetails",
     "ModelNotFoundError",
@@ -57,6 +63,7 @@ __all__ = [
     "OllamaTimeoutError",
     "PullProgress",
     "Reply",
+    "ReplyNotReadError",
     "ResponseError",
     "RunningModel",
     "Session",

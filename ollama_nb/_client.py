@@ -1,9 +1,11 @@
 """Clients for an Ollama server: :class:`Client` (blocking) and :class:`AsyncClient` (asyncio).
 
-Twins in the httpx manner: the same methods, the async ones awaited. ``chat`` and ``generate``
-return a lazy streaming :class:`~ollama_nb.Reply`; nothing is sent until it is read. Connection
-failures before any byte of a reply arrives are retried with exponential backoff; nothing is
-retried once a reply has started (text is never duplicated). One client reuses its connections.
+Twins in the httpx manner: the same methods, the async ones awaited. A request is described once
+(:class:`~ollama_nb.ChatRequest`, :class:`~ollama_nb.GenerateRequest`) and :meth:`Client.reply`
+turns it into a lazy streaming :class:`~ollama_nb.Reply`; ``chat`` and ``generate`` are that in one
+call. Nothing is sent until the reply is first read. Connection failures before any byte of a
+reply arrives are retried with exponential backoff; nothing is retried once a reply has started
+(text is never duplicated). One client reuses its connections.
 
 Example:
     >>> client = Client()                       # OLLAMA_HOST or http://127.0.0.1:11434
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
-from typing import Any, AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence
 
 import httpx
 
@@ -26,8 +28,10 @@ from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
 from ._errors import MalformedLineWarning, OllamaError, StreamError
 from ._host import resolve_host
 from ._ndjson import LineBuffer, parse_line
-from ._protocol import RETRYABLE, chat_body, generate_body, read_error, request_error, status_error
-from ._reply import AsyncReply, Reply
+from ._protocol import RETRYABLE, read_error, request_error, status_error
+from ._reply import AsyncReply, BeforeSend, Reply
+from ._request import ChatRequest, GenerateRequest, Request
+from ._tools import DEFAULT_MAX_TOOL_ROUNDS
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -39,8 +43,12 @@ DEFAULT_CONNECT_TIMEOUT = 3.0
 Messages = Sequence[Mapping[str, Any]]
 
 
+def _nothing() -> None:
+    """A ``before_send`` hook that does nothing (requests that are not replies)."""
+
+
 class _ClientBase:
-    """Settings and request shapes shared by the two clients."""
+    """Settings, retry decisions and response checks shared by the two clients."""
 
     def __init__(
         self,
@@ -61,13 +69,16 @@ class _ClientBase:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.host!r})"
 
-    @property
-    def _verify(self) -> bool:
+    def _http_settings(self) -> dict[str, Any]:
         # Loading the CA bundle costs ~80 ms per client; plain http:// never uses it.
-        return not self.host.startswith("http://")
+        verify = not self.host.startswith("http://")
+        return {"base_url": self.host, "timeout": self.timeout, "headers": self.headers, "verify": verify}
 
-    def _pause(self, attempt: int) -> float:
-        return self.backoff * (2**attempt)
+    def _retry_pause(self, exc: Exception, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1`` after ``exc``; raises when it is final."""
+        if isinstance(exc, RETRYABLE) and attempt < self.retries:
+            return self.backoff * (2**attempt)
+        raise request_error(exc, self.host) from exc
 
     def _check(self, response: httpx.Response, content: bytes, model: str | None) -> None:
         if response.status_code >= 400:
@@ -95,6 +106,11 @@ class _ClientBase:
             )
         return PullProgress.from_wire(obj)
 
+    @staticmethod
+    def _reply_settings(request: Request, run_tools: bool, max_tool_rounds: int, notes: Sequence[str]) -> dict[str, Any]:
+        tools = request.tool_functions() if run_tools and isinstance(request, ChatRequest) else {}
+        return {"tool_functions": tools, "max_tool_rounds": max_tool_rounds, "notes": notes}
+
 
 class Client(_ClientBase):
     """A blocking client. Use it as a context manager, or call :meth:`close`.
@@ -107,62 +123,50 @@ class Client(_ClientBase):
 
     def __init__(self, host: str | None = None, **settings: Any) -> None:
         super().__init__(host, **settings)
-        self._http = httpx.Client(base_url=self.host, timeout=self.timeout, headers=self.headers, verify=self._verify)
+        self._http = httpx.Client(**self._http_settings())
 
     # -- streaming replies ---------------------------------------------------------------------
-    def chat(
+    def reply(
         self,
-        model: str,
-        messages: Messages,
+        request: Request,
         *,
-        options: Mapping[str, Any] | None = None,
-        think: bool | str | None = None,
-        tools: Sequence[Any] | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
+        run_tools: bool = False,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        notes: Sequence[str] = (),
     ) -> Reply:
-        """Stream a chat reply from ``/api/chat`` (sent when first read)."""
-        body = chat_body(model, messages, options=options, think=think, tools=tools, format=format, keep_alive=keep_alive)
-        return Reply(self, model=model, endpoint="chat", body=body)
+        """The lazy streaming reply to ``request`` (sent when first read).
 
-    def generate(
-        self,
-        model: str,
-        prompt: str,
-        *,
-        system: str | None = None,
-        images: Sequence[Any] | None = None,
-        options: Mapping[str, Any] | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-    ) -> Reply:
-        """Stream a completion from ``/api/generate`` (sent when first read)."""
-        body = generate_body(
-            model, prompt, system=system, images=images, options=options, think=think, format=format, keep_alive=keep_alive
-        )
-        return Reply(self, model=model, endpoint="generate", body=body)
+        With ``run_tools`` the Python functions among a chat request's ``tools`` are called when
+        the model asks, and their results sent back, for up to ``max_tool_rounds`` rounds.
+        """
 
-    def _open_stream(self, reply: Reply) -> httpx.Response | None:
-        return self._send("POST", f"/api/{reply.endpoint}", reply.request, model=reply.model, stop=reply._stop_check, sent=reply._mark_sent)
+        def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
+            return self._send("POST", request.path, body, model=request.model, before_send=before_send)
 
-    def _send(self, method: str, path: str, body: Any = None, *, model: str | None = None, stop: Any = None, sent: Any = None) -> httpx.Response | None:
-        """Send with retries before the first byte; None when stopped meanwhile."""
+        return Reply(request, opener=open_stream, host=self.host, **self._reply_settings(request, run_tools, max_tool_rounds, notes))
+
+    def chat(self, model: str, messages: Messages, **params: Any) -> Reply:
+        """Stream a chat reply from ``/api/chat``; ``params`` are :class:`ChatRequest` fields."""
+        return self.reply(ChatRequest(model=model, messages=messages, **params))
+
+    def generate(self, model: str, prompt: str, **params: Any) -> Reply:
+        """Stream a completion from ``/api/generate``; ``params`` are :class:`GenerateRequest` fields."""
+        return self.reply(GenerateRequest(model=model, prompt=prompt, **params))
+
+    def _send(
+        self, method: str, path: str, body: Any = None, *, model: str | None = None, before_send: BeforeSend = _nothing
+    ) -> httpx.Response:
+        """Send with retries before the first byte; ``before_send`` runs before each attempt."""
         request = self._http.build_request(method, path, json=body)
-        for attempt in range(self.retries + 1):
-            if stop is not None and stop():
-                return None
-            if sent is not None:
-                sent()
+        attempt = 0
+        while True:
+            before_send()
             try:
                 response = self._http.send(request, stream=True)
-            except RETRYABLE as exc:
-                if attempt == self.retries:
-                    raise request_error(exc, self.host) from exc
-                time.sleep(self._pause(attempt))
-                continue
             except httpx.HTTPError as exc:
-                raise request_error(exc, self.host) from exc
+                time.sleep(self._retry_pause(exc, attempt))
+                attempt += 1
+                continue
             if response.status_code >= 400:
                 try:
                     content = response.read()
@@ -170,11 +174,9 @@ class Client(_ClientBase):
                     response.close()
                 self._check(response, content, model)
             return response
-        return None  # pragma: no cover - the loop always returns or raises
 
     def _get_json(self, method: str, path: str, body: Any = None, *, model: str | None = None) -> Any:
         response = self._send(method, path, body, model=model)
-        assert response is not None
         try:
             content = response.read()
         except httpx.HTTPError as exc:
@@ -202,9 +204,7 @@ class Client(_ClientBase):
 
     def pull(self, model: str, *, insecure: bool = False) -> Iterator[PullProgress]:
         """Download a model; yields progress events, the last one with status ``success``."""
-        body = {"model": model, "insecure": insecure, "stream": True}
-        response = self._send("POST", "/api/pull", body, model=model)
-        assert response is not None
+        response = self._send("POST", "/api/pull", {"model": model, "insecure": insecure, "stream": True}, model=model)
         buffer = LineBuffer()
         try:
             for data in response.iter_bytes():
@@ -216,6 +216,11 @@ class Client(_ClientBase):
             raise read_error(exc, self.host, kept=0, reply=None) from exc
         finally:
             response.close()
+
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`close` was called (as ``httpx.Client.is_closed``)."""
+        return self._http.is_closed
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -240,61 +245,45 @@ class AsyncClient(_ClientBase):
 
     def __init__(self, host: str | None = None, **settings: Any) -> None:
         super().__init__(host, **settings)
-        self._http = httpx.AsyncClient(base_url=self.host, timeout=self.timeout, headers=self.headers, verify=self._verify)
+        self._http = httpx.AsyncClient(**self._http_settings())
 
-    async def chat(
+    def reply(
         self,
-        model: str,
-        messages: Messages,
+        request: Request,
         *,
-        options: Mapping[str, Any] | None = None,
-        think: bool | str | None = None,
-        tools: Sequence[Any] | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
+        run_tools: bool = False,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        notes: Sequence[str] = (),
     ) -> AsyncReply:
-        """Stream a chat reply from ``/api/chat`` (sent when first read)."""
-        body = chat_body(model, messages, options=options, think=think, tools=tools, format=format, keep_alive=keep_alive)
-        return AsyncReply(self, model=model, endpoint="chat", body=body)
+        """The lazy streaming reply to ``request`` (sent when first read; see :meth:`Client.reply`)."""
 
-    async def generate(
-        self,
-        model: str,
-        prompt: str,
-        *,
-        system: str | None = None,
-        images: Sequence[Any] | None = None,
-        options: Mapping[str, Any] | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-    ) -> AsyncReply:
-        """Stream a completion from ``/api/generate`` (sent when first read)."""
-        body = generate_body(
-            model, prompt, system=system, images=images, options=options, think=think, format=format, keep_alive=keep_alive
-        )
-        return AsyncReply(self, model=model, endpoint="generate", body=body)
+        async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
+            return await self._send("POST", request.path, body, model=request.model, before_send=before_send)
 
-    async def _aopen_stream(self, reply: AsyncReply) -> httpx.Response | None:
-        return await self._send("POST", f"/api/{reply.endpoint}", reply.request, model=reply.model, stop=reply._stop_check, sent=reply._mark_sent)
+        return AsyncReply(request, opener=open_stream, host=self.host, **self._reply_settings(request, run_tools, max_tool_rounds, notes))
 
-    async def _send(self, method: str, path: str, body: Any = None, *, model: str | None = None, stop: Any = None, sent: Any = None) -> httpx.Response | None:
-        """Send with retries before the first byte; None when stopped meanwhile."""
+    async def chat(self, model: str, messages: Messages, **params: Any) -> AsyncReply:
+        """Stream a chat reply from ``/api/chat``; ``params`` are :class:`ChatRequest` fields."""
+        return self.reply(ChatRequest(model=model, messages=messages, **params))
+
+    async def generate(self, model: str, prompt: str, **params: Any) -> AsyncReply:
+        """Stream a completion from ``/api/generate``; ``params`` are :class:`GenerateRequest` fields."""
+        return self.reply(GenerateRequest(model=model, prompt=prompt, **params))
+
+    async def _send(
+        self, method: str, path: str, body: Any = None, *, model: str | None = None, before_send: BeforeSend = _nothing
+    ) -> httpx.Response:
+        """Send with retries before the first byte; ``before_send`` runs before each attempt."""
         request = self._http.build_request(method, path, json=body)
-        for attempt in range(self.retries + 1):
-            if stop is not None and stop():
-                return None
-            if sent is not None:
-                sent()
+        attempt = 0
+        while True:
+            before_send()
             try:
                 response = await self._http.send(request, stream=True)
-            except RETRYABLE as exc:
-                if attempt == self.retries:
-                    raise request_error(exc, self.host) from exc
-                await asyncio.sleep(self._pause(attempt))
-                continue
             except httpx.HTTPError as exc:
-                raise request_error(exc, self.host) from exc
+                await asyncio.sleep(self._retry_pause(exc, attempt))
+                attempt += 1
+                continue
             if response.status_code >= 400:
                 try:
                     content = await response.aread()
@@ -302,11 +291,9 @@ class AsyncClient(_ClientBase):
                     await response.aclose()
                 self._check(response, content, model)
             return response
-        return None  # pragma: no cover
 
     async def _get_json(self, method: str, path: str, body: Any = None, *, model: str | None = None) -> Any:
         response = await self._send(method, path, body, model=model)
-        assert response is not None
         try:
             content = await response.aread()
         except httpx.HTTPError as exc:
@@ -333,9 +320,7 @@ class AsyncClient(_ClientBase):
 
     async def pull(self, model: str, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
         """Download a model; yields progress events (``async for``)."""
-        body = {"model": model, "insecure": insecure, "stream": True}
-        response = await self._send("POST", "/api/pull", body, model=model)
-        assert response is not None
+        response = await self._send("POST", "/api/pull", {"model": model, "insecure": insecure, "stream": True}, model=model)
         buffer = LineBuffer()
         try:
             async for data in response.aiter_bytes():
@@ -347,6 +332,11 @@ class AsyncClient(_ClientBase):
             raise read_error(exc, self.host, kept=0, reply=None) from exc
         finally:
             await response.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`aclose` was called (as ``httpx.AsyncClient.is_closed``)."""
+        return self._http.is_closed
 
     async def aclose(self) -> None:
         """Close the pooled connections."""

@@ -10,6 +10,8 @@ at the boundary with ``raise ... from exc`` so the cause stays inspectable::
     │   └── ModelNotFoundError  the model is not on the server (404)
     ├── StreamError             an in-band ``{"error": ...}`` line after the stream started
     │   └── ConnectionLostError the connection closed before the ``done`` line
+    ├── Interrupted             the user interrupted (Ctrl-C, kernel ■) a stream or a pull
+    ├── ReplyNotReadError       an async reply's ``text`` was asked for before it was read
     ├── NoModelError            no model was chosen anywhere
     ├── ToolError               a Python function cannot be described as a tool
     └── StructuredOutputError   the reply is not the JSON that was asked for
@@ -33,12 +35,14 @@ from typing import Any
 __all__ = [
     "ConnectionLostError",
     "ContextTrimmedWarning",
+    "Interrupted",
     "MalformedLineWarning",
     "ModelNotFoundError",
     "NoModelError",
     "OllamaConnectionError",
     "OllamaError",
     "OllamaTimeoutError",
+    "ReplyNotReadError",
     "ResponseError",
     "StreamError",
     "StructuredOutputError",
@@ -143,6 +147,40 @@ class ConnectionLostError(StreamError):
             reply=reply,
         )
         self.error = detail or "connection closed"
+
+
+class Interrupted(OllamaError):
+    """The user interrupted (Ctrl-C, the kernel's ■) while a reply streamed or a model was pulled.
+
+    The stream was closed; a partial reply is kept (on ``.reply``, in the output and the session).
+
+    Example:
+        >>> print(Interrupted(what="the pull of llama3.2", detail="stopped at 40%",
+        ...                   hint="Run `%ollama pull llama3.2` again to resume."))
+        Interrupted: the pull of llama3.2 stopped at 40%.
+        Run `%ollama pull llama3.2` again to resume.
+    """
+
+    def __init__(self, reply: Any = None, *, what: str = "", detail: str = "", hint: str = "") -> None:
+        if what:
+            message = f"Interrupted: {what} {detail or 'stopped'}." + (f"\n{hint}" if hint else "")
+        else:
+            kept = len(reply.partial_text()) if reply is not None else 0
+            message = (
+                f"the stream was closed and the partial reply ({kept} characters) is kept "
+                "in the output and in the session."
+            )
+        super().__init__(message, reply=reply)
+
+
+class ReplyNotReadError(OllamaError, RuntimeError):
+    """An async reply's ``text`` was read before the stream ended (httpx's ``ResponseNotRead``)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the reply has not been read to its end: `await reply.aread()` first "
+            "(or use reply.partial_text() for the text so far)."
+        )
 
 
 class NoModelError(OllamaError):

@@ -1,11 +1,10 @@
-"""The Ollama HTTP contract as seen by the clients: request bodies and error mapping.
+"""The Ollama HTTP contract as seen by the clients: which failures are retried, and error mapping.
 
-Both :class:`~ollama_nb.Client` and :class:`~ollama_nb.AsyncClient` build their requests and
-turn failures into :class:`~ollama_nb.OllamaError` through these functions, so the two stay twins.
+Both :class:`~ollama_nb.Client` and :class:`~ollama_nb.AsyncClient` turn failures into
+:class:`~ollama_nb.OllamaError` through these functions, so the two stay twins. (Request bodies
+are built by :mod:`ollama_nb._request`.)
 
 Example:
-    >>> chat_body("llama3.2", [{"role": "user", "content": "hi"}], options={"seed": 1})
-    {'model': 'llama3.2', 'messages': [{'role': 'user', 'content': 'hi'}], 'stream': True, 'options': {'seed': 1}}
     >>> str(status_error(404, b'{"error":"model \\'x\\' not found"}', model="x", host="http://h:1")).splitlines()[0]
     "model 'x' is not on the Ollama server at http://h:1."
 """
@@ -13,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -26,15 +25,10 @@ from ._errors import (
     ResponseError,
 )
 
-__all__ = [
-    "RETRYABLE",
-    "chat_body",
-    "generate_body",
-    "read_error",
-    "request_error",
-    "status_error",
-    "tool_schemas",
-]
+if TYPE_CHECKING:
+    from ._reply import BaseReply
+
+__all__ = ["RETRYABLE", "read_error", "request_error", "status_error"]
 
 #: Failures before any byte of a reply arrived: safe to retry (nothing was generated yet).
 RETRYABLE: tuple[type[Exception], ...] = (
@@ -44,73 +38,6 @@ RETRYABLE: tuple[type[Exception], ...] = (
     httpx.ReadError,
     httpx.WriteError,
 )
-
-
-def _put(body: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    for key, value in fields.items():
-        if value is not None:
-            body[key] = value
-    return body
-
-
-def tool_schemas(tools: Sequence[Any] | None) -> list[dict[str, Any]] | None:
-    """Tool schemas for the wire: dicts pass through, Python functions are described."""
-    if not tools:
-        return None
-    from ._tools import tool_schema
-
-    return [t if isinstance(t, Mapping) else tool_schema(t) for t in tools]
-
-
-def chat_body(
-    model: str,
-    messages: Sequence[Mapping[str, Any]],
-    *,
-    options: Mapping[str, Any] | None = None,
-    think: bool | str | None = None,
-    tools: Sequence[Any] | None = None,
-    format: str | Mapping[str, Any] | None = None,
-    keep_alive: str | float | None = None,
-    stream: bool = True,
-) -> dict[str, Any]:
-    """The JSON body of ``POST /api/chat``."""
-    body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages], "stream": stream}
-    return _put(
-        body,
-        tools=tool_schemas(tools),
-        format=format,
-        options=dict(options) if options else None,
-        think=think,
-        keep_alive=keep_alive,
-    )
-
-
-def generate_body(
-    model: str,
-    prompt: str,
-    *,
-    system: str | None = None,
-    images: Sequence[Any] | None = None,
-    options: Mapping[str, Any] | None = None,
-    think: bool | str | None = None,
-    format: str | Mapping[str, Any] | None = None,
-    keep_alive: str | float | None = None,
-    stream: bool = True,
-) -> dict[str, Any]:
-    """The JSON body of ``POST /api/generate``."""
-    body: dict[str, Any] = {"model": model, "prompt": prompt, "stream": stream}
-    if images:
-        from ._images import encode_images
-
-        body["images"] = encode_images(images)
-    return _put(
-        body,
-        system=system,
-        format=format,
-        options=dict(options) if options else None,
-        think=think,
-        keep_alive=keep_alive,
-    )
 
 
 def _error_text(content: bytes) -> str:
@@ -158,7 +85,7 @@ def request_error(exc: Exception, host: str) -> OllamaError:
     return OllamaConnectionError(host, detail=detail)
 
 
-def read_error(exc: Exception, host: str, *, kept: int, reply: Any) -> OllamaError:
+def read_error(exc: Exception, host: str, *, kept: int, reply: BaseReply | None) -> OllamaError:
     """The error for a failure while the body streamed (the partial reply is kept)."""
     if isinstance(exc, httpx.TimeoutException):
         timeout = getattr(getattr(exc, "request", None), "extensions", {}).get("timeout", {})

@@ -20,17 +20,21 @@ import dataclasses
 import json
 import os
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TypeVar
 
 from ._client import AsyncClient, Client
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from ._host import resolve_host
 from ._reply import AsyncReply, BaseReply, Reply
+from ._request import ChatRequest, GenerateRequest
 from ._timing import Timing
 
-__all__ = ["Session", "Turn", "get_session"]
+__all__ = ["Session", "Turn", "forget_sessions", "get_session", "set_session"]
+
+R = TypeVar("R", bound=BaseReply)
 
 _FORMAT_VERSION = 1
 #: The columns of :meth:`Session.timings`, one row per turn.
@@ -133,7 +137,8 @@ class Session:
         self.host = client.host if client is not None else resolve_host(host)
         self.turns: list[Turn] = []
         self._client = client
-        self._async_clients: dict[int, AsyncClient] = {}
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = weakref.WeakKeyDictionary()
+        self._loopless_client: AsyncClient | None = None
         self._open: BaseReply | None = None
         self._epoch = 0  # bumped by reset(): a reply from before it is not recorded
         self._context: dict[str, int | None] = {}
@@ -141,8 +146,7 @@ class Session:
     def use_host(self, host: str | None) -> None:
         """Talk to another Ollama from the next turn on (the history stays)."""
         self.host = resolve_host(host)
-        self._client = None
-        self._async_clients = {}
+        self._close_clients()
         self._context = {}
 
     def __repr__(self) -> str:
@@ -236,89 +240,41 @@ class Session:
         return session
 
     # -- turns -----------------------------------------------------------------------------------
-    def chat(
-        self,
-        message: str,
-        *,
-        model: str | None = None,
-        images: Sequence[Any] | None = None,
-        tools: Sequence[Any] | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-        cell: int | None = None,
-        **options: Any,
-    ) -> Reply:
-        """Send the next turn of the conversation; returns its streaming :class:`Reply`."""
-        model, opts, user = self._prepare(message, model, images, options)
+    def chat(self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None, **params: Any) -> Reply:
+        """Send the next turn of the conversation; returns its streaming :class:`Reply`.
+
+        ``params`` are :class:`~ollama_nb.ChatRequest` fields (``think``, ``tools``, ``format``,
+        ``keep_alive``…) or else Ollama options (``temperature=0.2``…). Python functions in
+        ``tools`` are run when the model calls them. ``images`` go with this message.
+
+        Example:
+            >>> reply = Session(model="llama3.2").chat("Hi", temperature=0)   # doctest: +SKIP
+        """
+        model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, self._context_length(model, opts, user))
-        reply = self.client.chat(
-            model, [*self.history, user], options=opts, think=think, tools=tools, format=format, keep_alive=keep_alive
-        )
-        return self._track(reply, message, user, opts, cell, notes, tools)
+        request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
+        return self._track(self.client.reply(request, run_tools=True, notes=notes), message, user, opts, cell)
 
-    async def achat(
-        self,
-        message: str,
-        *,
-        model: str | None = None,
-        images: Sequence[Any] | None = None,
-        tools: Sequence[Any] | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-        cell: int | None = None,
-        **options: Any,
-    ) -> AsyncReply:
+    async def achat(self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None, **params: Any) -> AsyncReply:
         """The async twin of :meth:`chat`: ``reply = await session.achat(...)``."""
-        model, opts, user = self._prepare(message, model, images, options)
+        model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, await self._acontext_length(model, opts, user))
-        reply = await self.aclient.chat(
-            model, [*self.history, user], options=opts, think=think, tools=tools, format=format, keep_alive=keep_alive
-        )
-        return self._track(reply, message, user, opts, cell, notes, tools)
+        request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
+        return self._track(self.aclient.reply(request, run_tools=True, notes=notes), message, user, opts, cell)
 
-    def generate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        system: str | None = None,
-        images: Sequence[Any] | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-        cell: int | None = None,
-        **options: Any,
-    ) -> Reply:
-        """One prompt to ``/api/generate``: recorded as a turn, not part of the conversation."""
-        model = self._model(model)
-        opts = {**self.options, **options}
-        reply = self.client.generate(
-            model, prompt, system=system or self.system, images=images, options=opts, think=think, format=format, keep_alive=keep_alive
-        )
-        return self._track(reply, prompt, None, opts, cell, [])
+    def generate(self, prompt: str, *, model: str | None = None, cell: int | None = None, **params: Any) -> Reply:
+        """One prompt to ``/api/generate``: recorded as a turn, not part of the conversation.
 
-    async def agenerate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        system: str | None = None,
-        images: Sequence[Any] | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: str | float | None = None,
-        cell: int | None = None,
-        **options: Any,
-    ) -> AsyncReply:
+        ``params`` are :class:`~ollama_nb.GenerateRequest` fields (``system``, ``images``,
+        ``think``…) or else Ollama options; ``system`` defaults to the session's.
+        """
+        request, opts = self._generate_request(prompt, model, params)
+        return self._track(self.client.reply(request), prompt, None, opts, cell)
+
+    async def agenerate(self, prompt: str, *, model: str | None = None, cell: int | None = None, **params: Any) -> AsyncReply:
         """The async twin of :meth:`generate`."""
-        model = self._model(model)
-        opts = {**self.options, **options}
-        reply = await self.aclient.generate(
-            model, prompt, system=system or self.system, images=images, options=opts, think=think, format=format, keep_alive=keep_alive
-        )
-        return self._track(reply, prompt, None, opts, cell, [])
+        request, opts = self._generate_request(prompt, model, params)
+        return self._track(self.aclient.reply(request), prompt, None, opts, cell)
 
     # -- clients ---------------------------------------------------------------------------------
     @property
@@ -330,15 +286,33 @@ class Session:
 
     @property
     def aclient(self) -> AsyncClient:
-        """The async client for the running event loop (one per loop: pools are loop-bound)."""
+        """The async client for the running event loop (one per loop: pools are loop-bound).
+
+        Clients are kept per loop object, weakly: a closed loop's client is dropped, never handed
+        back (its connections died with the loop).
+        """
+        for loop in [loop for loop in self._async_clients if loop.is_closed()]:
+            del self._async_clients[loop]
         try:
-            key = id(asyncio.get_running_loop())
+            loop = asyncio.get_running_loop()
         except RuntimeError:
-            key = 0
-        client = self._async_clients.get(key)
+            if self._loopless_client is None:
+                self._loopless_client = AsyncClient(self.host)
+            return self._loopless_client
+        client = self._async_clients.get(loop)
         if client is None:
-            client = self._async_clients[key] = AsyncClient(self.host)
+            client = self._async_clients[loop] = AsyncClient(self.host)
         return client
+
+    def _close_clients(self) -> None:
+        """Close every client (sync at once; async ones in their own loop when it still runs)."""
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+        for loop, client in list(self._async_clients.items()):
+            _close_in_loop(client, loop)
+        self._async_clients = weakref.WeakKeyDictionary()
+        self._loopless_client = None
 
     # -- internals -------------------------------------------------------------------------------
     def _model(self, model: str | None) -> str:
@@ -348,16 +322,24 @@ class Session:
         return chosen
 
     def _prepare(
-        self, message: str, model: str | None, images: Sequence[Any] | None, options: Mapping[str, Any]
-    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        self, message: str, model: str | None, images: Sequence[Any] | None, params: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """``(model, request fields, Ollama options, user message)`` of a chat turn."""
         chosen = self._model(model)
+        fields, options = ChatRequest.split(params)
         self._stop_open()
         user: dict[str, Any] = {"role": "user", "content": message}
         if images:
             from ._images import encode_images
 
             user["images"] = encode_images(images)
-        return chosen, {**self.options, **options}, user
+        return chosen, fields, {**self.options, **options}, user
+
+    def _generate_request(self, prompt: str, model: str | None, params: Mapping[str, Any]) -> tuple[GenerateRequest, dict[str, Any]]:
+        fields, options = GenerateRequest.split(params)
+        fields["system"] = fields.get("system") or self.system
+        opts = {**self.options, **options}
+        return GenerateRequest(model=self._model(model), prompt=prompt, options=opts, **fields), opts
 
     def _stop_open(self) -> None:
         """One reply in flight: a new turn stops the previous one if it is still open."""
@@ -368,28 +350,32 @@ class Session:
     def _needs_context(self, opts: Mapping[str, Any], user: Mapping[str, Any]) -> bool:
         return _estimate_tokens([*self.history, user]) > min(_SMALLEST_CONTEXT, int(opts.get("num_ctx") or _SMALLEST_CONTEXT))
 
-    def _context_length(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None:
+    def _known_context(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None | bool:
+        """The context window when known without asking the server; False when it must be asked."""
         if opts.get("num_ctx"):
             return int(opts["num_ctx"])
         if not self._needs_context(opts, user):
             return None
-        if model not in self._context:
-            try:
-                self._context[model] = _runtime_context(self.client.show(model))
-            except OllamaError:
-                return None
+        return self._context.get(model, False)
+
+    def _context_length(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None:
+        known = self._known_context(model, opts, user)
+        if known is not False:
+            return known or None
+        try:
+            self._context[model] = _runtime_context(self.client.show(model))
+        except OllamaError:
+            return None
         return self._context[model]
 
     async def _acontext_length(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None:
-        if opts.get("num_ctx"):
-            return int(opts["num_ctx"])
-        if not self._needs_context(opts, user):
+        known = self._known_context(model, opts, user)
+        if known is not False:
+            return known or None
+        try:
+            self._context[model] = _runtime_context(await self.aclient.show(model))
+        except OllamaError:
             return None
-        if model not in self._context:
-            try:
-                self._context[model] = _runtime_context(await self.aclient.show(model))
-            except OllamaError:
-                return None
         return self._context[model]
 
     def _fit(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any], context: int | None) -> list[str]:
@@ -414,22 +400,9 @@ class Session:
         warnings.warn(note, ContextTrimmedWarning, stacklevel=3)
         return [note]
 
-    def _track(
-        self,
-        reply: Any,
-        prompt: str,
-        user: dict[str, Any] | None,
-        opts: Mapping[str, Any],
-        cell: int | None,
-        notes: list[str],
-        tools: Sequence[Any] | None = None,
-    ) -> Any:
+    def _track(self, reply: R, prompt: str, user: dict[str, Any] | None, opts: Mapping[str, Any], cell: int | None) -> R:
+        """Record a :class:`Turn` when ``reply`` ends (unless the session was reset meanwhile)."""
         started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        reply.notes.extend(notes)
-        if tools:
-            from ._tools import tools_by_name
-
-            reply.tool_functions = tools_by_name([t for t in tools if callable(t)])
         self._open = reply
         epoch = self._epoch
 
@@ -469,6 +442,27 @@ class Session:
         return reply
 
 
+def _close_in_loop(client: AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
+    """Close an async client in the loop its connections belong to (nothing to do once it closed)."""
+    if loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        task = loop.create_task(client.aclose())
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+    elif loop.is_running():
+        asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+    else:
+        loop.run_until_complete(client.aclose())
+
+
+#: Tasks closing clients, kept referenced until they finish.
+_CLOSING: set[asyncio.Task[None]] = set()
+
 _SESSIONS: dict[str, Session] = {}
 
 
@@ -483,3 +477,18 @@ def get_session(name: str = "default") -> Session:
     if session is None:
         session = _SESSIONS[name] = Session()
     return session
+
+
+def set_session(name: str, session: Session) -> None:
+    """Make ``session`` the one :func:`get_session` returns for ``name`` (``%ollama load`` uses it).
+
+    Example:
+        >>> set_session("draft", Session(model="llama3.2")); get_session("draft").model
+        'llama3.2'
+    """
+    _SESSIONS[name] = session
+
+
+def forget_sessions() -> None:
+    """Forget every named session (a fresh start for the magics; tests use it)."""
+    _SESSIONS.clear()

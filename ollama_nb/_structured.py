@@ -122,9 +122,9 @@ def format_value(fmt: Any) -> str | dict[str, Any] | None:
         return _checked_schema(schema_of(), f"{owner}.model_json_schema()")
     is_typeddict = hasattr(fmt, "__required_keys__")
     if isinstance(fmt, type) and (dataclasses.is_dataclass(fmt) or is_typeddict):
-        from ._tools import _fields_schema
+        from ._tools import fields_schema
 
-        return _fields_schema(fmt, f"format={fmt.__name__}")
+        return fields_schema(fmt, f"format={fmt.__name__}")
     raise TypeError(
         "format must be 'json', a JSON schema (dict), a pydantic model, a dataclass or a "
         f"TypedDict, got {type(fmt).__name__}."

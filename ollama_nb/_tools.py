@@ -308,7 +308,7 @@ def _is_pydantic_model(tp: Any) -> bool:
     )
 
 
-def _fields_schema(tp: Any, where: str) -> dict[str, Any]:
+def fields_schema(tp: Any, where: str) -> dict[str, Any]:
     """Nested object schema for a dataclass or TypedDict."""
     try:
         hints = typing.get_type_hints(tp, include_extras=True)
@@ -367,9 +367,9 @@ def _schema_for(annotation: Any, where: str) -> dict[str, Any]:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return _enum_schema(_enum_choices(annotation))
     if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
-        return _fields_schema(annotation, where)
+        return fields_schema(annotation, where)
     if _is_typeddict(annotation):
-        return _fields_schema(annotation, where)
+        return fields_schema(annotation, where)
     if _is_pydantic_model(annotation):
         schema = annotation.model_json_schema()
         return dict(schema) if isinstance(schema, Mapping) else {"type": "object"}

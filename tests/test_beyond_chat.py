@@ -38,11 +38,11 @@ def ip(simulator: Any) -> Iterator[InteractiveShell]:
     shell.run_line_magic("load_ext", "ollama_nb")
     magics = shell.magics_manager.registry["OllamaMagics"]
     magics.host, magics.model, magics.options = simulator.url, "qwen3", {}
-    _session._SESSIONS.clear()
+    _session.forget_sessions()
     shell.user_ns.update(get_weather=get_weather, explode=explode)
     yield shell
     shell.run_line_magic("unload_ext", "ollama_nb")
-    _session._SESSIONS.clear()
+    _session.forget_sessions()
 
 
 def test_session_runs_tool_calls_and_sends_results_back_as_tool_messages(simulator: Any) -> None:

@@ -23,10 +23,10 @@ def ip(simulator: Any) -> Iterator[InteractiveShell]:
     magics.model = "llama3.2"
     magics.system = ""
     magics.options = {}
-    _session._SESSIONS.clear()
+    _session.forget_sessions()
     yield shell
     shell.run_line_magic("unload_ext", "ollama_nb")
-    _session._SESSIONS.clear()
+    _session.forget_sessions()
 
 
 def _body(simulator: Any, path: str) -> dict[str, Any]:

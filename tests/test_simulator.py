@@ -413,9 +413,9 @@ def test_root_version_tags_show_and_ps(client: httpx.Client) -> None:
     assert client.get("/api/version").json() == {"version": "0.0.0-ollama_nb-simulator"}
     tags = client.get("/api/tags").json()["models"]
     assert {"llama3.2:latest", "qwen3:latest", "gemma3:latest"} <= {m["name"] for m in tags}
-    assert list(tags[0]) == ["name", "model", "modified_at", "size", "digest", "details"]
+    assert list(tags[0]) == ["name", "model", "modified_at", "size", "digest", "details", "capabilities"]
     assert list(tags[0]["details"]) == ["parent_model", "format", "family", "families", "parameter_size",
-                                        "quantization_level"]
+                                        "quantization_level", "context_length", "embedding_length"]
     show = client.post("/api/show", json={"model": "gemma3"}).json()
     assert {"parameters", "license", "capabilities", "modified_at", "details", "model_info"} <= set(show)
     assert show["capabilities"] == ["completion", "tools", "vision"]

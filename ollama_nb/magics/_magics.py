@@ -7,6 +7,7 @@ and stream into the cell. Defaults come from traitlets: ``%config OllamaMagics.m
 
 from __future__ import annotations
 
+import argparse
 import os
 import warnings
 from dataclasses import dataclass, field, replace
@@ -19,8 +20,10 @@ from traitlets import Bool, Dict, Float, Unicode
 
 from .._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from .._host import resolve_host
-from .._interpolate import interpolate
+from ._interpolate import interpolate
+from .._reply import AsyncReply, BaseReply, Reply
 from .._session import Session, get_session
+from .._view_protocol import ManyRepliesView, ReplyView
 from ._arguments import options_from, parse
 
 
@@ -57,21 +60,21 @@ class ReplyText(str):
     The answer was already streamed into the cell; ``reply`` is the full :class:`Reply`.
     """
 
-    reply: Any = None
+    reply: BaseReply | None = None
 
     def _ipython_display_(self) -> None:
         pass
 
 
 @dataclass
-class Call:
+class MagicCall:
     """One prepared magic call: who to ask, what, and how to show it."""
 
     kind: str  # "generate" or "chat"
     prompt: str
     session: Session
     model: str
-    args: Any
+    args: argparse.Namespace
     options: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
     cell: int | None = None
@@ -122,11 +125,11 @@ class OllamaMagics(Magics):
         return self.run_sync(self.prepare("chat", line, cell))
 
     # -- preparing a call ------------------------------------------------------------------------
-    def _parser(self, kind: str) -> Any:
+    def _parser(self, kind: str) -> argparse.ArgumentParser:
         magic = self.ollama if kind == "generate" else self.ollama_chat
         return magic.parser
 
-    def prepare(self, kind: str, line: str, cell: str | None) -> Call:
+    def prepare(self, kind: str, line: str, cell: str | None) -> MagicCall:
         """Parse, interpolate and choose session and model (UsageError for bad input)."""
         args, message = parse(self._parser(kind), line, message=cell is None, expand=self.shell.var_expand)
         text = message if cell is None else cell
@@ -161,9 +164,9 @@ class OllamaMagics(Magics):
             session.system = args.system
         if kind == "chat" and getattr(args, "tools", None):
             extra["tools"] = self._tools(args.tools)
-        return Call(kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model])
+        return MagicCall(kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model])
 
-    def session_for(self, args: Any) -> Session:
+    def session_for(self, args: argparse.Namespace) -> Session:
         session = get_session(args.session or self.session)
         host = resolve_host(args.host or self.host or None)
         if session.host != host:
@@ -178,7 +181,7 @@ class OllamaMagics(Magics):
         except OllamaError:
             return []
 
-    def _format(self, value: str) -> Any:
+    def _format(self, value: str) -> str | dict[str, Any] | None:
         if value == "json":
             return "json"
         found = self.shell.user_ns.get(value)
@@ -198,19 +201,19 @@ class OllamaMagics(Magics):
         return tools
 
     # -- running ----------------------------------------------------------------------------------
-    def _start_sync(self, call: Call, model: str | None = None) -> Any:
+    def _start_sync(self, call: MagicCall, model: str | None = None) -> Reply:
         method = call.session.chat if call.kind == "chat" else call.session.generate
         with warnings.catch_warnings():  # the view shows the note under the answer
             warnings.simplefilter("ignore", ContextTrimmedWarning)
             return method(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
 
-    async def _start_async(self, call: Call, model: str | None = None) -> Any:
+    async def _start_async(self, call: MagicCall, model: str | None = None) -> AsyncReply:
         method = call.session.achat if call.kind == "chat" else call.session.agenerate
         with warnings.catch_warnings():  # the view shows the note under the answer
             warnings.simplefilter("ignore", ContextTrimmedWarning)
             return await method(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
 
-    def _view(self, call: Call, reply: Any, model: str | None = None, *, owns_cell: bool = False) -> Any:
+    def _view(self, call: MagicCall, reply: BaseReply, model: str | None = None, *, owns_cell: bool = False) -> ReplyView:
         from ..view import make_view
 
         return make_view(
@@ -222,7 +225,7 @@ class OllamaMagics(Magics):
             owns_cell=owns_cell,
         )
 
-    def run_sync(self, call: Call) -> Any:
+    def run_sync(self, call: MagicCall) -> ReplyText | None:
         """Blocking path (terminal, nested cells, inside a def): interrupt stops it.
 
         Several models (``-m a,b``) run one after another here.
@@ -238,14 +241,13 @@ class OllamaMagics(Magics):
                 result = self.conclude(call, reply)
         return result
 
-    async def run_async(self, call: Call, *, owns_cell: bool = True) -> Any:
+    async def run_async(self, call: MagicCall, *, owns_cell: bool = True) -> ReplyText | None:
         """Awaiting path (a rewritten cell): the Stop button and interrupt both work.
 
         The cell is only the magic, so the view may clear its outputs at the end (``owns_cell``),
         except after another answer in the same cell.
         """
-        from ..view import stream_many_async, ui_poller
-        from ..view._side_by_side import SideBySideView, side_by_side_available
+        from ..view import SideBySideView, abort_held_requests, side_by_side_available, stream_many_async, ui_poller
 
         if len(call.models) > 1 and not side_by_side_available():
             for index, model in enumerate(call.models):
@@ -257,8 +259,9 @@ class OllamaMagics(Magics):
             for reply in replies:
                 reply.stop()
 
+        view: ReplyView | ManyRepliesView
         if len(replies) > 1:
-            view: Any = SideBySideView(call.models, on_stop=stop_all, interval=max(self.update_interval, 0.25))
+            view = SideBySideView(call.models, on_stop=stop_all, interval=max(self.update_interval, 0.25))
         else:
             view = self._view(call, replies[0], owns_cell=owns_cell)
         try:
@@ -267,34 +270,13 @@ class OllamaMagics(Magics):
                     await stream_many_async(replies, view, poll=poll)
                 except Exception:
                     if poll is not None:
-                        self._abort_held_requests()
+                        abort_held_requests(self.shell)
                     raise
         finally:
             results = [self.conclude(call, reply) for reply in replies]
         return results[0] if len(results) == 1 else None
 
-    def _abort_held_requests(self) -> None:
-        """ipykernel 6 + jupyter-ui-poll: execute requests that arrived while the cell polled are
-        held and replayed when it ends. After an error or interrupt they must be aborted, as any
-        queued cell is: answer them 'aborted' now and drop them (private ui-poll and kernel API)."""
-        kernel = getattr(self.shell, "kernel", None)
-        try:
-            from jupyter_ui_poll._poll import KernelWrapper
-
-            content = kernel.get_parent().get("content", {})
-            if not content.get("stop_on_error", True) or content.get("silent", False):
-                return
-            wrapper = KernelWrapper._current
-            held = list(wrapper._events) if wrapper is not None else []
-            for stream, ident, parent in held:
-                kernel._send_abort_reply(stream, parent, ident)
-                kernel._publish_status("idle", "shell", parent=parent)  # the front end's cell ends
-            if wrapper is not None:
-                wrapper._events.clear()
-        except Exception:  # another ui-poll or kernel version: leave ipykernel's own handling
-            return
-
-    def conclude(self, call: Call, reply: Any) -> ReplyText:
+    def conclude(self, call: MagicCall, reply: BaseReply) -> ReplyText:
         """Store ``-o VAR`` (partial text too: nothing received is lost) and build the result."""
         text = ReplyText(reply.partial_text())
         text.reply = reply

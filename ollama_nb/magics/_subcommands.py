@@ -9,7 +9,7 @@ from typing import Any, Callable
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from .._session import get_session
+from .._session import Session, get_session, set_session
 from ..view import markdown_table
 
 HELP = """\
@@ -139,11 +139,10 @@ def save(magics: Any, rest: list[str]) -> None:
 
 
 def load(magics: Any, rest: list[str]) -> None:
-    from .._session import _SESSIONS, Session
-
     name = _session_name(magics, rest)
     path = _need(rest, "load", "%ollama load PATH")
-    _SESSIONS[name] = session = Session.load(path)
+    session = Session.load(path)
+    set_session(name, session)
     _show(f"Loaded {len(session.turns)} turns from `{path}` into session `{name}`.")
 
 
@@ -182,7 +181,7 @@ def ps(magics: Any, rest: list[str]) -> Any:
 def pull(magics: Any, rest: list[str]) -> Any:
     session = _session(magics, rest)
     name = _need(rest, "pull", "%ollama pull NAME")
-    from ..view._progress import show_pull
+    from ..view import show_pull
 
     return show_pull(session.client.pull(name), name)
 

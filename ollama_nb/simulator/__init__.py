@@ -24,6 +24,7 @@ import socket
 import threading
 from types import TracebackType
 
+from ._gate import Gate
 from ._journal import Event, Request
 from ._server import SimServer, SimState
 
@@ -38,6 +39,12 @@ class Simulator:
     ``tokens_per_second=None`` streams as fast as possible; a number paces the tokens
     (it can be changed while running). ``pull_seconds`` spreads /api/pull progress.
 
+    Ollama 2026 options (see ``_gate``): ``api_key="…"`` acts like https://ollama.com (every
+    /api/ request needs ``Authorization: Bearer <key>``, else 401; the key is never stored
+    or shown); ``signed_in=False`` answers cloud and remote models with Ollama's 401 and
+    sign-in URL; ``cloud_disabled=True`` with its 403. :meth:`refuse_next` makes the next
+    requests answer 503 "server busy" or 429.
+
     Example:
         >>> sim = Simulator(port=0).start()
         >>> sim.url.startswith("http://127.0.0.1:")
@@ -46,7 +53,8 @@ class Simulator:
     """
 
     def __init__(self, port: int = 0, tokens_per_second: float | None = None, *,
-                 host: str = "127.0.0.1", pull_seconds: float = 1.0) -> None:
+                 host: str = "127.0.0.1", pull_seconds: float = 1.0, api_key: str | None = None,
+                 signed_in: bool = True, cloud_disabled: bool = False) -> None:
         if host not in _LOCAL_HOSTS:
             raise ValueError(
                 f"the simulator only listens on this machine; use host='127.0.0.1', not {host!r}"
@@ -56,7 +64,10 @@ class Simulator:
         self._host = _LOCAL_HOSTS[host]
         self._requested_port = port
         self._bound_port = port
-        self._state = SimState(tokens_per_second=tokens_per_second, pull_seconds=pull_seconds)
+        if api_key is not None and not api_key:
+            raise ValueError("api_key must be a non-empty string, or None for a local server")
+        gate = Gate(api_key=api_key, signed_in=signed_in, cloud_disabled=cloud_disabled)
+        self._state = SimState(tokens_per_second=tokens_per_second, pull_seconds=pull_seconds, gate=gate)
         self._server: SimServer | None = None
         self._thread: threading.Thread | None = None
         self._wake_r: socket.socket | None = None
@@ -81,6 +92,42 @@ class Simulator:
     def pull_seconds(self, value: float) -> None:
         self._state.pull_seconds = value
 
+    @property
+    def signed_in(self) -> bool:
+        """False: cloud and remote models answer 401 ``unauthorized`` with a ``signin_url``."""
+        return self._state.gate.signed_in
+
+    @signed_in.setter
+    def signed_in(self, value: bool) -> None:
+        self._state.gate.signed_in = value
+
+    @property
+    def cloud_disabled(self) -> bool:
+        """True: cloud and remote models answer 403, and /api/status says so."""
+        return self._state.gate.cloud_disabled
+
+    @cloud_disabled.setter
+    def cloud_disabled(self, value: bool) -> None:
+        self._state.gate.cloud_disabled = value
+
+    def refuse_next(self, n: int, status: int = 503) -> None:
+        """Answer the next ``n`` chat/generate requests with 503 "server busy" (or 429), before any byte.
+
+        Each refusal is a ``"refused"`` event, so a test can count a client's retries.
+
+        Example:
+            >>> import json, urllib.error, urllib.request
+            >>> with Simulator() as sim:
+            ...     sim.refuse_next(1)
+            ...     body = json.dumps({"model": "llama3.2", "prompt": "hi"}).encode()
+            ...     try:
+            ...         urllib.request.urlopen(sim.url + "/api/generate", body)
+            ...     except urllib.error.HTTPError as exc:
+            ...         print(exc.code, exc.read().decode())
+            503 {"error":"server busy, please try again.  maximum pending requests exceeded"}
+        """
+        self._state.gate.refuse_next(n, status)
+
     # -- address --------------------------------------------------------------------
     @property
     def port(self) -> int:
@@ -101,7 +148,7 @@ class Simulator:
 
     @property
     def events(self) -> list[Event]:
-        """Events so far (a copy): kinds "request", "complete", "disconnect", "drop"."""
+        """Events so far (a copy): kinds "request", "complete", "disconnect", "drop", "refused"."""
         return self._state.journal.events
 
     def wait_for(self, kind: str, timeout: float = 5.0) -> Event:

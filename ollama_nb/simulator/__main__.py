@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -27,15 +28,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tokens-per-second", type=float, default=40.0,
                         help="token pace (default 40, like a small local model; 0 = as fast as possible)")
     parser.add_argument("--pull-seconds", type=float, default=1.0, help="duration of a simulated pull (default 1)")
+    parser.add_argument("--require-api-key", action="store_true",
+                        help="act like https://ollama.com: /api/ requests need 'Authorization: Bearer <key>', "
+                             "the key read from $OLLAMA_API_KEY (never printed)")
+    parser.add_argument("--signed-out", action="store_true",
+                        help="cloud and remote models answer 401 with a sign-in URL, as when not signed in")
+    parser.add_argument("--cloud-disabled", action="store_true", help="cloud and remote models answer 403")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, serve until Ctrl-C or SIGTERM, return the exit status."""
     args = _parser().parse_args(argv)
+    api_key = os.environ.get("OLLAMA_API_KEY") if args.require_api_key else None
+    if args.require_api_key and not api_key:
+        print("error: --require-api-key needs the key in the OLLAMA_API_KEY environment variable", file=sys.stderr)
+        return 2
     try:
         sim = Simulator(port=args.port, tokens_per_second=args.tokens_per_second or None,
-                        host=args.host, pull_seconds=args.pull_seconds)
+                        host=args.host, pull_seconds=args.pull_seconds, api_key=api_key,
+                        signed_in=not args.signed_out, cloud_disabled=args.cloud_disabled)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -52,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_term)
     pace = f"{args.tokens_per_second:g} tokens/s" if args.tokens_per_second else "full speed"
+    key = " (requires the bearer key from OLLAMA_API_KEY)" if api_key else ""
     print(f"ollama_nb simulator (no model runs, replies are simulated) listening on {sim.url} "
-          f"at {pace}; Ctrl-C to stop", flush=True)
+          f"at {pace}{key}; Ctrl-C to stop", flush=True)
     try:
         while not stopping.wait(0.5):
             pass

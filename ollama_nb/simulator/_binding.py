@@ -21,31 +21,36 @@ __all__ = ["RequestError", "bind", "image_sizes", "keep_alive_seconds", "option_
 
 
 class RequestError(Exception):
-    """An error answer: HTTP status + the ``error`` text."""
+    """An error answer: HTTP status + the ``error`` text (+ extra keys such as ``signin_url``)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, extra: dict[str, Any] | None = None,
+                 content_type: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.extra = extra or {}
+        self.content_type = content_type
 
 
 _GO_TYPES = {"model": "string", "prompt": "string", "system": "string", "suffix": "string",
              "template": "string", "name": "string", "messages": "[]api.Message", "stream": "bool",
              "raw": "bool", "insecure": "bool", "verbose": "bool", "context": "[]int",
              "images": "[]api.ImageData", "tools": "api.Tools",
-             "options": "map[string]interface {}"}
+             "options": "map[string]interface {}", "logprobs": "bool", "top_logprobs": "int",
+             "truncate": "bool", "shift": "bool"}
 _PY_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str, "bool": bool, "[]api.Message": list, "[]int": list,
-    "[]api.ImageData": list, "api.Tools": list, "map[string]interface {}": dict,
+    "[]api.ImageData": list, "api.Tools": list, "map[string]interface {}": dict, "int": int,
 }
+_NEW_2026 = ("logprobs", "top_logprobs", "truncate", "shift")
 _FIELDS = {
-    "ChatRequest": ("model", "messages", "stream", "tools", "options"),
+    "ChatRequest": ("model", "messages", "stream", "tools", "options", *_NEW_2026),
     "GenerateRequest": ("model", "prompt", "suffix", "system", "template", "context", "stream",
-                        "raw", "images", "options"),
+                        "raw", "images", "options", *_NEW_2026),
     "ShowRequest": ("model", "system", "template", "verbose", "options", "name"),
     "PullRequest": ("model", "insecure", "stream", "name"),
 }
-_MESSAGE_FIELDS = ("role", "content", "thinking", "tool_name", "images")
+_MESSAGE_FIELDS = ("role", "content", "thinking", "tool_name", "tool_call_id", "images")
 
 
 def _go_kind(value: Any) -> str:
@@ -109,7 +114,11 @@ def bind(raw: bytes, kind: str) -> dict[str, Any]:
     for key in _FIELDS[kind]:
         field = value.get(key)
         go_type = _GO_TYPES[key]
-        if field is not None and not isinstance(field, _PY_TYPES[go_type]):
+        if go_type == "int" and isinstance(field, float):  # Go: "number 1.5" does not fit an int
+            raise RequestError(400, f"json: cannot unmarshal number {field!r} into Go struct field "
+                                    f"{kind}.{key} of type int")
+        wrong_bool = go_type == "int" and isinstance(field, bool)
+        if field is not None and (wrong_bool or not isinstance(field, _PY_TYPES[go_type])):
             raise _type_error(field, f"{kind}.{key}", go_type)
     if kind == "ChatRequest":
         _check_messages(value.get("messages") or [])
@@ -121,13 +130,22 @@ def bind(raw: bytes, kind: str) -> dict[str, Any]:
 
 
 def think_level(think: Any) -> str | None:
-    """None when thinking is off, else "true" or the level; RequestError for bad values."""
+    """None when thinking is off, else "true" or the level; RequestError with Ollama's text for bad values.
+
+    Accepted: absent/null, true, false, "low", "medium", "high", "max" (case-sensitive).
+
+    Example:
+        >>> think_level("max"), think_level(False)
+        ('max', None)
+    """
     if think is None or think is False:
         return None
     if think is True:
         return "true"
     if isinstance(think, str) and think in ("high", "medium", "low", "max"):
         return think
+    if not isinstance(think, str):  # a number, object or array (api/types.go:1221)
+        raise RequestError(400, 'think must be a boolean or string ("high", "medium", "low", "max", true, or false)')
     shown = json.dumps(think, ensure_ascii=False)
     raise RequestError(400, f'invalid think value: {shown} (must be "high", "medium", "low", "max", true, or false)')
 

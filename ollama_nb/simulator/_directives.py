@@ -19,8 +19,15 @@ a bad value is an error (HTTP 400) so a typo in a test never passes silently.
                        list, nested-list, table, quote (length: ``[[tokens=N]]``)
 ``[[length]]``         done_reason "length"
 ``[[tool=NAME]]``      call tool NAME (repeatable: several calls)
-``[[args={json}]]``    arguments for the tool call
+``[[args={json}]]``    arguments for the tool call (repeatable: the k-th goes with the k-th tool)
 ``[[invalid-json]]``   content that is not valid JSON (for ``format`` tests)
+``[[script=[...]]]``   content tokens exactly: a JSON array of strings or
+                       ``{"token": T, "logprob": L, "top": [{"token": A, "logprob": M}, ...]}``
+``[[tool-path=P]]``    where tool calls go: ``rendered`` (default; one ``done:false`` chunk
+                       per call, id ``call_xxxxxxxx``), ``together`` (all calls in one chunk),
+                       ``native`` (calls only on the done chunk, llama-server style id)
+``[[busy=N]]``         the first N requests with this prompt get 503 "server busy"
+``[[rate-limit=N]]``   the first N requests with this prompt get 429
 =====================  ============================================================
 
 Example:
@@ -36,7 +43,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["DirectiveError", "Directives", "parse_directives"]
+__all__ = ["TOOL_PATHS", "DirectiveError", "Directives", "ScriptToken", "parse_directives"]
 
 
 class DirectiveError(ValueError):
@@ -61,14 +68,33 @@ class Directives:
     invalid_json: bool = False
     tools: tuple[str, ...] = ()
     args: dict[str, Any] | None = field(default=None, hash=False)
+    args_each: tuple[dict[str, Any], ...] = field(default=(), hash=False)
+    script: tuple[ScriptToken, ...] | None = None
+    tool_path: str = "rendered"
+    busy: int | None = None
+    rate_limit: int | None = None
     shape: str | None = None
+
+
+@dataclass(frozen=True)
+class ScriptToken:
+    """One ``[[script=...]]`` token: its text, and optionally its logprob and top alternatives."""
+
+    token: str
+    logprob: float | None = None
+    top: tuple[tuple[str, float], ...] | None = None
+
+
+TOOL_PATHS = ("rendered", "together", "native")
 
 
 _FLAGS = {
     "malformed": "malformed", "utf8": "utf8", "html": "html", "echo": "echo",
     "markdown": "markdown", "length": "length", "invalid-json": "invalid_json",
 }
-_COUNTS = {"tokens": "tokens", "error-after": "error_after", "drop-after": "drop_after"}
+_COUNTS = {"tokens": "tokens", "error-after": "error_after", "drop-after": "drop_after",
+           "busy": "busy", "rate-limit": "rate_limit"}
+_JSON_VALUED = ("args", "script")
 _OPENING = re.compile(r"\[\[([a-z][a-z0-9-]*)(=?)")
 
 
@@ -99,9 +125,48 @@ def _value(name: str, raw: str) -> dict[str, Any]:
         if raw not in SHAPES:
             raise DirectiveError(f"[[shape={raw}]] needs one of: {', '.join(SHAPES)}")
         return {"shape": raw}
+    if name == "tool-path":
+        if raw not in TOOL_PATHS:
+            raise DirectiveError(f"[[tool-path={raw}]] needs one of: {', '.join(TOOL_PATHS)}")
+        return {"tool_path": raw}
     if not raw.strip():
         raise DirectiveError("[[tool=NAME]] needs a tool name")
     return {}
+
+
+def _is_logprob(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0
+
+
+def _script_token(item: Any) -> ScriptToken:
+    if isinstance(item, str):
+        return ScriptToken(item)
+    bad = DirectiveError('[[script=...]] items are strings or {"token": "Hi", "logprob": -0.1, '
+                         '"top": [{"token": "hi", "logprob": -2.3}]} (logprobs are numbers <= 0)')
+    if not isinstance(item, dict) or not isinstance(item.get("token"), str):
+        raise bad
+    logprob = item.get("logprob")
+    if logprob is not None and not _is_logprob(logprob):
+        raise bad
+    top = item.get("top")
+    if top is None:
+        return ScriptToken(item["token"], logprob)
+    if not isinstance(top, list) or not all(
+        isinstance(alt, dict) and isinstance(alt.get("token"), str) and _is_logprob(alt.get("logprob"))
+        for alt in top
+    ):
+        raise bad
+    return ScriptToken(item["token"], logprob, tuple((alt["token"], float(alt["logprob"])) for alt in top))
+
+
+def _json_directive(name: str, value: Any) -> dict[str, Any]:
+    if name == "args":
+        if not isinstance(value, dict):
+            raise DirectiveError('[[args=...]] needs one JSON object, e.g. [[args={"city": "Paris"}]]')
+        return {"args": value}
+    if not isinstance(value, list):
+        raise DirectiveError('[[script=...]] needs a JSON array, e.g. [[script=["Hello", " world"]]]')
+    return {"script": tuple(_script_token(item) for item in value)}
 
 
 def parse_directives(text: str) -> tuple[str, Directives]:
@@ -113,23 +178,31 @@ def parse_directives(text: str) -> tuple[str, Directives]:
     """
     found: dict[str, Any] = {}
     tools: list[str] = []
+    args_each: list[dict[str, Any]] = []
     kept: list[str] = []
     pos = 0
     for match in _OPENING.finditer(text):
         if match.start() < pos:
             continue
         name, has_value = match.group(1), bool(match.group(2))
-        if name not in _FLAGS and name not in _COUNTS and name not in ("delay", "status", "tool", "args", "shape"):
+        if name not in _FLAGS and name not in _COUNTS and name not in (
+            "delay", "status", "tool", "tool-path", "shape", *_JSON_VALUED
+        ):
             continue
         start = match.end()
-        if name == "args" and has_value:
+        if name in _JSON_VALUED and has_value:
             try:
-                args, end = json.JSONDecoder().raw_decode(text, start)
+                value, close = json.JSONDecoder().raw_decode(text, start)
             except json.JSONDecodeError as exc:
-                raise DirectiveError(f"[[args=...]] holds invalid JSON: {exc.msg}") from None
-            if not isinstance(args, dict) or not text.startswith("]]", end):
-                raise DirectiveError('[[args=...]] needs one JSON object, e.g. [[args={"city": "Paris"}]]')
-            found["args"], close = args, end
+                raise DirectiveError(f"[[{name}=...]] holds invalid JSON: {exc.msg}") from None
+            if not text.startswith("]]", close):
+                raise DirectiveError(f"[[{name}=...]] needs one JSON value followed by ]]")
+            parsed = _json_directive(name, value)
+            if "args" in parsed:
+                args_each.append(parsed["args"])
+                found.setdefault("args", parsed["args"])
+            else:
+                found.update(parsed)
         else:
             close = text.find("]]", start)
             if close < 0:
@@ -149,5 +222,5 @@ def parse_directives(text: str) -> tuple[str, Directives]:
         kept.append(text[pos:match.start()])
         pos = close + 2
     kept.append(text[pos:])
-    directives = replace(Directives(**found), tools=tuple(tools))
+    directives = replace(Directives(**found), tools=tuple(tools), args_each=tuple(args_each))
     return "".join(kept).strip(), directives

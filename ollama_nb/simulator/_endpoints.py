@@ -1,4 +1,4 @@
-"""Routes and the small endpoints: /, /api/version, /api/tags, /api/ps, /api/show, /api/pull.
+"""Routes and the small endpoints: /, /api/version, /api/tags, /api/ps, /api/status, /api/show, /api/pull.
 
 /api/chat and /api/generate live in ``_generation``. Unknown paths answer gin's
 ``404 page not found``; a known path with the wrong method ``405 method not allowed``.
@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from ._binding import RequestError, bind
 from ._generation import chat, generate
-from ._server import Call
+from ._cloud import status_body
+from ._exchange import JSON, Call
 from ._wire import go_json
 
 __all__ = ["ROUTES", "Call", "handle"]
@@ -40,11 +41,16 @@ def _ps(call: Call) -> None:
     call.send_json(call.state.shelf.ps())
 
 
+def _status(call: Call) -> None:
+    call.send_json(status_body(call.state.gate.cloud_disabled))
+
+
 def _show(call: Call) -> None:
     body = bind(call.raw, "ShowRequest")
     name = body.get("model") or body.get("name") or ""
     if not name:
         raise RequestError(400, "model is required")
+    call.state.gate.check_cloud(name, stream=False, show=True)
     if not call.state.shelf.exists(name):
         raise RequestError(404, f"model '{name}' not found")
     call.send_json(call.state.shelf.show(name))
@@ -104,6 +110,7 @@ ROUTES: dict[str, dict[str, Callable[[Call], None]]] = {
     "/api/version": {"GET": _version, "HEAD": _version},
     "/api/tags": {"GET": _tags, "HEAD": _tags},
     "/api/ps": {"GET": _ps},
+    "/api/status": {"GET": _status},
     "/api/show": {"POST": _show},
     "/api/pull": {"POST": _pull},
     "/api/chat": {"POST": chat},
@@ -122,6 +129,7 @@ def handle(call: Call) -> None:
         call.writer.send_body(405, b"405 method not allowed", "text/plain", call.head_only)
         return
     try:
+        call.state.gate.check_key(call.path, call.authorization)
         endpoint(call)
     except RequestError as exc:
-        call.send_error(exc.status, exc.message)
+        call.send_error(exc.status, exc.message, exc.extra, exc.content_type or JSON)

@@ -7,6 +7,8 @@ Event kinds:
 - ``"disconnect"``: the client went away before the response was complete
 - ``"drop"``: the simulator closed the connection on purpose (``[[drop-after=K]]`` or
   :meth:`Simulator.drop_next_connections`)
+- ``"refused"``: a busy (503) or rate-limited (429) answer (:meth:`Simulator.refuse_next`,
+  ``[[busy=N]]``, ``[[rate-limit=N]]``)
 
 Times are ``time.monotonic()`` seconds.
 
@@ -32,7 +34,8 @@ class Request:
     """One HTTP request as the simulator received it.
 
     ``body`` is the parsed JSON object, or None (no body, not JSON, not an object);
-    ``headers`` has lower-case names.
+    ``headers`` has lower-case names. An ``Authorization`` header is never stored, not even
+    in ``headers``: ``has_authorization`` says only whether the request carried one.
 
     Example:
         >>> Request("POST", "/api/chat", {"model": "llama3.2"}, 12.5).body["model"]
@@ -44,6 +47,7 @@ class Request:
     body: dict[str, Any] | None
     time: float
     headers: dict[str, str] = field(default_factory=dict, compare=False)
+    has_authorization: bool = False
 
 
 @dataclass(frozen=True)

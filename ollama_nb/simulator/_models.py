@@ -3,7 +3,8 @@
 Every name exists except those starting with ``missing`` or ``no-such`` (after any
 ``namespace/``). Thinking models: names starting ``qwen3``, ``deepseek-r1``, ``gpt-oss``
 or containing ``think``. Vision: ``gemma``, ``llava`` or names containing ``vision``.
-Context length is 8192, or 512 for names containing ``ctx512``.
+Context length is 8192, or 512 for names containing ``ctx512``. ``my-gptoss`` is a legacy
+remote model (see ``_cloud``); /api/tags lists it after the local built-ins.
 
 Example:
     >>> shelf = ModelShelf()
@@ -20,11 +21,12 @@ import threading
 import time
 from typing import Any
 
+from ._cloud import is_cloud_name, remote_details, remote_model, remote_show, remote_tag_fields
 from ._wire import rfc3339_nano
 
 __all__ = ["ModelShelf", "can_think", "canonical_name", "capabilities", "context_length"]
 
-BUILT_IN = ("llama3.2:latest", "qwen3:latest", "gemma3:latest")
+BUILT_IN = ("llama3.2:latest", "qwen3:latest", "gemma3:latest", "my-gptoss:latest")
 
 _KNOWN: dict[str, tuple[str, str, int]] = {  # prefix -> (family, parameter size, bytes)
     "llama3.2": ("llama", "3.2B", 2_019_393_189),
@@ -53,6 +55,9 @@ def canonical_name(name: str) -> str:
 def can_think(name: str) -> bool:
     """Whether ``think`` is accepted for this model."""
     base = _base(name)
+    remote = remote_model(name)
+    if remote is not None:
+        return "thinking" in remote.capabilities
     return base.startswith(("qwen3", "deepseek-r1", "gpt-oss")) or "think" in base
 
 
@@ -62,7 +67,10 @@ def _has_vision(name: str) -> bool:
 
 
 def capabilities(name: str) -> list[str]:
-    """Capabilities as /api/show lists them."""
+    """Capabilities as /api/show and /api/tags list them."""
+    remote = remote_model(name)
+    if remote is not None:
+        return list(remote.capabilities)
     caps = ["completion", "tools"]
     if can_think(name):
         caps.append("thinking")
@@ -73,6 +81,9 @@ def capabilities(name: str) -> list[str]:
 
 def context_length(name: str) -> int:
     """The model's trained context length (``<family>.context_length``)."""
+    remote = remote_model(name)
+    if remote is not None:
+        return remote.context_length
     return 512 if "ctx512" in name.lower() else 8192
 
 
@@ -133,6 +144,8 @@ class ModelShelf:
 
     def touch(self, name: str, keep_alive: float | None, num_ctx: int | None) -> None:
         """Mark a model loaded until ``keep_alive`` seconds from now (0 unloads, <0 forever)."""
+        if remote_model(name) is not None or is_cloud_name(name):
+            return  # /api/ps never lists cloud models (server/routes.go:2271-2303)
         full = canonical_name(name)
         seconds = 300.0 if keep_alive is None else keep_alive
         with self._lock:
@@ -148,19 +161,19 @@ class ModelShelf:
         with self._lock:
             names = list(BUILT_IN) + self._pulled
         modified = rfc3339_nano(self._started_ns)
-        return {
-            "models": [
-                {
-                    "name": name,
-                    "model": name,
-                    "modified_at": modified,
-                    "size": _facts(name)[2],
-                    "digest": _digest(name),
-                    "details": details(name),
-                }
-                for name in names
-            ]
-        }
+        return {"models": [self._tag_entry(name, modified) for name in names]}
+
+    @staticmethod
+    def _tag_entry(name: str, modified: str) -> dict[str, Any]:
+        """One /api/tags entry, v0.30 shape: remote keys after ``model``, lengths in ``details``, capabilities."""
+        remote = remote_model(name)
+        if remote is not None:
+            size, digest, facts = remote.size, remote.digest, remote_details(remote, with_lengths=True)
+        else:
+            size, digest = _facts(name)[2], _digest(name)
+            facts = {**details(name), "context_length": context_length(name), "embedding_length": 3072}
+        return {"name": name, "model": name, **remote_tag_fields(name), "modified_at": modified,
+                "size": size, "digest": digest, "details": facts, "capabilities": capabilities(name)}
 
     def ps(self) -> dict[str, Any]:
         """The /api/ps body: loaded models, longest time left first."""
@@ -185,6 +198,9 @@ class ModelShelf:
 
     def show(self, name: str) -> dict[str, Any]:
         """The /api/show body in Go ``ShowResponse`` field order (model_info keys sorted)."""
+        remote = remote_model(name)
+        if remote is not None:
+            return remote_show(name, remote, rfc3339_nano(self._started_ns))
         family = details(name)["family"]
         info = {
             "general.architecture": family,

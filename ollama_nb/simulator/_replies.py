@@ -1,7 +1,9 @@
 """Deterministic reply text, cut into tokens the way a model streams them.
 
 Nothing here pretends to be a model: every text reply starts with
-``*(simulated reply)* `` (except ``[[echo]]``, ``format`` JSON and tool calls). The same
+``*(simulated reply)* `` (except ``[[echo]]``, ``[[script=...]]``, ``format`` JSON, tool calls,
+and answers to tool results sent with ``tool_call_id``: one chunk per result,
+``"Paris: 18C, clear."``, as derived_wire_chat_stream_tool_result_answer.ndjson). The same
 model + conversation + seed always gives the same tokens. Tokens are word pieces with
 their leading space, like real tokenizers (``" sky"``, ``"."``, ``" sim"`` ``"ulated"``).
 
@@ -84,6 +86,7 @@ class ReplyInput:
     think: str | None = None  # None or a level: "true", "low", "medium", "high", "max"
     tools: tuple[dict[str, Any], ...] = ()
     tool_results: tuple[tuple[str, str], ...] = ()  # (tool_name, content) of trailing tool messages
+    tool_labels: tuple[str, ...] = ()  # per result, when every result has a tool_call_id: what was asked
     format: Any = None
     image_sizes: tuple[int, ...] = ()
     num_predict: int | None = None
@@ -176,6 +179,9 @@ def example_value(schema: Any, *, text: str = "Tokyo", required_only: bool = Fal
     return {"integer": 2, "number": 1.5, "boolean": True, "string": text}.get(str(kind))
 
 
+_ALNUM = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
 def _tool_calls(inp: ReplyInput, rng: random.Random) -> list[dict[str, Any]]:
     by_name: dict[str, dict[str, Any]] = {}
     for tool in inp.tools:
@@ -184,14 +190,20 @@ def _tool_calls(inp: ReplyInput, rng: random.Random) -> list[dict[str, Any]]:
             by_name.setdefault(function["name"], function)
     names = list(inp.directives.tools) or list(by_name)[:1]
     calls = []
+    each = inp.directives.args_each
     for index, name in enumerate(names):
-        if inp.directives.args is not None:
+        if each:
+            args = each[min(index, len(each) - 1)]
+        elif inp.directives.args is not None:
             args = inp.directives.args
         else:
             params = by_name.get(name, {}).get("parameters") or {"type": "object"}
             args = example_value(params, required_only=True)
             args = args if isinstance(args, dict) else {}
-        ident = "call_" + "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=8))
+        if inp.directives.tool_path == "native":  # llama.cpp's gen_tool_call_id(): 32 random [0-9a-zA-Z]
+            ident = "".join(rng.choices(_ALNUM + _ALNUM[10:].upper(), k=32))
+        else:  # Ollama's toolCallId(): "call_" + 8 of [a-z0-9] (server/routes.go:2305-2312)
+            ident = "call_" + "".join(rng.choices(_ALNUM, k=8))
         calls.append({"id": ident, "function": {"index": index, "name": name, "arguments": args}})
     return calls
 
@@ -210,6 +222,9 @@ def _json_text(inp: ReplyInput, rng: random.Random) -> str:
 def _body(inp: ReplyInput, rng: random.Random) -> list[str]:
     """Content tokens before any [[tokens=N]] / num_predict adjustment."""
     d = inp.directives
+    if inp.tool_results and len(inp.tool_labels) == len(inp.tool_results):
+        return [f"{' ' if i else ''}{label}: {content}."
+                for i, (label, (_, content)) in enumerate(zip(inp.tool_labels, inp.tool_results, strict=True))]
     if inp.tool_results:
         said = " ".join(f"The tool {name} returned: {content}." for name, content in inp.tool_results)
         return [PREFIX] + tokenize(" " + said)
@@ -273,7 +288,8 @@ def plan_reply(inp: ReplyInput) -> ReplyPlan:
     if inp.tools and not inp.tool_results:
         calls = _tool_calls(inp, rng)
     if not calls:
-        content = _body(inp, rng)
+        script = inp.directives.script
+        content = [item.token for item in script] if script is not None else _body(inp, rng)
         if inp.directives.tokens is not None:
             content = _fit(content, inp.directives.tokens, inp, rng)
     done_reason = "length" if inp.directives.length else "stop"

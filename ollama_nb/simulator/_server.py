@@ -1,9 +1,7 @@
-"""HTTP plumbing: a threading HTTP/1.1 server, one handler, and a response writer.
+"""HTTP plumbing: a threading HTTP/1.1 server, its shared state and one request handler.
 
-The writer sends headers with the first line, one chunk per NDJSON line, and notices a
-client that leaves: ``select()`` + ``recv(MSG_PEEK) == b""`` while waiting between
-tokens, a failed write or a cheap poll every few lines at full speed. Endpoint
-behaviour lives in ``_endpoints``.
+Each request becomes a :class:`~._exchange.Call` answered by ``_endpoints``; the response
+writer lives in ``_exchange`` (so the endpoints never import this module).
 
 Example:
     >>> state = SimState()
@@ -17,36 +15,32 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
 import socket
 import socketserver
+import sys
 import threading
 import time
-from dataclasses import dataclass
-from email.utils import formatdate
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._endpoints import handle
+from ._exchange import Call, ResponseWriter, reason_phrase
+from ._gate import Gate
 from ._journal import Journal, Request
 from ._models import ModelShelf
-from ._wire import go_json
 
-__all__ = ["Call", "ResponseWriter", "SimServer", "SimState"]
-
-NDJSON = "application/x-ndjson"
-JSON = "application/json; charset=utf-8"
-_CHUNK_END = b"0\r\n\r\n"
-BATCH = 8  # lines per write at full speed; paced streams write every line at once
+__all__ = ["SimServer", "SimState"]
 
 
 class SimState:
     """Settings and shared state of one simulator; read by every request."""
 
-    def __init__(self, tokens_per_second: float | None = None, pull_seconds: float = 1.0) -> None:
+    def __init__(self, tokens_per_second: float | None = None, pull_seconds: float = 1.0,
+                 gate: Gate | None = None) -> None:
         self.tokens_per_second = tokens_per_second
         self.pull_seconds = pull_seconds
+        self.gate = gate or Gate()
         self.journal = Journal()
         self.shelf = ModelShelf()
         self._lock = threading.Lock()
@@ -83,198 +77,6 @@ class SimState:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def _readable(sock: socket.socket, timeout: float) -> bool:
-    fd = sock.fileno()
-    if fd < 0:
-        return True
-    if fd < 1000 or not hasattr(select, "poll"):
-        return bool(select.select([sock], [], [], max(timeout, 0.0))[0])
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(max(int(timeout * 1000 + 0.999), 0)))
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return f"status code {status}"
-
-
-class ResponseWriter:
-    """Writes one response on a client connection and records how it ended."""
-
-    def __init__(self, handler: BaseHTTPRequestHandler, journal: Journal, path: str) -> None:
-        self._handler = handler
-        self._sock: socket.socket = handler.connection
-        self._journal = journal
-        self.path = path
-        self.lines_sent = 0
-        self.alive = True
-        self._pending = b""
-        self._queue: list[bytes] = []
-        self._queued = 0
-        self._chunked = handler.request_version != "HTTP/1.0"
-
-    # -- whole bodies -------------------------------------------------------------
-    def _headers(self, status: int, content_type: str, extra: str) -> bytes:
-        close = "Connection: close\r\n" if self._handler.close_connection else ""
-        return (
-            f"HTTP/1.1 {status} {_reason(status)}\r\nContent-Type: {content_type}\r\n"
-            f"Date: {formatdate(usegmt=True)}\r\n{extra}X-Ollama-Simulator: ollama_nb\r\n{close}\r\n"
-        ).encode("latin-1")
-
-    def send_body(self, status: int, body: bytes, content_type: str = JSON, head_only: bool = False) -> None:
-        """Send a complete response with Content-Length."""
-        data = self._headers(status, content_type, f"Content-Length: {len(body)}\r\n")
-        if self._send(data if head_only else data + body):
-            self.lines_sent = 1
-            self._journal.record("complete", self.path, 1)
-
-    def _send(self, data: bytes) -> bool:
-        try:
-            self._sock.sendall(data)
-            return True
-        except OSError:
-            self.lost()
-            return False
-
-    # -- streams --------------------------------------------------------------------
-    def start_stream(self, content_type: str = NDJSON) -> None:
-        """Prepare a 200 streaming response; headers leave with the first line."""
-        if not self._chunked:
-            self._handler.close_connection = True
-        extra = "Transfer-Encoding: chunked\r\n" if self._chunked else ""
-        self._pending = self._headers(200, content_type, extra)
-
-    def write_line(self, line: bytes, flush: bool = True) -> bool:
-        """Send one NDJSON line as one chunk; False once the client is gone.
-
-        ``flush=False`` queues the chunk and sends queued chunks together in one write
-        every ``BATCH`` lines (used at full speed to keep the per-line cost low).
-        """
-        self._queue.append(b"%x\r\n%b\r\n" % (len(line), line) if self._chunked else line)
-        self._queued += 1
-        if flush or self._queued >= BATCH:
-            return self.flush()
-        return True
-
-    def flush(self) -> bool:
-        """Send the headers (if still pending) and all queued chunks in one write."""
-        data = b"".join(self._queue) if len(self._queue) != 1 else self._queue[0]
-        self._queue.clear()
-        if self._pending:
-            data, self._pending = self._pending + data, b""
-        try:
-            self._sock.sendall(data)
-        except OSError:
-            self.lost()
-            return False
-        self.lines_sent += self._queued
-        self._queued = 0
-        return True
-
-    def write_line_split(self, line: bytes, flush: bool = True) -> bool:
-        """Send one line as two chunks, split inside its first multi-byte UTF-8 character."""
-        if self._queue and not self.flush():
-            return False
-        cut = next((i + 1 for i, byte in enumerate(line) if byte >= 0xC0), len(line) // 2)
-        for first, part in ((True, line[:cut]), (False, line[cut:])):
-            frame = b"%x\r\n%b\r\n" % (len(part), part) if self._chunked else part
-            if self._pending:
-                frame, self._pending = self._pending + frame, b""
-            if not self._send(frame):
-                return False
-            if first and not self.pause(0.0005):  # let the halves arrive apart
-                return False
-        self.lines_sent += 1
-        return True
-
-    def end_stream(self) -> None:
-        """Send queued lines and the chunked terminator; record ``complete``."""
-        self._queue.append(_CHUNK_END if self._chunked else b"")
-        if self.flush():
-            self._journal.record("complete", self.path, self.lines_sent)
-
-    def drop(self) -> None:
-        """Close the connection now, without the chunked terminator; record ``drop``."""
-        if (self._queue or self._pending) and not self.flush():
-            return
-        self._handler.close_connection = True
-        self.alive = False
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._journal.record("drop", self.path, self.lines_sent)
-
-    # -- noticing a client that left ----------------------------------------------
-    def lost(self) -> None:
-        """Mark the client gone (once) and record ``disconnect``."""
-        if self.alive:
-            self.alive = False
-            self._handler.close_connection = True
-            self._journal.record("disconnect", self.path, self.lines_sent)
-
-    def _peek_closed(self) -> bool | None:
-        """True: peer closed; False: data waiting; None: nothing to read."""
-        try:
-            return self._sock.recv(1, socket.MSG_PEEK) == b""
-        except (BlockingIOError, InterruptedError):
-            return None
-        except OSError:
-            return True
-
-    def connected(self) -> bool:
-        """Cheap check (no waiting); records ``disconnect`` when the client is gone."""
-        if _readable(self._sock, 0.0) and self._peek_closed():
-            self.lost()
-        return self.alive
-
-    def pause(self, seconds: float) -> bool:
-        """Wait ``seconds`` watching the socket; False (and ``disconnect``) if the client left."""
-        return self.pause_until(time.monotonic() + seconds)
-
-    def pause_until(self, deadline: float) -> bool:
-        """Wait until ``deadline`` (monotonic) watching the socket; False if the client left."""
-        while self.alive:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return True
-            if _readable(self._sock, remaining):
-                closed = self._peek_closed()
-                if closed:
-                    self.lost()
-                    return False
-                if closed is False:  # client sent more bytes: cannot select on it, just sleep
-                    time.sleep(max(0.0, deadline - time.monotonic()))
-                    return True
-        return False
-
-
-@dataclass
-class Call:
-    """One request being answered."""
-
-    method: str
-    path: str
-    raw: bytes
-    writer: ResponseWriter
-    state: SimState
-    started_ns: int
-
-    @property
-    def head_only(self) -> bool:
-        """HEAD request: headers only."""
-        return self.method == "HEAD"
-
-    def send_json(self, value: object, status: int = 200) -> None:
-        """Send ``value`` as a whole JSON body (Go's encoding)."""
-        self.writer.send_body(status, go_json(value), JSON, self.head_only)
-
-    def send_error(self, status: int, message: str) -> None:
-        """Send Ollama's error body ``{"error": message}``."""
-        self.send_json({"error": message}, status)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: SimServer
@@ -292,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Errors raised by http.server itself (bad request line, huge headers): plain text."""
         self.close_connection = True
-        body = f"{code} {message or _reason(code)}".encode("latin-1", "replace")
+        body = f"{code} {message or reason_phrase(code)}".encode("latin-1", "replace")
         ResponseWriter(self, self.server.state.journal, "").send_body(code, body, "text/plain")
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -316,8 +118,6 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _dispatch(self) -> None:
-        from ._endpoints import handle  # imported here: _endpoints imports this module
-
         state = self.server.state
         started_ns = time.perf_counter_ns()
         path = urlsplit(self.path).path
@@ -328,12 +128,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             writer.send_body(400, b"400 Bad Request", "text/plain; charset=utf-8")
             return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        authorization = headers.pop("authorization", None)
+        headers.pop("proxy-authorization", None)
         state.journal.add_request(Request(
             method=self.command, path=path, body=_json_object(raw), time=time.monotonic(),
-            headers={k.lower(): v for k, v in self.headers.items()},
+            headers=headers, has_authorization=authorization is not None,
         ))
         handle(Call(method=self.command, path=path, raw=raw or b"", writer=writer,
-                    state=state, started_ns=started_ns))
+                    state=state, started_ns=started_ns, authorization=authorization))
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 
@@ -362,8 +165,6 @@ class SimServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that resets or drops its connection is normal here: no traceback on stderr."""
-        import sys
-
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
             return
         super().handle_error(request, client_address)

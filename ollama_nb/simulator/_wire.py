@@ -19,12 +19,14 @@ import json
 import re
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 __all__ = [
     "created_at",
     "decoded_base64_size",
     "go_base64_error",
+    "go_float",
     "go_json",
     "go_json_error",
     "json_string",
@@ -55,6 +57,29 @@ def go_json(value: Any) -> bytes:
         b'{"text":"a \\\\u0026 b\\\\u2028"}'
     """
     return _go_escape(_ENCODE(value)).encode("utf-8", "replace")
+
+
+def go_float(value: float) -> bytes:
+    """A float64 as Go's ``json.Marshal`` writes it: shortest digits, ``e`` form only below 1e-6 or from 1e21.
+
+    Example:
+        >>> go_float(-2.3841855e-07), go_float(-0.1053), go_float(1.0), go_float(1.5e-05)
+        (b'-2.3841855e-7', b'-0.1053', b'1', b'0.000015')
+    """
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"json: unsupported value: {number!r}")
+    text = repr(number)
+    magnitude = abs(number)
+    if magnitude and (magnitude < 1e-6 or magnitude >= 1e21):
+        mantissa, _, exponent = text.partition("e")
+        sign, digits = exponent[0], exponent[1:].lstrip("0")
+        return f"{mantissa.removesuffix('.0')}e{sign}{digits.rjust(1, '0')}".encode("ascii")
+    if "e" in text:
+        text = format(Decimal(text), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.encode("ascii")
 
 
 _STRING_CACHE: dict[str, bytes] = {}

@@ -4,20 +4,33 @@ The only place that imports IPython's display machinery and ipywidgets (lazily).
 kernel the answer is an ordinary display output (Markdown, updated in place, saved in the
 notebook) with a Stop button and status line while it streams; in a terminal or where widgets
 are missing, text goes to stdout.
+
+The views implement the core's small protocol (:mod:`ollama_nb._view_protocol`: ``add``,
+``refresh``, ``finish``), which the reading loops here and the magics use. This package never
+imports the magics.
 """
 
 from __future__ import annotations
 
-from ._consume import Interrupted, stream_async, stream_many_async, stream_sync, ui_poller
+from .._errors import Interrupted
+from ._consume import abort_held_requests, stream_async, stream_many_async, stream_sync, ui_poller
+from ._logprobs import logprobs_html
+from ._progress import show_pull
+from ._side_by_side import SideBySideView, side_by_side_available
 from ._stream_view import PlainView, StreamView, make_view
 from ._tables import markdown_table
 
 __all__ = [
     "Interrupted",
     "PlainView",
+    "SideBySideView",
     "StreamView",
+    "abort_held_requests",
+    "logprobs_html",
     "make_view",
     "markdown_table",
+    "show_pull",
+    "side_by_side_available",
     "stream_async",
     "stream_many_async",
     "stream_sync",

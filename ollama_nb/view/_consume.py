@@ -1,6 +1,6 @@
 """Consume a reply into a view while keeping the kernel responsive to the Stop button.
 
-Measured (see shared/stop-button.md): a cell that blocks never sees a widget click. The cell must
+Measured (see docs/stopping.md): a cell that blocks never sees a widget click. The cell must
 *await*: on ipykernel >= 7 comm messages are handled while an async cell awaits; on ipykernel 6,
 ``jupyter-ui-poll`` processes pending UI events between awaits. The reply is read by a small task
 that only collects chunks; every display write happens in the cell's own coroutine (writes from
@@ -14,24 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Sequence, cast
 
-from .._errors import OllamaError
-from .._reply import AsyncReply, Reply
+from .._errors import Interrupted
+from .._reply import AsyncReply, Chunk, Reply
+from .._view_protocol import ManyRepliesView, ReplyView
 
 Poll = Callable[[int], Awaitable[None]]
-
-
-class Interrupted(OllamaError):
-    """The kernel was interrupted while a reply streamed; the partial reply is kept."""
-
-    def __init__(self, reply: Any) -> None:
-        kept = len(reply.partial_text()) if reply is not None else 0
-        super().__init__(
-            f"the stream was closed and the partial reply ({kept} characters) is kept "
-            "in the output and in the session.",
-            reply=reply,
-        )
 
 
 def _ipykernel_major() -> int | None:
@@ -95,7 +84,7 @@ def _no_stray_idle() -> Iterator[None]:
         del kernel._publish_status  # the class's method again
 
 
-async def stream_async(reply: AsyncReply, view: Any, *, poll: Poll | None = None, tick: float = 0.25) -> None:
+async def stream_async(reply: AsyncReply, view: ReplyView, *, poll: Poll | None = None, tick: float = 0.25) -> None:
     """Read ``reply`` into ``view`` (awaiting, so the Stop button works); raise its error at the end.
 
     On interrupt or cancellation the stream is closed, the partial reply kept, and
@@ -104,15 +93,18 @@ async def stream_async(reply: AsyncReply, view: Any, *, poll: Poll | None = None
     await stream_many_async([reply], view, poll=poll, tick=tick)
 
 
-async def stream_many_async(replies: list[Any], view: Any, *, poll: Poll | None = None, tick: float = 0.25) -> None:
-    """Read several replies at once into one view; ``view.add(chunks, index)`` gets each one's chunks.
+async def stream_many_async(
+    replies: Sequence[AsyncReply], view: ReplyView | ManyRepliesView, *, poll: Poll | None = None, tick: float = 0.25
+) -> None:
+    """Read replies into a view: one into a :class:`ReplyView`, several at once into a
+    :class:`ManyRepliesView` (``view.add(chunks, index)`` gets each one's chunks).
 
     The first error among them is raised once every reply has ended.
     """
-    pending: list[tuple[int, Any]] = []
+    pending: list[tuple[int, Chunk]] = []
     arrived = asyncio.Event()
 
-    async def read(index: int, reply: Any) -> None:
+    async def read(index: int, reply: AsyncReply) -> None:
         try:
             async for chunk in reply:
                 pending.append((index, chunk))
@@ -123,7 +115,10 @@ async def stream_many_async(replies: list[Any], view: Any, *, poll: Poll | None 
     loop = asyncio.get_running_loop()
     readers = [asyncio.ensure_future(read(i, r)) for i, r in enumerate(replies)]
     many = len(replies) > 1
-    view.reply = replies[0] if not many else replies
+    if many:
+        cast(ManyRepliesView, view).reply = replies
+    else:
+        cast(ReplyView, view).reply = replies[0]
     interrupted = False
 
     def drain() -> None:
@@ -133,9 +128,9 @@ async def stream_many_async(replies: list[Any], view: Any, *, poll: Poll | None 
         del pending[:]
         if many:
             for index, chunk in batch:
-                view.add((chunk,), index)
+                cast(ManyRepliesView, view).add((chunk,), index)
         else:
-            view.add([chunk for _, chunk in batch])
+            cast(ReplyView, view).add([chunk for _, chunk in batch])
 
     try:
         while True:
@@ -174,7 +169,10 @@ async def stream_many_async(replies: list[Any], view: Any, *, poll: Poll | None 
                 reply.stop()
                 with contextlib.suppress(BaseException):
                     await reader
-        view.finish(replies[0] if not many else replies)
+        if many:
+            cast(ManyRepliesView, view).finish(replies)
+        else:
+            cast(ReplyView, view).finish(replies[0])
     if interrupted:
         raise Interrupted(replies[0])
     for reader in readers:
@@ -182,7 +180,7 @@ async def stream_many_async(replies: list[Any], view: Any, *, poll: Poll | None 
             raise reader.exception()  # type: ignore[misc]
 
 
-def stream_sync(reply: Reply, view: Any) -> None:
+def stream_sync(reply: Reply, view: ReplyView) -> None:
     """Read ``reply`` into ``view`` without an event loop (terminal, nested cells, inside a def).
 
     The Stop button cannot work here (the cell blocks); interrupt (Ctrl-C / kernel ■) stops the
@@ -204,3 +202,29 @@ def stream_sync(reply: Reply, view: Any) -> None:
         view.finish(reply)
     if interrupted:
         raise Interrupted(reply)
+
+
+def abort_held_requests(shell: Any) -> None:
+    """After an error or interrupt in a cell that polled UI events (ipykernel 6 + jupyter-ui-poll):
+    answer the execute requests held meanwhile 'aborted' and drop them, as a queued cell is.
+
+    jupyter-ui-poll holds requests that arrive while the cell polls and replays them when it ends;
+    after a failure they must not run. This uses private ui-poll and ipykernel 6 names, kept here
+    beside :func:`ui_poller` (their owner); with another version it leaves ipykernel's own handling.
+    """
+    kernel = getattr(shell, "kernel", None)
+    try:
+        from jupyter_ui_poll._poll import KernelWrapper
+
+        content = kernel.get_parent().get("content", {})
+        if not content.get("stop_on_error", True) or content.get("silent", False):
+            return
+        wrapper = KernelWrapper._current
+        held = list(wrapper._events) if wrapper is not None else []
+        for stream, ident, parent in held:
+            kernel._send_abort_reply(stream, parent, ident)
+            kernel._publish_status("idle", "shell", parent=parent)  # the front end's cell ends
+        if wrapper is not None:
+            wrapper._events.clear()
+    except Exception:  # another ui-poll or kernel version: leave ipykernel's own handling
+        return

@@ -6,7 +6,7 @@ import time
 from typing import Any, Iterable
 
 from .._catalog import PullProgress
-from .._errors import OllamaError
+from .._errors import Interrupted
 from ._controls import widgets_available
 
 
@@ -72,9 +72,10 @@ def show_pull(events: Iterable[PullProgress], name: str, *, interval: float = 0.
         close = getattr(events, "close", None)
         if close is not None:
             close()  # the connection closes now; Ollama keeps what it downloaded
-        raise OllamaError(
-            f"Interrupted: the pull of {name} stopped at {text or 'the start'}.\n"
-            f"Run `%ollama pull {name}` again to resume where it stopped."
+        raise Interrupted(
+            what=f"the pull of {name}",
+            detail=f"stopped at {text or 'the start'}",
+            hint=f"Run `%ollama pull {name}` again to resume where it stopped.",
         ) from None
     except BaseException:
         outcome = "error"

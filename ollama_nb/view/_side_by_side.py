@@ -55,7 +55,7 @@ class SideBySideView:
         self.models = list(models)
         self.interval = interval
         self.clock = clock
-        self.reply: Any = None
+        self.reply: Sequence[BaseReply] | None = None
         self._texts: list[list[str]] = [[] for _ in models]
         self._last = clock()
         self._dirty = False

@@ -1,0 +1,341 @@
+"""The state of a reply while its stream is read: :class:`Chunk` and :class:`BaseReply`.
+
+What the blocking :class:`~ollama_nb.Reply` and the async :class:`~ollama_nb.AsyncReply` share:
+turning the body's bytes into chunks, keeping the text, timing and tool rounds, and ending the
+stream. Their IO (reading the body, stopping from another thread) lives in :mod:`ollama_nb._reply`.
+A reply is given everything at construction: its request, the opener that sends it (in
+``_reply``), the tool functions to run; it never names the client.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import warnings
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
+
+import httpx
+
+from ._errors import ConnectionLostError, MalformedLineWarning, OllamaError, StreamError, ToolError
+from ._ndjson import LineBuffer, parse_line
+from ._protocol import read_error
+from ._request import Request
+from ._timing import Timing
+from ._tools import DEFAULT_MAX_TOOL_ROUNDS, ToolCall, ToolResult, run_tool_call
+
+__all__ = ["BaseReply", "Chunk", "StopRequested", "shutdown_connection"]
+
+#: The ``raw`` of a chunk that stands for no line: empty and read-only (one shared, immutable value).
+_NO_LINE: Mapping[str, Any] = MappingProxyType({})
+
+_clock = time.perf_counter
+
+
+class Chunk(NamedTuple):
+    """One line of the stream: the new ``content`` and ``thinking`` text, any ``tool_calls``.
+
+    ``done`` is True on the final line, which carries the server's statistics in ``raw``.
+    When a session runs tools, a chunk between rounds carries their ``tool_results``.
+    Immutable, and cheap to make (a named tuple: one is built per token).
+    """
+
+    content: str = ""
+    thinking: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    done: bool = False
+    raw: Mapping[str, Any] = _NO_LINE
+    tool_results: tuple[ToolResult, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"Chunk(content={self.content!r}, thinking={self.thinking!r}, done={self.done})"
+
+
+def shutdown_connection(response: httpx.Response) -> None:
+    """Send the server a FIN now, even while another thread or the event loop waits on a read."""
+    stream = getattr(response, "extensions", {}).get("network_stream")
+    try:
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, AttributeError):
+        pass
+
+
+class StopRequested(Exception):
+    """Raised inside a reply's IO when a stop interrupted a wait or a send; the reply ends quietly."""
+
+
+class BaseReply:
+    """What a sync and an async reply share: state, line handling and the end of the stream."""
+
+    def __init__(
+        self,
+        request: Request,
+        *,
+        host: str,
+        tool_functions: Mapping[str, Callable[..., Any]] | None = None,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        notes: Sequence[str] = (),
+    ) -> None:
+        self.model = request.model
+        self.endpoint = request.endpoint
+        #: The JSON body sent (extended with each tool round's messages).
+        self.request: dict[str, Any] = request.body()
+        self.host = host
+        self.stopped = False
+        self.error: OllamaError | None = None
+        self.done_reason: str | None = None
+        self.malformed_lines = 0
+        self.notes: list[str] = list(notes)
+        self._content: list[str] = []
+        self._thinking: list[str] = []
+        self._tool_calls: list[ToolCall] = []
+        self._final: dict[str, Any] | None = None
+        self._chunks = 0
+        self._buffer = LineBuffer()
+        self._is_chat = request.endpoint == "chat"
+        self._started = False
+        self._finished = False
+        self._stop_requested = False
+        self._in_read = False
+        self._response: httpx.Response | None = None
+        self._t_start: float | None = None
+        self._t_sent: float | None = None
+        self._t_first: float | None = None
+        self._t_end: float | None = None
+        self._timing: Timing | None = None
+        self._callbacks: list[Callable[[BaseReply], None]] = []
+        # tool rounds: the Python functions the model may call (none: the calls are only reported)
+        self.tool_functions: dict[str, Callable[..., Any]] = dict(tool_functions or {})
+        self.max_tool_rounds = max_tool_rounds
+        self.tool_results: list[ToolResult] = []
+        self.round_messages: list[dict[str, Any]] = []
+        self.rounds = 1
+        self._round_start = 0
+        self._round_text = 0
+
+    # -- what the caller reads -------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        """True once the stream has ended: finished, stopped or failed."""
+        return self._finished
+
+    @property
+    def thinking(self) -> str:
+        """The thinking text received so far."""
+        return "".join(self._thinking)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls the model asked for."""
+        return list(self._tool_calls)
+
+    @property
+    def timing(self) -> Timing:
+        """Timing of the reply (final once the stream has ended)."""
+        if self._timing is not None:
+            return self._timing
+        now = _clock()
+        return Timing.from_stats(
+            self._final,
+            ttft_s=self._elapsed(self._t_sent, self._t_first),
+            wall_s=self._elapsed(self._t_start, now),
+            chunks=self._chunks,
+        )
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since the request was first sent (0 before)."""
+        return self._elapsed(self._t_start, self._t_end or _clock()) or 0.0
+
+    @property
+    def output_chunks(self) -> int:
+        """How many content or thinking chunks have arrived."""
+        return self._chunks
+
+    def partial_text(self) -> str:
+        """The content received so far, without waiting for the rest."""
+        return "".join(self._content)
+
+    def last_round_text(self) -> str:
+        """The content of the last round only (the answer after any tool calls)."""
+        return "".join(self._content[self._round_text :])
+
+    def stop(self) -> None:
+        """Stop generating and keep the text so far (the sync and async replies implement it)."""
+        raise NotImplementedError
+
+    def add_done_callback(self, callback: Callable[[BaseReply], None]) -> None:
+        """Call ``callback(reply)`` once when the stream ends (at once if it already has)."""
+        if self._finished:
+            callback(self)
+        else:
+            self._callbacks.append(callback)
+
+    def __repr__(self) -> str:
+        state = "stopped" if self.stopped else "failed" if self.error else "done" if self._finished else "open"
+        text = self.partial_text()
+        preview = text[:40] + ("…" if len(text) > 40 else "")
+        return f"<{type(self).__name__} {self.model} {self.endpoint} {state}: {preview!r}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def _repr_markdown_(self) -> str:
+        from ._markdown import escape_untrusted
+
+        return escape_untrusted(self.partial_text())
+
+    # -- the stream --------------------------------------------------------------------------
+    @staticmethod
+    def _elapsed(start: float | None, end: float | None) -> float | None:
+        return end - start if start is not None and end is not None else None
+
+    def _begin(self) -> None:
+        """The first read: the clock starts."""
+        self._started = True
+        self._t_start = _clock()
+
+    def _before_send(self) -> None:
+        """Given to the opener, which calls it before each attempt: a stop ends the reply there."""
+        if self._stop_requested:
+            raise StopRequested
+        self._t_sent = _clock()
+
+    def _feed(self, data: bytes) -> Sequence[Chunk]:
+        """Turn a piece of the body into chunks (complete lines only)."""
+        if data[-1:] == b"\n" and data.count(b"\n") == 1 and self._buffer.empty:
+            # the usual case: Ollama flushes one line per HTTP chunk
+            chunk = self._take(data)
+            return (chunk,) if chunk is not None else ()
+        chunks = []
+        for line in self._buffer.feed(data):
+            chunk = self._take(line)
+            if chunk is not None:
+                chunks.append(chunk)
+        return chunks
+
+    def _take(self, line: bytes) -> Chunk | None:
+        if self._final is not None:
+            return None  # nothing counts after the done line
+        obj = parse_line(line)
+        if obj is None:
+            if not line.strip():
+                return None  # a blank line is no news
+            self.malformed_lines += 1
+            warnings.warn(
+                f"skipped a malformed line from Ollama: {line[:80]!r}", MalformedLineWarning, stacklevel=2
+            )
+            return None
+        if "error" in obj:
+            raise StreamError(
+                str(obj["error"]), kept=len(self.partial_text()), reply=self, source=f"{self.model} at {self.host}"
+            )
+        if self._is_chat:
+            message = obj.get("message") or {}
+            content = message.get("content") or ""
+            thinking = message.get("thinking") or ""
+            wire_calls = message.get("tool_calls")
+        else:
+            content = obj.get("response") or ""
+            thinking = obj.get("thinking") or ""
+            wire_calls = obj.get("tool_calls")
+        calls: tuple[ToolCall, ...] = ()
+        if wire_calls:
+            try:
+                calls = tuple(ToolCall.from_wire(c) for c in wire_calls)
+            except ToolError as exc:
+                self.notes.append(f"ignored a malformed tool call: {exc}")
+            self._tool_calls.extend(calls)
+        if content or thinking:
+            self._chunks += 1
+            if self._t_first is None:
+                self._t_first = _clock()
+            if content:
+                self._content.append(content)
+            if thinking:
+                self._thinking.append(thinking)
+        done = obj.get("done") is True
+        if done:
+            self._final = obj
+        return Chunk(content, thinking, calls, done, obj)
+
+    def _end_of_body(self) -> None:
+        """The body ended: a last line without newline counts; no done line is an error."""
+        rest = self._buffer.flush()
+        if rest:
+            self._take(rest)
+        if self._final is None and not self._stop_requested:
+            raise ConnectionLostError(self.host, kept=len(self.partial_text()), reply=self)
+
+    def _next_round(self) -> Chunk | None:
+        """After a round that asked for tools: run them, extend the request, return their chunk.
+
+        None when there is no further round (no tools asked, none to run, or the bound reached).
+        """
+        calls = self._tool_calls[self._round_start :]
+        if not calls or not self.tool_functions or self._stop_requested or self._final is None:
+            return None
+        if self.rounds > self.max_tool_rounds:
+            self.notes.append(f"stopped after {self.max_tool_rounds} rounds of tool calls")
+            return None
+        results = tuple(run_tool_call(call, self.tool_functions) for call in calls)
+        self.tool_results.extend(results)
+        text = "".join(self._content[self._round_text :])
+        assistant: dict[str, Any] = {"role": "assistant", "content": text, "tool_calls": [c.as_wire() for c in calls]}
+        added = [assistant, *(r.as_message() for r in results)]
+        self.round_messages.extend(added)
+        self.request = {**self.request, "messages": [*self.request["messages"], *added]}
+        self.rounds += 1
+        self._round_start = len(self._tool_calls)
+        self._round_text = len(self._content)
+        self._final = None
+        self._buffer = LineBuffer()
+        return Chunk(tool_results=results)
+
+    def _summary_chunk(self) -> Chunk:
+        return Chunk(self.partial_text(), self.thinking, tuple(self._tool_calls), True, self._final or _NO_LINE)
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._t_end = _clock()
+        if self._final is None and self.error is None:
+            self.stopped = True
+        if self._final is not None:
+            reason = self._final.get("done_reason")
+            self.done_reason = reason if isinstance(reason, str) else None
+        self._timing = Timing.from_stats(
+            self._final,
+            ttft_s=self._elapsed(self._t_sent, self._t_first),
+            wall_s=self._elapsed(self._t_start, self._t_end),
+            chunks=self._chunks,
+        )
+        if self.done_reason == "length":
+            self.notes.append("cut at the length limit (num_predict or the context window)")
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception as exc:  # a recorder must never break the stream
+                warnings.warn(f"a reply callback failed: {exc!r}", RuntimeWarning, stacklevel=2)
+
+    def _failure(self, exc: Exception) -> OllamaError | None:
+        """The error to raise for ``exc`` met while streaming; None when a requested stop explains it.
+
+        A server error line (StreamError) is raised even after a stop: it is what the server said.
+        """
+        if self._stop_requested and not isinstance(exc, StreamError):
+            return None
+        if not isinstance(exc, OllamaError):
+            exc = read_error(exc, self.host, kept=len(self.partial_text()), reply=self)
+        return self._fail(exc)
+
+    def _fail(self, exc: OllamaError) -> OllamaError:
+        exc.reply = self
+        self.error = exc
+        return exc
+
+
