@@ -22,10 +22,17 @@ __all__ = ["SHAPES", "shape_tokens"]
 DEFAULT_SHAPE_TOKENS = 400
 
 
-def _words(rng: random.Random, low: int, high: int) -> str:
-    from ._replies import _WORDS
+_VOCABULARY = (
+    "the light river stream answer quiet simple blue sky water cell kernel output window garden paper"
+    " stone cloud morning evening signal pattern value line text small steady bright careful clear open"
+    " short long warm cold useful plain notebook simulated deterministic tokenizer streaming computer"
+    " example moves holds shows carries turns waits reads writes keeps follows makes finds and with from"
+    " into over under while because so then each every some this"
+).split()
 
-    return "".join(piece for word in rng.choices(_WORDS, k=rng.randint(low, high)) for piece in word).strip()
+
+def _words(rng: random.Random, low: int, high: int) -> str:
+    return " ".join(rng.choices(_VOCABULARY, k=rng.randint(low, high)))
 
 
 def _sentence(rng: random.Random) -> str:
