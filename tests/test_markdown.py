@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ollama_nb import _markdown
+from ollama_nb._markdown import _blocks
 from ollama_nb._markdown import DEFAULT_THRESHOLD, MarkdownBlocks, escape_untrusted, url_is_safe
 
 # ---------------------------------------------------------------------------------------------
@@ -663,14 +663,14 @@ def _tokens(count: int) -> list[str]:
 
 def test_streaming_work_grows_linearly_with_the_reply(monkeypatch: pytest.MonkeyPatch) -> None:
     escaped_chars = 0
-    real = _markdown._escape_unit
+    real = _blocks.escape_unit
 
     def counting(text: str, state: object) -> str:
         nonlocal escaped_chars
         escaped_chars += len(text)
         return real(text, state)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_markdown, "_escape_unit", counting)
+    monkeypatch.setattr(_blocks, "escape_unit", counting)  # where MarkdownBlocks looks it up
     deltas = _tokens(100_000)
     blocks = MarkdownBlocks()
     frozen = 0
