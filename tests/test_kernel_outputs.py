@@ -157,6 +157,20 @@ def test_a_reply_with_an_error_mid_stream_ends_as_one_output(kernel: KernelSessi
     assert run.outputs[-1]["output_type"] == "error"
 
 
+@pytest.mark.timeout(90)
+def test_an_interrupted_reply_ends_as_one_output_then_the_short_error(kernel: KernelSession) -> None:
+    cell = kernel.execute("%%ollama\nwrite [[shape=list]] [[tokens=100000]] [[delay=0.0005]]")
+    kernel.wait_iopub(cell, is_answer_text, timeout=20)
+    kernel.wait_iopub(cell, nth_display(6), timeout=30)
+    kernel.interrupt()
+    run = kernel.finish(cell, timeout=30)
+    assert run.reply["status"] == "error" and run.reply["ename"] == "Interrupted", run.reply
+    text = last_text(kernel)
+    *shown, error = run.outputs
+    assert error["output_type"] == "error"
+    assert_one_answer(shown, text, stopped=True)
+
+
 @pytest.mark.timeout(120)
 def test_nbclient_saves_one_answer_output_per_shape(kernel_name: str, simulator: Simulator, tmp_path: Path) -> None:
     v4 = nbformat.v4
