@@ -183,9 +183,9 @@ class BaseReply:
         p.text(repr(self))
 
     def _repr_markdown_(self) -> str:
-        from ._markdown import escape_untrusted
+        from ._safe import SafeMarkdown
 
-        return escape_untrusted(self.partial_text())
+        return SafeMarkdown.escape(self.partial_text())
 
     # -- the stream --------------------------------------------------------------------------
     @staticmethod

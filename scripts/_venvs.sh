@@ -67,9 +67,10 @@ onb_stamp_is_current() {
     [ -f "$1/.onb-$2" ] && [ "$(cat "$1/.onb-$2")" = "$3" ]
 }
 
-# onb_ensure_chromium: Debian's chromium for the browser tests (Playwright cannot download one here).
-onb_ensure_chromium() {
-    if command -v chromium >/dev/null 2>&1; then
+# onb_apt_install COMMAND PACKAGE: apt-get install PACKAGE (as root or with sudo) unless COMMAND exists.
+onb_apt_install() {
+    local command="$1" package="$2"
+    if command -v "$command" >/dev/null 2>&1; then
         return 0
     fi
     local sudo=""
@@ -77,21 +78,28 @@ onb_ensure_chromium() {
         if command -v sudo >/dev/null 2>&1; then
             sudo="sudo"
         else
-            onb_say "warning: chromium is missing and neither root nor sudo is available; browser tests will skip (or fail under CI=true)"
+            onb_say "warning: $command is missing and neither root nor sudo is available; the tests that need it will skip (or fail under CI=true)"
             return 0
         fi
     fi
     if ! command -v apt-get >/dev/null 2>&1; then
-        onb_say "warning: chromium is missing and apt-get is not available; install Chromium yourself"
+        onb_say "warning: $command is missing and apt-get is not available; install $package yourself"
         return 0
     fi
     local log
     log="$(mktemp -t onb-apt.XXXXXX.log)"
-    onb_say "installing Debian chromium with apt-get (log: $log)"
+    onb_say "installing Debian $package with apt-get (log: $log)"
     if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q \
-           && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >"$log" 2>&1; then
+           && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$package"; } >"$log" 2>&1; then
         tail -n 30 "$log" >&2
-        onb_say "error: apt-get install chromium failed (full log: $log)"
+        onb_say "error: apt-get install $package failed (full log: $log)"
         return 1
     fi
 }
+
+# onb_ensure_chromium: Debian's chromium for the browser tests (Playwright cannot download one here).
+onb_ensure_chromium() { onb_apt_install chromium chromium; }
+
+# onb_ensure_nodejs: Debian's nodejs, for tests/test_markdown.py (escaping checked through
+# JupyterLab's own Markdown pipeline, which those tests run with node).
+onb_ensure_nodejs() { onb_apt_install node nodejs; }

@@ -6,6 +6,7 @@
 #
 # Sets up (each step skipped when already done):
 #   - Debian chromium (apt-get, as root or with sudo) for tests/browser
+#   - Debian nodejs (apt-get, as root or with sudo) for tests/test_markdown.py (JupyterLab's marked)
 #   - .venv     : the package editable with [test,bench], JupyterLab 4, Notebook 7, ipykernel 7
 #   - .venv-k6  : ipykernel 6.29.5 + ipywidgets + jupyter-ui-poll + the package editable
 #   - kernelspecs "onb-k7" (.venv) and "onb-k6" (.venv-k6), registered into .venv
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 source scripts/_venvs.sh
 
 onb_ensure_chromium
+onb_ensure_nodejs
 
 main_args=(-r scripts/requirements-test.txt -e ".[test,bench]")
 main_stamp="$(onb_stamp "test ${main_args[*]}" pyproject.toml scripts/requirements-test.txt)"

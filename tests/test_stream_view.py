@@ -174,7 +174,7 @@ def test_after_tool_functions_ran_nothing_is_cleared(simulator: Simulator, publi
     assert reply.tool_results and reply.text
     assert not any(m.get("clear") for m in publisher.messages)
     *pieces, footer = publisher.outputs()
-    assert pieces[0]["data"]["text/markdown"].startswith("🔧 `get_weather(city=")
+    assert pieces[0]["data"]["text/markdown"].startswith("🔧 <code>get&#95;weather&#40;city")
     assert "".join(piece["data"]["text/plain"] for piece in pieces) == reply.text
 
 
@@ -188,6 +188,6 @@ def test_tool_calls_without_functions_show_above_the_one_answer(simulator: Simul
     assert reply.tool_calls and not reply.text
     assert {"clear": True, "wait": True} in publisher.messages
     tools, footer = publisher.outputs()
-    assert tools["data"]["text/markdown"] == "🔧 `get_weather(city='Tokyo')`\n\n"
-    assert tools["data"]["text/plain"] == "🔧 `get_weather(city='Tokyo')`"
+    assert tools["data"]["text/markdown"] == "🔧 <code>get&#95;weather&#40;city&#61;'Tokyo'&#41;</code>\n\n"
+    assert tools["data"]["text/plain"] == "🔧 get_weather(city='Tokyo')"
     assert footer["data"]["text/plain"].startswith("llama3.2")

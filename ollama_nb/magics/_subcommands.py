@@ -7,12 +7,15 @@ import shlex
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
-from IPython.display import display
 
+from .._safe import SafeMarkdown
 from .._session import Session, get_session, set_session
 from ..view import markdown_table
+from ..view._outputs import show_markdown
 
-HELP = """\
+md, text, code = SafeMarkdown.trusted, SafeMarkdown.text, SafeMarkdown.code
+
+HELP = md("""\
 **ollama_nb** — `%%ollama` (one prompt, streamed) · `%ollama_chat` / `%%ollama_chat` (a turn of the conversation)
 
 | command | what it does |
@@ -28,15 +31,18 @@ HELP = """\
 | `%ollama config` | the current defaults (`%config OllamaMagics.model = "llama3.2"` sets one) |
 
 Options of the prompt magics: `%%ollama?` and `%ollama_chat?`.
-"""
+""")
+#: How much of one message ``%ollama history`` shows.
+HISTORY_CHARS = 2000
 
 
 def _gib(size: int) -> str:
     return f"{size / 2**30:.1f} GiB" if size else ""
 
 
-def _show(markdown: str) -> None:
-    display({"text/markdown": markdown, "text/plain": markdown}, raw=True)
+def _show(markdown: SafeMarkdown, plain: str | None = None) -> None:
+    """Display a subcommand's answer; only SafeMarkdown is accepted (a raw str is a TypeError)."""
+    show_markdown(markdown, plain)
 
 
 _QUIET_TYPES: dict[type, type] = {}
@@ -103,21 +109,72 @@ def models(magics: Any, rest: list[str]) -> Any:
     session = _session(magics, rest)
     found = session.client.models()
     rows = [
-        {"model": m.name, "size": _gib(m.size), "parameters": m.parameter_size, "quantization": m.quantization_level, "family": m.family}
+        {"model": text(m.name), "size": text(_gib(m.size)), "parameters": text(m.parameter_size),
+         "quantization": text(m.quantization_level), "family": text(m.family)}
         for m in found
     ]
-    _show(markdown_table(rows) if rows else f"No models on {session.host} yet: `%ollama pull llama3.2`.")
+    _show(markdown_table(rows) if rows else md("No models on {host} yet: `%ollama pull llama3.2`.").format(host=code(session.host)))
     return found
 
 
 def history(magics: Any, rest: list[str]) -> Any:
     session = _session(magics, rest)
-    rows = [
-        {"#": i, "role": m["role"], "content": (m.get("content") or "")[:200]}
-        for i, m in enumerate(session.history, 1)
-    ]
-    _show(markdown_table(rows) if rows else "*(no conversation yet: `%ollama_chat Hello!`)*")
-    return session.history
+    messages = session.history
+    if not messages:
+        _show(md("*(no conversation yet: `%ollama_chat Hello!`)*"))
+    else:
+        _show(history_markdown(messages), history_plain(messages))
+    return messages
+
+
+def _clip(content: Any) -> str:
+    content = "" if content is None else str(content)
+    return content if len(content) <= HISTORY_CHARS else content[: HISTORY_CHARS - 1] + "…"
+
+
+def _call_parts(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(name, arguments)`` of each tool call an assistant message made, from the wire form."""
+    from .._tools import ToolCall
+
+    parts = []
+    for wire in message.get("tool_calls") or ():
+        call = ToolCall.from_wire(wire) if isinstance(wire, dict) else None
+        if call is not None:
+            parts.append((call.name, ", ".join(f"{k}={v!r}" for k, v in call.arguments.items())))
+    return parts
+
+
+def history_markdown(messages: list[dict[str, Any]]) -> SafeMarkdown:
+    """The conversation as a sequence of blocks (not a table, so code keeps its line breaks).
+
+    Each message: a heading line (number, role), then its content: user, system and assistant text
+    as escaped Markdown, a tool call as its name and arguments, a tool result as preformatted text.
+    """
+    blocks: list[SafeMarkdown] = []
+    for number, message in enumerate(messages, 1):
+        role = str(message.get("role") or "?")
+        head = md("**{n} · {role}**").format(n=number, role=text(role))
+        if role == "tool":
+            name = message.get("tool_name") or message.get("name")
+            head = md("{head} from {name}").format(head=head, name=code(name)) if name else head
+            blocks += [head, SafeMarkdown.pre(_clip(message.get("content")))]
+        else:
+            blocks.append(head)
+            if message.get("content"):
+                blocks.append(SafeMarkdown.escape(_clip(message["content"])))
+            for name, arguments in _call_parts(message):
+                blocks.append(md("🔧 calls {call}").format(call=code(f"{name}({arguments})")))
+        blocks.append(md("---"))
+    return md("\n\n").join(blocks[:-1])
+
+
+def history_plain(messages: list[dict[str, Any]]) -> str:
+    """The same as plain text."""
+    lines = []
+    for number, message in enumerate(messages, 1):
+        lines.append(f"[{number}] {message.get('role')}: {_clip(message.get('content'))}")
+        lines += [f"    calls {name}({arguments})" for name, arguments in _call_parts(message)]
+    return "\n".join(lines)
 
 
 def timings(magics: Any, rest: list[str]) -> Any:
@@ -128,14 +185,14 @@ def timings(magics: Any, rest: list[str]) -> Any:
 def reset(magics: Any, rest: list[str]) -> None:
     name = _session_name(magics, rest)
     get_session(name).reset()
-    _show(f"Started a fresh conversation (session `{name}`).")
+    _show(md("Started a fresh conversation (session {name}).").format(name=code(name)))
 
 
 def save(magics: Any, rest: list[str]) -> None:
     session = _session(magics, rest)
     path = _need(rest, "save", "%ollama save PATH")
     session.save(path)
-    _show(f"Saved {len(session.turns)} turns to `{path}`.")
+    _show(md("Saved {n} turns to {path}.").format(n=len(session.turns), path=code(path)))
 
 
 def load(magics: Any, rest: list[str]) -> None:
@@ -143,12 +200,12 @@ def load(magics: Any, rest: list[str]) -> None:
     path = _need(rest, "load", "%ollama load PATH")
     session = Session.load(path)
     set_session(name, session)
-    _show(f"Loaded {len(session.turns)} turns from `{path}` into session `{name}`.")
+    _show(md("Loaded {n} turns from {path} into session {name}.").format(n=len(session.turns), path=code(path), name=code(name)))
 
 
 def config(magics: Any, rest: list[str]) -> None:
-    rows = [{"setting": f"OllamaMagics.{k}", "value": repr(getattr(magics, k))} for k in sorted(magics.trait_names()) if magics.trait_metadata(k, "config")]
-    _show(markdown_table(rows) + "\n\nChange one with `%config OllamaMagics.model = 'llama3.2'`.")
+    rows = [{"setting": code(f"OllamaMagics.{k}"), "value": code(repr(getattr(magics, k)))} for k in sorted(magics.trait_names()) if magics.trait_metadata(k, "config")]
+    _show(markdown_table(rows) + md("\n\nChange one with `%config OllamaMagics.model = 'llama3.2'`."))
 
 
 def show(magics: Any, rest: list[str]) -> Any:
@@ -156,14 +213,14 @@ def show(magics: Any, rest: list[str]) -> Any:
     name = _need(rest, "show", "%ollama show NAME")
     details = session.client.show(name)
     rows = [
-        {"": "context length", "value": details.context_length},
-        {"": "family", "value": details.family},
-        {"": "parameters", "value": details.parameter_size},
-        {"": "quantization", "value": details.quantization_level},
-        {"": "capabilities", "value": ", ".join(details.capabilities)},
-        {"": "settings", "value": details.parameters.replace("\n", "; ")},
+        {"": md("context length"), "value": details.context_length},
+        {"": md("family"), "value": text(details.family)},
+        {"": md("parameters"), "value": text(details.parameter_size)},
+        {"": md("quantization"), "value": text(details.quantization_level)},
+        {"": md("capabilities"), "value": text(", ".join(details.capabilities))},
+        {"": md("settings"), "value": text(details.parameters)},  # one line: its breaks become <br>
     ]
-    _show(f"**{name}**\n\n" + markdown_table(rows))
+    _show(md("**{name}**\n\n").format(name=text(name)) + markdown_table(rows))
     return details
 
 
@@ -171,10 +228,11 @@ def ps(magics: Any, rest: list[str]) -> Any:
     session = _session(magics, rest)
     running = session.client.ps()
     rows = [
-        {"model": m.name, "size": _gib(m.size), "in GPU memory": _gib(m.size_vram), "context": m.context_length, "unloads at": m.expires_at}
+        {"model": text(m.name), "size": text(_gib(m.size)), "in GPU memory": text(_gib(m.size_vram)),
+         "context": m.context_length, "unloads at": text(m.expires_at)}
         for m in running
     ]
-    _show(markdown_table(rows) if rows else "No model is loaded right now.")
+    _show(markdown_table(rows) if rows else md("No model is loaded right now."))
     return running
 
 

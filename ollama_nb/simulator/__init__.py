@@ -38,6 +38,8 @@ class Simulator:
 
     ``tokens_per_second=None`` streams as fast as possible; a number paces the tokens
     (it can be changed while running). ``pull_seconds`` spreads /api/pull progress.
+    ``hostile=True`` answers as a malicious server: model names, families, show fields, pull
+    status lines and digests, and error bodies carry HTML payloads (``_hostile.PAYLOAD``).
 
     Ollama 2026 options (see ``_gate``): ``api_key="…"`` acts like https://ollama.com (every
     /api/ request needs ``Authorization: Bearer <key>``, else 401; the key is never stored
@@ -54,7 +56,7 @@ class Simulator:
 
     def __init__(self, port: int = 0, tokens_per_second: float | None = None, *,
                  host: str = "127.0.0.1", pull_seconds: float = 1.0, api_key: str | None = None,
-                 signed_in: bool = True, cloud_disabled: bool = False) -> None:
+                 signed_in: bool = True, cloud_disabled: bool = False, hostile: bool = False) -> None:
         if host not in _LOCAL_HOSTS:
             raise ValueError(
                 f"the simulator only listens on this machine; use host='127.0.0.1', not {host!r}"
@@ -68,6 +70,7 @@ class Simulator:
             raise ValueError("api_key must be a non-empty string, or None for a local server")
         gate = Gate(api_key=api_key, signed_in=signed_in, cloud_disabled=cloud_disabled)
         self._state = SimState(tokens_per_second=tokens_per_second, pull_seconds=pull_seconds, gate=gate)
+        self._state.hostile = hostile  # every displayable server field carries HTML (see _hostile)
         self._server: SimServer | None = None
         self._thread: threading.Thread | None = None
         self._wake_r: socket.socket | None = None

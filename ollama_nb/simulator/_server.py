@@ -41,6 +41,7 @@ class SimState:
         self.tokens_per_second = tokens_per_second
         self.pull_seconds = pull_seconds
         self.gate = gate or Gate()
+        self.hostile = False  # set by Simulator(hostile=True)
         self.journal = Journal()
         self.shelf = ModelShelf()
         self._lock = threading.Lock()

@@ -8,13 +8,18 @@ are missing, text goes to stdout.
 The views implement the core's small protocol (:mod:`ollama_nb._view_protocol`: ``add``,
 ``refresh``, ``finish``), which the reading loops here and the magics use. This package never
 imports the magics.
+
+Every ``text/markdown`` and ``text/html`` output is built from :class:`SafeMarkdown` /
+:class:`SafeHtml` (``markdown_table``, ``markdown_bundle``, ``show_markdown`` refuse a plain str).
 """
 
 from __future__ import annotations
 
 from .._errors import Interrupted
+from .._safe import SafeHtml, SafeMarkdown
 from ._consume import abort_held_requests, stream_async, stream_many_async, stream_sync, ui_poller
 from ._logprobs import logprobs_html
+from ._outputs import html_bundle, markdown_bundle, show_markdown
 from ._progress import show_pull
 from ._side_by_side import SideBySideView, side_by_side_available
 from ._stream_view import PlainView, StreamView, make_view
@@ -23,12 +28,17 @@ from ._tables import markdown_table
 __all__ = [
     "Interrupted",
     "PlainView",
+    "SafeHtml",
+    "SafeMarkdown",
     "SideBySideView",
     "StreamView",
     "abort_held_requests",
+    "html_bundle",
     "logprobs_html",
     "make_view",
+    "markdown_bundle",
     "markdown_table",
+    "show_markdown",
     "show_pull",
     "side_by_side_available",
     "stream_async",

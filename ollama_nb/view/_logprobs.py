@@ -2,9 +2,9 @@
 
 The output is a ``<div>`` of ``<span>`` elements with inline styles and a ``title`` attribute:
 no JavaScript, no ``<style>`` block, no classes, so it survives saving the notebook and renders
-the same in nbconvert and on GitHub. Tokens come from a model and are untrusted: every token and
-alternative is escaped with ``html.escape(..., quote=True)``, so none can close the ``title="…"``
-attribute or open an element; a newline becomes ``<br>``, spaces are kept (``white-space:
+the same in nbconvert and on GitHub. Tokens come from a model and are untrusted: the HTML is a
+:class:`~ollama_nb._safe.SafeHtml` in which every token and alternative is escaped
+(``SafeHtml.escape``, quotes included), so none can close the ``title="…"`` attribute or open an element; a newline becomes ``<br>``, spaces are kept (``white-space:
 pre-wrap``).
 
 Shading: the background alpha grows as the probability ``exp(logprob)`` falls, so a confident
@@ -20,11 +20,12 @@ Example:
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from .._safe import SafeHtml
 
 __all__ = ["logprobs_html", "token_probability"]
 
@@ -75,16 +76,16 @@ def _title(token: str, logprob: Any, alternatives: Iterable[Any]) -> str:
     return "\n".join(lines)
 
 
-def _text(token: str) -> str:
-    escaped = html.escape(token.replace("\x00", "\ufffd"), quote=True)
-    return escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+def _text(token: str) -> SafeHtml:
+    lines = token.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return SafeHtml.trusted("<br>").join(SafeHtml.escape(line) for line in lines)
 
 
-def _attribute(value: str) -> str:
-    return html.escape(value, quote=True).replace("\n", "&#10;")
+def _attribute(value: str) -> SafeHtml:
+    return SafeHtml.trusted("&#10;").join(SafeHtml.escape(line) for line in value.split("\n"))
 
 
-def _span(item: Any) -> str:
+def _span(item: Any) -> SafeHtml:
     token = _field(item, "token")
     token = "" if token is None else str(token)
     logprob = _field(item, "logprob")
@@ -92,10 +93,11 @@ def _span(item: Any) -> str:
     alpha = 0.0 if p is None else round(0.06 + 0.74 * (1.0 - p), 2)
     style = f"background-color: rgba({_SHADE}, {alpha}); border-radius: 3px"
     title = _title(token, logprob, _field(item, "top_logprobs") or ())
-    return f'<span style="{style}" title="{_attribute(title)}">{_text(token)}</span>'
+    span = SafeHtml.trusted('<span style="{}" title="{}">{}</span>')
+    return span.format(SafeHtml.escape(style), _attribute(title), _text(token))
 
 
-def logprobs_html(tokens: Iterable[Any]) -> str:
+def logprobs_html(tokens: Iterable[Any]) -> SafeHtml:
     """HTML showing each token shaded by its probability, with its alternatives on hover.
 
     ``tokens``: items with ``token``, ``logprob`` and ``top_logprobs`` (each with ``token`` and
@@ -110,4 +112,5 @@ def logprobs_html(tokens: Iterable[Any]) -> str:
     spans = [_span(item) for item in tokens]
     note = (f"{len(spans)} token{'s' if len(spans) != 1 else ''} · the less likely, the darker · "
             "hover a token for its alternatives") if spans else "no tokens"
-    return f'<div style="{_CONTAINER}">{"".join(spans)}<div style="{_NOTE}">{note}</div></div>'
+    page = SafeHtml.trusted('<div style="{}">{}<div style="{}">{}</div></div>')
+    return page.format(SafeHtml.escape(_CONTAINER), SafeHtml.trusted("").join(spans), SafeHtml.escape(_NOTE), SafeHtml.escape(note))

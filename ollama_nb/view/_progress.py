@@ -7,7 +7,9 @@ from typing import Any, Iterable
 
 from .._catalog import PullProgress
 from .._errors import Interrupted
+from .._safe import SafeHtml, SafeMarkdown
 from ._controls import widgets_available
+from ._outputs import markdown_bundle
 
 
 def _size(n: float) -> str:
@@ -19,7 +21,8 @@ def _size(n: float) -> str:
 
 
 def describe(event: PullProgress, rate: float | None) -> str:
-    """One line: status, bytes done of total, percent, rate."""
+    """One line of plain text (status, bytes done of total, percent, rate): the status is server text,
+    so it is shown only escaped (``SafeHtml.escape`` in the label, ``SafeMarkdown.text``) or as text/plain."""
     if event.total and event.completed is not None:
         pct = 100 * event.completed / event.total
         line = f"{event.status}: {_size(event.completed)} / {_size(event.total)} ({pct:.0f}%)"
@@ -36,6 +39,8 @@ def show_pull(events: Iterable[PullProgress], name: str, *, interval: float = 0.
         import ipywidgets as w
 
         bar = w.FloatProgress(min=0.0, max=1.0, description="pull", bar_style="info")
+        # the status line is server text: escaped into an HTML widget (a Label would be typeset
+        # as math by MathJax; an HTML widget sets innerHTML and typesets nothing)
         label = w.HTML()
         box = w.HBox([bar, label])
         handle = display(box, display_id=True)
@@ -62,7 +67,7 @@ def show_pull(events: Iterable[PullProgress], name: str, *, interval: float = 0.
                 shown = now
                 if bar is not None:
                     bar.value = event.fraction if event.fraction is not None else (1.0 if event.success else bar.value)
-                    label.value = text
+                    label.value = SafeHtml.escape(text)
                 else:
                     width = 30
                     filled = int(width * (event.fraction or (1.0 if event.success else 0.0)))
@@ -87,5 +92,6 @@ def show_pull(events: Iterable[PullProgress], name: str, *, interval: float = 0.
             bar.bar_style = "success" if outcome == "success" else "danger"
             for widget in (bar, label, box):
                 widget.close()
-        handle.update({"text/markdown": f"**{summary}**", "text/plain": summary}, raw=True)
+        shown = SafeMarkdown.trusted("**{}**").format(SafeMarkdown.text(summary))
+        handle.update(markdown_bundle(shown, summary), raw=True)
     return last

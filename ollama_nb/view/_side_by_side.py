@@ -7,12 +7,13 @@ time to first token, tokens, tokens/s and wall time.
 
 from __future__ import annotations
 
-import html
 import time
 from typing import Any, Callable, Sequence
 
 from .._reply import BaseReply, Chunk
+from .._safe import SafeHtml, SafeMarkdown
 from ._controls import Controls, widgets_available
+from ._outputs import html_bundle, markdown_bundle
 from ._stream_view import reply_metadata
 from ._tables import markdown_table
 
@@ -27,12 +28,12 @@ def comparison_rows(replies: Sequence[BaseReply]) -> list[dict[str, Any]]:
         outcome = "error" if reply.error else "stopped" if reply.stopped else (reply.done_reason or "done")
         rows.append(
             {
-                "model": reply.model,
+                "model": SafeMarkdown.text(reply.model),
                 "first token (s)": t.ttft_s,
                 "tokens": t.output_tokens,
                 "tok/s": t.tokens_per_s,
                 "wall (s)": t.wall_s,
-                "outcome": outcome,
+                "outcome": SafeMarkdown.text(outcome),
             }
         )
     return rows
@@ -74,21 +75,21 @@ class SideBySideView:
                 self._dirty = True
 
     def _bundle(self, *, live: bool) -> dict[str, str]:
+        column = SafeHtml.trusted(
+            "<div style='flex:1 1 0;min-width:12em'>"
+            "<div style='font-weight:bold;border-bottom:1px solid #8884;margin-bottom:.3em'>{model}</div>"
+            "<div class='tex2jax_ignore mathjax_ignore' style='white-space:pre-wrap'>{text}{cursor}</div></div>"
+        )
         columns = []
         plain = []
         for model, pieces in zip(self.models, self._texts):
             text = "".join(pieces)
             shown = ("…" + text[-_LIVE_TAIL:]) if live and len(text) > _LIVE_TAIL else text
-            columns.append(
-                "<div style='flex:1 1 0;min-width:12em'>"
-                f"<div style='font-weight:bold;border-bottom:1px solid #8884;margin-bottom:.3em'>{html.escape(model)}</div>"
-                f"<div style='white-space:pre-wrap'>{html.escape(shown)}{' ▍' if live else ''}</div></div>"
-            )
+            cursor = SafeHtml.trusted(" ▍" if live else "")
+            columns.append(column.format(model=SafeHtml.escape(model), text=SafeHtml.escape(shown), cursor=cursor))
             plain.append(f"=== {model} ===\n{text}")
-        return {
-            "text/html": "<div style='display:flex;gap:1.5em;align-items:flex-start'>" + "".join(columns) + "</div>",
-            "text/plain": "\n\n".join(plain),
-        }
+        row = SafeHtml.trusted("<div style='display:flex;gap:1.5em;align-items:flex-start'>{}</div>")
+        return html_bundle(row.format(SafeHtml.trusted("").join(columns)), "\n\n".join(plain))
 
     def refresh(self, *, force: bool = False) -> bool:
         now = self.clock()
@@ -105,8 +106,7 @@ class SideBySideView:
         if self._controls is not None:
             self._controls.close()
         rows = comparison_rows(replies)
-        table = markdown_table(rows)
-        self._display({"text/markdown": table, "text/plain": table}, raw=True, metadata=metadata)
+        self._display(markdown_bundle(markdown_table(rows)), raw=True, metadata=metadata)
 
 
 def side_by_side_available() -> bool:

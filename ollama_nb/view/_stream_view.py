@@ -17,13 +17,14 @@ Example:
 
 from __future__ import annotations
 
-import html
 import sys
 import time
 from typing import Any, Callable, Sequence
 
 from .._reply import BaseReply, Chunk
+from .._safe import SafeMarkdown, require_safe
 from ._controls import Controls, widgets_available
+from ._outputs import markdown_bundle, plain_text
 
 #: Estimated bytes of one iopub message around its data (header, signature, JSON framing).
 _ENVELOPE = 700
@@ -55,19 +56,38 @@ def _status_line(model: str, reply: BaseReply | None) -> str:
     return " · ".join(parts)
 
 
-def footer_text(reply: BaseReply) -> str:
-    """One line: model · ttft · tokens · tok/s · wall, plus the outcome when it is not plain done."""
-    parts = [reply.model]
-    summary = reply.timing.summary()
-    if summary:
-        parts.append(summary)
+def _outcome(reply: BaseReply) -> str:
     if reply.stopped:
-        parts.append("**stopped**")
-    elif reply.error is not None:
-        parts.append("**error**")
-    elif reply.done_reason == "length":
-        parts.append("**cut at length**")
-    return " · ".join(parts)
+        return "stopped"
+    if reply.error is not None:
+        return "error"
+    return "cut at length" if reply.done_reason == "length" else ""
+
+
+def footer_text(reply: BaseReply) -> str:
+    """One line of plain text: model · ttft · tokens · tok/s · wall, plus the outcome when it is not plain done."""
+    return " · ".join(p for p in (reply.model, reply.timing.summary(), _outcome(reply)) if p)
+
+
+def footer_markdown(reply: BaseReply) -> SafeMarkdown:
+    """The footer line as Markdown: italic, the outcome in bold; the model name is escaped."""
+    md = SafeMarkdown.trusted
+    parts = [SafeMarkdown.text(p) for p in (reply.model, reply.timing.summary()) if p]
+    if _outcome(reply):
+        parts.append(md("**{}**").format(SafeMarkdown.text(_outcome(reply))))
+    return md("*{}*").format(md(" · ").join(parts))
+
+
+def tool_call_note(call: Any) -> SafeMarkdown:
+    """``🔧 name(args)`` for a tool call the model made (name and arguments are model text)."""
+    return SafeMarkdown.trusted("🔧 {}").format(SafeMarkdown.code(call_text(call)))
+
+
+def tool_result_note(result: Any) -> SafeMarkdown:
+    """``→ name: result`` (``⚠`` on error) for what a tool function returned (tool text)."""
+    mark = SafeMarkdown.trusted("⚠" if result.error else "→")
+    shown = SafeMarkdown.text(_short(result.error or result.content))
+    return SafeMarkdown.trusted("{} {}: {}").format(mark, SafeMarkdown.code(result.call.name), shown)
 
 
 def reply_metadata(reply: BaseReply) -> dict[str, Any]:
@@ -128,10 +148,10 @@ class StreamView:
         self._raw_total = 0
         self._raw_shown = 0  # raw characters already given to frozen outputs
         self._thinking: list[str] = []
-        self._notes: list[str] = []  # notes not yet in an output
-        self._all_notes: list[tuple[str, str]] = []  # every note: (Markdown, plain text)
+        self._notes: list[SafeMarkdown] = []  # notes not yet in an output
+        self._all_notes: list[SafeMarkdown] = []  # every note, for the tool section at the end
         self._ran_tools = False  # tool functions ran (they may have printed into the cell)
-        self._plainless: list[tuple[Any, str, str]] = []  # (handle, Markdown, raw) of pieces sent without text/plain
+        self._plainless: list[tuple[Any, SafeMarkdown, str]] = []  # pieces sent without text/plain
         self._handle: Any = None
         self._dirty = False
         self._last = clock()
@@ -162,21 +182,15 @@ class StreamView:
                 self._thinking.append(chunk.thinking)
                 self._dirty = True
             for call in chunk.tool_calls:
-                self.note(f"🔧 `{call_text(call)}`")
+                self.note(tool_call_note(call))
             for result in chunk.tool_results:
                 self._ran_tools = True
-                mark = "⚠" if result.error else "→"
-                self.note(f"{mark} `{result.call.name}`: {_short(result.error or result.content)}")
+                self.note(tool_result_note(result))
 
-    def note(self, markdown: str) -> None:
-        """Show an extra line in the answer (a tool call or result); model text is escaped."""
-        plain = markdown
-        if not self.allow_html:
-            from .._markdown import escape_untrusted
-
-            markdown = escape_untrusted(markdown)
-        self._notes.append(markdown)
-        self._all_notes.append((markdown, plain))
+    def note(self, markdown: SafeMarkdown) -> None:
+        """Show an extra line in the answer (a tool call or result); SafeMarkdown only."""
+        self._notes.append(require_safe(markdown, SafeMarkdown, "a note"))
+        self._all_notes.append(markdown)
         self._dirty = True
 
     # -- output --------------------------------------------------------------------------------
@@ -197,30 +211,34 @@ class StreamView:
         self._raw_shown += count
         return text
 
-    def _final_bundle(self, markdown: str, raw: str) -> dict[str, str]:
+    def _final_bundle(self, markdown: SafeMarkdown, raw: str) -> dict[str, str]:
         if self.plain:
             return {"text/plain": raw}
-        return {"text/markdown": markdown, "text/plain": raw}
+        return markdown_bundle(markdown, raw)
 
-    def _piece_bundle(self, markdown: str, raw: str) -> dict[str, str]:
+    def _piece_bundle(self, markdown: SafeMarkdown, raw: str) -> dict[str, str]:
         """A frozen piece: without its text/plain where the whole answer replaces it at the end."""
         if self.owns_cell and not self.plain and not self._ran_tools:
-            return {"text/markdown": markdown}
+            return {"text/markdown": require_safe(markdown)}
         return self._final_bundle(markdown, raw)
 
-    def _take_notes(self) -> str:
+    def _block(self, block: str | None) -> SafeMarkdown:
+        """A block from MarkdownBlocks: escaped by it, or raw under the user's ``--html`` opt-in."""
+        return SafeMarkdown.trusted(block or "")
+
+    def _take_notes(self) -> SafeMarkdown:
         notes, self._notes = self._notes, []
-        return "".join(n + "\n\n" for n in notes)
+        return SafeMarkdown.trusted("").join(n + SafeMarkdown.trusted("\n\n") for n in notes)
 
     def _freeze(self, block: str) -> None:
         """A finished block: its output is written one last time; the next text opens a new one."""
         open_raw = self._blocks.open_length if not self.plain else 0
         raw = self._raw_text(upto=self._raw_total - open_raw)
-        notes = self._take_notes()
-        bundle = self._piece_bundle(notes + block, raw)
+        markdown = self._take_notes() + self._block(block)
+        bundle = self._piece_bundle(markdown, raw)
         self._send(bundle, new=self._handle is None)
         if "text/plain" not in bundle:
-            self._plainless.append((self._handle, notes + block, raw))
+            self._plainless.append((self._handle, markdown, raw))
         self._handle = None
 
     def _freeze_plain(self) -> None:
@@ -238,15 +256,16 @@ class StreamView:
         status = self._status()
         if self.plain:
             return {"text/plain": "".join(self._raw) + f"\n[{status}]"}
+        md = SafeMarkdown.trusted
         parts = [n for n in self._notes]
         tail = self._blocks.tail_with_cursor(" ▍")
         if tail:
-            parts.append(tail)
+            parts.append(self._block(tail))
         elif self._thinking:
-            preview = html.escape("".join(self._thinking)[-_THINKING_PREVIEW:].replace("\n", " "))
-            parts.append(f"<span style='opacity:.6'>*thinking…* {preview}</span>")
-        parts.append(f"<sub>{html.escape(status)}</sub>")
-        return {"text/markdown": "\n\n".join(parts)}
+            preview = SafeMarkdown.text("".join(self._thinking)[-_THINKING_PREVIEW:].replace("\n", " "))
+            parts.append(md("<span style='opacity:.6'>*thinking…* {}</span>").format(preview))
+        parts.append(md("<sub>{}</sub>").format(SafeMarkdown.text(status)))
+        return {"text/markdown": require_safe(md("\n\n").join(parts))}
 
     def refresh(self, *, force: bool = False) -> bool:
         """Re-send the open tail and status if due (time and byte budget allow); True if sent."""
@@ -293,11 +312,12 @@ class StreamView:
         thinking = "".join(self._thinking)
         if not thinking:
             return None
-        return {
-            "text/markdown": f"<details><summary>Thinking ({len(thinking.split())} words)</summary>\n\n"
-            f"<pre style='white-space:pre-wrap'>{html.escape(thinking)}</pre>\n\n</details>",
-            "text/plain": f"[thinking]\n{thinking}",
-        }
+        return markdown_bundle(
+            SafeMarkdown.trusted("<details><summary>Thinking ({} words)</summary>\n\n{}\n\n</details>").format(
+                len(thinking.split()), SafeMarkdown.pre(thinking)
+            ),
+            f"[thinking]\n{thinking}",
+        )
 
     def _finish_as_one(self, reply: BaseReply, metadata: dict[str, Any]) -> None:
         """Clear the cell's outputs, then show each section once: the answer is one output."""
@@ -310,27 +330,21 @@ class StreamView:
         if thinking is not None:
             self._send(thinking, new=True)
         if self._all_notes:
-            markdown = "".join(note + "\n\n" for note, _ in self._all_notes)
-            plain = "\n".join(plain for _, plain in self._all_notes)
-            self._send({"text/markdown": markdown, "text/plain": plain}, new=True)
+            notes = SafeMarkdown.trusted("").join(n + SafeMarkdown.trusted("\n\n") for n in self._all_notes)
+            self._send(markdown_bundle(notes, "\n".join(plain_text(n) for n in self._all_notes)), new=True)
         text = "".join(self._text)
         if text:
-            if self.plain or not self._blocks.escape:
-                markdown = text
-            else:
-                from .._markdown import escape_untrusted
-
-                markdown = escape_untrusted(text)
+            # escaped once as a whole (the pieces were escaped one by one); raw under --html
+            markdown = SafeMarkdown.escape(text) if self._blocks.escape else self._block(text)
             self._send(self._final_bundle(markdown, text), new=True, metadata=metadata)
         self._handle = None
-        self._notes, self._raw = [], []
+        self._notes, self._raw, self._plainless = [], [], []
         self._finish_footer(reply, metadata)
 
     def _finish_footer(self, reply: BaseReply, metadata: dict[str, Any]) -> None:
         for note in reply.notes:
-            self._send({"text/markdown": f"> ⚠ {html.escape(note)}", "text/plain": f"note: {note}"}, new=True)
-        text = footer_text(reply)
-        self._send({"text/markdown": f"*{text}*", "text/plain": text.replace("**", "")}, new=True, metadata=metadata)
+            self._send(markdown_bundle(SafeMarkdown.trusted("> ⚠ {}").format(SafeMarkdown.text(note)), f"note: {note}"), new=True)
+        self._send(markdown_bundle(footer_markdown(reply), footer_text(reply)), new=True, metadata=metadata)
         self._handle = None
 
     def _finish_in_place(self, reply: BaseReply, metadata: dict[str, Any]) -> None:
@@ -338,7 +352,7 @@ class StreamView:
             self.bytes_sent += len(markdown) + len(raw) + _ENVELOPE
             handle.update(self._final_bundle(markdown, raw), raw=True)
         self._plainless = []
-        rest = "" if self.plain else (self._blocks.close() or "")
+        rest = self._block(None if self.plain else self._blocks.close())
         raw = self._raw_text()
         notes = self._take_notes()
         if rest or raw or notes or self._handle is not None:
@@ -390,7 +404,7 @@ class PlainView:
         self.reply = reply
         for note in reply.notes:
             self.stream.write(f"\nnote: {note}")
-        self.stream.write("\n— " + footer_text(reply).replace("**", "") + "\n")
+        self.stream.write("\n— " + footer_text(reply) + "\n")
         self.stream.flush()
 
 

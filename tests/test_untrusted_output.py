@@ -1,0 +1,89 @@
+"""Every magic and subcommand against a hostile server, a hostile model and a hostile tool: no
+``text/markdown`` or ``text/html`` output holds live markup (checked through JupyterLab's own
+Markdown pipeline). In a real IPython shell, then in a real kernel (where the streaming view, the
+side-by-side columns and the pull progress widgets are used)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from ollama_nb import _session
+from ollama_nb.simulator import Simulator
+from ollama_nb.simulator._hostile import HOSTILE_MODEL, PAYLOAD
+
+from untrusted import FAILING, RAW_TAG, TOOL_CALL, bundles_of, hostile_cells, problems_in
+
+@pytest.fixture
+def hostile() -> Iterator[Simulator]:
+    with Simulator(hostile=True, pull_seconds=0.0) as sim:
+        yield sim
+
+
+@pytest.fixture
+def ip(hostile: Simulator) -> Iterator[InteractiveShell]:
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "ollama_nb")
+    magics = shell.magics_manager.registry["OllamaMagics"]
+    magics.host, magics.model, magics.system, magics.options = hostile.url, "llama3.2", "", {}
+    _session._SESSIONS.clear()
+    yield shell
+    magics.system = ""
+    shell.run_line_magic("unload_ext", "ollama_nb")
+    _session._SESSIONS.clear()
+
+
+def test_every_magic_and_subcommand_in_a_shell_shows_hostile_text_inert(ip: InteractiveShell, tmp_path: Path) -> None:
+    save_path = tmp_path / "<img src=x onerror=alert(1)> `a|b`.json"
+    bundles: list[dict[str, Any]] = []
+    results = {}
+    for source in hostile_cells(str(save_path).replace(" ", "\\ ")):
+        with capture_output() as captured:
+            results[source] = ip.run_cell(source)
+        bundles += bundles_of(captured.outputs)
+        result = results[source].result
+        if hasattr(result, "_repr_html_"):  # %ollama timings: a DataFrame
+            bundles.append({"text/html-table": result._repr_html_()})
+    failed = [s for s, r in results.items() if not r.success]
+    assert failed == FAILING
+    shown = "\n".join(b.get("text/plain", "") for b in bundles)
+    for hostile_text in (HOSTILE_MODEL, "second | line", TOOL_CALL, "pulling manifest <img"):
+        assert hostile_text in shown  # it was shown (as text), not dropped
+    assert save_path.exists()
+    assert problems_in(bundles) == {}
+    tables = [b["text/html-table"] for b in bundles if "text/html-table" in b]
+    assert len(tables) == 1 and "&lt;img" in tables[0] and RAW_TAG.findall(tables[0]) == []
+
+
+# -- in a real kernel ------------------------------------------------------------------------------
+def test_every_magic_and_subcommand_in_a_kernel_shows_hostile_text_inert(hostile: Simulator, tmp_path: Path) -> None:
+    from kernel_client import KernelSession
+
+    save_path = tmp_path / "<img src=x onerror=alert(1)>.json"
+    setup = f'%load_ext ollama_nb\n%config OllamaMagics.host = "{hostile.url}"\n%config OllamaMagics.model = "llama3.2"'
+    messages = []
+    with KernelSession("onb-k7") as kernel:
+        kernel.check(setup)
+        for source in hostile_cells(str(save_path).replace(" ", "\\ ")):
+            messages += kernel.run(source, timeout=60).messages
+    kinds = {m["msg_type"] for m in messages}
+    assert {"display_data", "update_display_data", "error", "comm_open"} <= kinds
+    bundles = [m["content"]["data"] for m in messages if m["msg_type"] in ("display_data", "update_display_data", "execute_result")]
+    assert sum(1 for b in bundles if "text/html" in b) >= 2  # side-by-side columns, timings table
+    assert problems_in([b for b in bundles if "text/html" not in b or "dataframe" not in b["text/html"]]) == {}
+    tables = [b["text/html"] for b in bundles if "dataframe" in b.get("text/html", "")]
+    assert len(tables) == 1 and RAW_TAG.findall(tables[0]) == []
+    # the pull label is an HTML widget (innerHTML): every value it was given is escaped text
+    states = [m["content"]["data"].get("state", {}) for m in messages if m["msg_type"] in ("comm_open", "comm_msg")]
+    labels = [s["value"] for s in states if isinstance(s.get("value"), str) and s["value"]]
+    assert any("&lt;img" in v for v in labels)
+    assert [v for v in labels if RAW_TAG.search(v)] == []
+    # errors are text outputs (rendered as text): the server's error body is in them, as text
+    errors = ["\n".join(m["content"]["traceback"]) for m in messages if m["msg_type"] == "error"]
+    assert len(errors) == 2 and all("<img" in e for e in errors)
+    assert json.dumps(messages, default=str).count("window.__pwned") > 10  # the payloads did reach the kernel
