@@ -64,9 +64,10 @@ def _facts(reply: BaseReply) -> list[str]:
     A replayed answer (the record, issue 10) shows the timing it had when it was recorded."""
     reused = getattr(reply, "reused_from", None)
     timing = (reused.timing if reused is not None else reply.timing).summary()
-    via = ""
-    if reply.remote_model:
-        via = f"via {reply.remote_model}" + (f" at {reply.remote_host}" if reply.remote_host else "")
+    via, remote = "", getattr(reply, "remote_model", None)
+    if remote:
+        host = getattr(reply, "remote_host", None)
+        via = f"via {remote}" + (f" at {host}" if host else "")
     return [p for p in (reply.model, via, timing) if p]
 
 
