@@ -147,7 +147,7 @@ class SignInRequiredError(ResponseError):
         if signin_url:
             hint = f"Run `ollama signin`, or open {signin_url}, then try again."
         elif api_key_sent:
-            hint = "Check OLLAMA_API_KEY (it was sent as a bearer token), or run `ollama signin`."
+            hint = "Check the API key sent (OLLAMA_API_KEY, or your Authorization header), or run `ollama signin`."
         else:
             hint = "Run `ollama signin` (or set OLLAMA_API_KEY for https://ollama.com), then try again."
         super().__init__(401, f"{error} (this model needs an ollama.com account)", host=host, hint=hint)

@@ -7,7 +7,7 @@ without their own ``top_logprobs``. The values are kept exactly as sent (floats 
 Example:
     >>> lp = TokenLogprob.from_wire({"token": "Hi", "logprob": -2.3841855e-7, "bytes": [72, 105],
     ...                              "top_logprobs": [{"token": "hi", "logprob": -15.31, "bytes": [104, 105]}]})
-    >>> lp.token, lp.logprob, lp.bytes, [t.token for t in lp.top]
+    >>> lp.token, lp.logprob, lp.bytes, [t.token for t in lp.top_logprobs]
     ('Hi', -2.3841855e-07, (72, 105), ['hi'])
     >>> round(lp.probability, 6)
     1.0
@@ -32,12 +32,13 @@ LOGPROB_COLUMNS = ("token", "logprob", "probability", "bytes", "top_tokens", "to
 
 @dataclass(frozen=True)
 class TokenLogprob:
-    """One generated token: its text, log-probability, UTF-8 ``bytes`` and the ``top`` alternatives."""
+    """One generated token: its text, log-probability, UTF-8 ``bytes`` and the alternatives
+    (``top_logprobs``, named as on the wire and in ollama-python)."""
 
     token: str
     logprob: float
     bytes: tuple[int, ...] | None = None
-    top: tuple[TokenLogprob, ...] = ()
+    top_logprobs: tuple[TokenLogprob, ...] = ()
 
     @property
     def probability(self) -> float:
@@ -53,7 +54,7 @@ class TokenLogprob:
             token=str(data.get("token") or ""),
             logprob=float(data.get("logprob") or 0.0),
             bytes=tuple(int(b) for b in raw_bytes) if isinstance(raw_bytes, list) else None,
-            top=tuple(cls.from_wire(t) for t in top if isinstance(t, Mapping)),
+            top_logprobs=tuple(cls.from_wire(t) for t in top if isinstance(t, Mapping)),
         )
 
 
@@ -76,8 +77,8 @@ def logprobs_frame(logprobs: Sequence[TokenLogprob] | Iterable[TokenLogprob]) ->
             "logprob": lp.logprob,
             "probability": lp.probability,
             "bytes": lp.bytes,
-            "top_tokens": [t.token for t in lp.top],
-            "top_logprobs": [t.logprob for t in lp.top],
+            "top_tokens": [t.token for t in lp.top_logprobs],
+            "top_logprobs": [t.logprob for t in lp.top_logprobs],
         }
         for lp in logprobs
     ]

@@ -2,8 +2,8 @@
 cloud models and sign-in, API keys, busy servers.
 
 Over real sockets: the bundled simulator where it speaks the feature, else ``FixtureServer``, a tiny
-HTTP server in this file that replays the byte-exact fixtures of shared/ollama-api (copied into
-tests/fixtures/ollama_2026/) and records every request it gets.
+HTTP server in this file that replays the byte-exact fixtures of shared/ollama-api (tests/fixtures/ollama_2026/, read through
+tests/wire_fixtures.py) and records every request it gets.
 """
 
 from __future__ import annotations
@@ -24,29 +24,21 @@ from ollama_nb._session import forget_sessions
 from ollama_nb.simulator import Simulator
 from ollama_nb.view import PlainView
 from ollama_nb.view._stream_view import footer_text
+from wire_fixtures import CHAT_SCRIPT, catalogue, fixture, go_body
 
-FIXTURES = Path(__file__).parent / "fixtures" / "ollama_2026"
 SECRET = "sk-test-0123456789-never-shown"
 
 
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
 def fixture_json(name: str) -> Any:
-    return json.loads(fixture_bytes(name))
+    return json.loads(fixture(name))
 
 
 def error_body(case_start: str) -> tuple[int, bytes]:
-    """``(status, exact body bytes)`` of the error_bodies_2026.json entry whose case starts so
-    (status 0 where the catalog gives no fixed one, e.g. an upstream status passed through)."""
-    for entry in json.loads(fixture_bytes("error_bodies_2026.json")):
-        if entry["case"].startswith(case_start):
-            wire = entry.get("wire")
-            body = wire.encode() if wire else json.dumps(entry["body"], separators=(",", ":")).encode()
-            status = entry["status"]
-            return (status if isinstance(status, int) else 0), body
-    raise KeyError(case_start)
+    """``(status, exact body bytes)`` of an error_bodies_2026.json entry (status 0 where the
+    catalogue gives no fixed one, e.g. an upstream status passed through)."""
+    entry = catalogue(case_start)
+    body = entry["wire"].encode() if "wire" in entry else go_body(entry["body"])
+    return (entry["status"] if isinstance(entry["status"], int) else 0), body
 
 
 @dataclass
@@ -137,7 +129,7 @@ def without_stream(body: dict[str, Any]) -> dict[str, Any]:
 
 # --- log-probabilities ------------------------------------------------------------------------------
 def test_chat_logprobs_are_requested_as_ollama_documents_and_carried_exactly(server: FixtureServer) -> None:
-    server.answers.append(Answer(body=fixture_bytes("derived_wire_chat_stream_logprobs.ndjson")))
+    server.answers.append(Answer(body=fixture("derived_wire_chat_stream_logprobs.ndjson")))
     request = fixture_json("derived_wire_chat_request_logprobs.json")
     with Client(server.url) as client:
         reply = client.chat(request["model"], request["messages"], logprobs=True, top_logprobs=2)
@@ -149,7 +141,7 @@ def test_chat_logprobs_are_requested_as_ollama_documents_and_carried_exactly(ser
         ("Hi", -2.3841855e-7, (72, 105)),
         ("</b>", -0.0009, (60, 47, 98, 62)),
     ]
-    assert reply.logprobs[1].top == (
+    assert reply.logprobs[1].top_logprobs == (
         TokenLogprob("Hi", -2.3841855e-7, (72, 105)),
         TokenLogprob("hi", -15.31, (104, 105)),
     )
@@ -161,24 +153,46 @@ def test_chat_logprobs_are_requested_as_ollama_documents_and_carried_exactly(ser
 
 
 def test_generate_logprobs_without_alternatives_and_a_length_cut(server: FixtureServer) -> None:
-    server.answers.append(Answer(body=fixture_bytes("derived_wire_generate_stream_logprobs.ndjson")))
+    server.answers.append(Answer(body=fixture("derived_wire_generate_stream_logprobs.ndjson")))
     request = fixture_json("derived_wire_generate_request_logprobs.json")
     params = {k: v for k, v in request.items() if k not in ("model", "prompt")}
     with Client(server.url) as client:
         reply = client.generate(request["model"], request["prompt"], **params)
         assert reply.read() == "The sky"
     assert without_stream(server.seen[0].body) == request
-    assert [(t.token, t.logprob, t.top) for t in reply.logprobs] == [("The", -0.0512, ()), (" sky", -0.2231, ())]
+    assert [(t.token, t.logprob, t.top_logprobs) for t in reply.logprobs] == [("The", -0.0512, ()), (" sky", -0.2231, ())]
     assert reply.done_reason == "length"
 
 
 def test_chunks_carry_their_own_logprobs_and_the_summary_chunk_all_of_them(server: FixtureServer) -> None:
-    server.answers.append(Answer(body=fixture_bytes("derived_wire_chat_stream_logprobs.ndjson")))
+    server.answers.append(Answer(body=fixture("derived_wire_chat_stream_logprobs.ndjson")))
     with Client(server.url) as client:
         reply = client.chat("llama3.2", [{"role": "user", "content": "x"}], logprobs=True)
         per_chunk = [[t.token for t in chunk.logprobs] for chunk in reply]
     assert per_chunk == [["<b>"], ["Hi"], ["</b>"], []]  # the done chunk carries none
     assert [t.token for t in next(iter(reply)).logprobs] == ["<b>", "Hi", "</b>"]
+
+
+def test_logprob_values_from_the_simulator_are_carried_exactly(simulator: Simulator) -> None:
+    with Client(simulator.url) as client:
+        reply = client.generate("llama3.2", f"bold hi {CHAT_SCRIPT}", logprobs=True, top_logprobs=2)
+        assert reply.read() == "<b>Hi</b>"
+    assert [(t.token, t.logprob, t.bytes) for t in reply.logprobs] == [
+        ("<b>", -0.1053, (60, 98, 62)), ("Hi", -2.3841855e-7, (72, 105)), ("</b>", -0.0009, (60, 47, 98, 62))]
+    assert [[(a.token, a.logprob) for a in t.top_logprobs] for t in reply.logprobs][2] == [("</b>", -0.0009), ("!", -7.25)]
+    from ollama_nb.view import logprobs_bundle
+
+    html = logprobs_bundle(reply)["text/html"]  # what %%ollama --logprobs shows
+    assert html.count("<span ") == 3 and "&lt;b&gt;" in html and "<b>" not in html and "<script" not in html
+    assert "&quot;&lt;strong&gt;&quot;" in html  # an alternative, escaped inside the title attribute
+
+
+def test_the_logprobs_magic_shows_the_tokens_shaded_and_escaped_and_o_keeps_the_text(
+    ip: InteractiveShell, simulator: Simulator, capsys: Any
+) -> None:
+    result = ip.run_cell(f"%%ollama --logprobs 2 -o out\nbold hi {CHAT_SCRIPT}")
+    assert result.success and ip.user_ns["out"] == "<b>Hi</b>"
+    assert '[logprobs] 3 tokens · least likely: "<b>" 90.0%, "</b>" 99.9%, "Hi" 100.0%' in capsys.readouterr().out
 
 
 # --- tool calls with ids -----------------------------------------------------------------------------
@@ -193,8 +207,8 @@ def get_weather(city: str) -> str:
 
 def test_parallel_tool_calls_are_run_and_answered_in_order_with_their_ids(server: FixtureServer) -> None:
     server.answers += [
-        Answer(body=fixture_bytes("derived_wire_chat_stream_tool_calls_parallel.ndjson")),
-        Answer(body=fixture_bytes("derived_wire_chat_stream_tool_result_answer.ndjson")),
+        Answer(body=fixture("derived_wire_chat_stream_tool_calls_parallel.ndjson")),
+        Answer(body=fixture("derived_wire_chat_stream_tool_result_answer.ndjson")),
     ]
     session = Session(model="qwen3", host=server.url)
     reply = session.chat("What is the weather in Paris and Tokyo?", tools=[get_weather], think=False)
@@ -209,12 +223,12 @@ def test_parallel_tool_calls_are_run_and_answered_in_order_with_their_ids(server
 
 
 def test_several_calls_in_one_chunk_are_run_in_order(server: FixtureServer) -> None:
-    first, second, done = fixture_bytes("derived_wire_chat_stream_tool_calls_parallel.ndjson").splitlines()
+    first, second, done = fixture("derived_wire_chat_stream_tool_calls_parallel.ndjson").splitlines()
     one = json.loads(first)
     one["message"]["tool_calls"] += json.loads(second)["message"]["tool_calls"]
     server.answers += [
         Answer(body=json.dumps(one, separators=(",", ":")).encode() + b"\n" + done + b"\n"),
-        Answer(body=fixture_bytes("derived_wire_chat_stream_tool_result_answer.ndjson")),
+        Answer(body=fixture("derived_wire_chat_stream_tool_result_answer.ndjson")),
     ]
     reply = Session(model="qwen3", host=server.url).chat("Paris and Tokyo?", tools=[get_weather])
     reply.read()
@@ -225,8 +239,8 @@ def test_several_calls_in_one_chunk_are_run_in_order(server: FixtureServer) -> N
 
 def test_tool_calls_that_arrive_only_on_the_done_chunk_are_run(server: FixtureServer) -> None:
     server.answers += [
-        Answer(body=fixture_bytes("derived_wire_chat_stream_tool_calls_native.ndjson")),
-        Answer(body=fixture_bytes("derived_wire_chat_stream_tool_result_answer.ndjson")),
+        Answer(body=fixture("derived_wire_chat_stream_tool_calls_native.ndjson")),
+        Answer(body=fixture("derived_wire_chat_stream_tool_result_answer.ndjson")),
     ]
     reply = Session(model="qwen3", host=server.url).chat("Paris?", tools=[get_weather])
     reply.read()
@@ -263,7 +277,7 @@ def test_truncate_and_shift_false_are_sent(simulator: Simulator) -> None:
 
 # --- cloud models, sign-in and the API key -------------------------------------------------------------
 def test_a_remote_model_is_named_on_the_reply_and_in_the_footer(server: FixtureServer) -> None:
-    server.answers.append(Answer(body=fixture_bytes("derived_wire_chat_stream_remote.ndjson")))
+    server.answers.append(Answer(body=fixture("derived_wire_chat_stream_remote.ndjson")))
     with Client(server.url) as client:
         reply = client.chat("my-gptoss", [{"role": "user", "content": "hi"}])
         assert reply.read() == "Hello!"
@@ -284,20 +298,26 @@ def test_a_401_says_to_sign_in_and_shows_the_sign_in_url_from_the_body(server: F
     assert "`ollama signin`" in lines[1] and url in lines[1]
 
 
-def test_the_api_key_is_sent_as_a_bearer_token_as_ollama_python_does(simulator: Simulator, monkeypatch: Any) -> None:
-    monkeypatch.setenv("OLLAMA_API_KEY", SECRET)
-    with Client(simulator.url) as client:
-        client.generate("llama3.2", "hi").read()
-    with Client(simulator.url, headers={"Authorization": "Bearer mine"}) as client:
-        client.generate("llama3.2", "hi").read()
-    sent = [r.headers.get("authorization") for r in simulator.requests]
-    assert sent == [f"Bearer {SECRET}", "Bearer mine"]  # a header the caller passed wins
+def test_the_api_key_is_sent_as_a_bearer_token_as_ollama_python_does(monkeypatch: Any) -> None:
+    # the simulator with api_key= acts like https://ollama.com: every /api/ request needs the bearer key
+    with Simulator(api_key=SECRET) as sim:
+        monkeypatch.setenv("OLLAMA_API_KEY", SECRET)
+        with Client(sim.url) as client:
+            assert client.generate("llama3.2", "hi [[tokens=2]]").read()
+        with Client(sim.url, headers={"Authorization": "Bearer mine"}) as client:  # a caller's header wins
+            with pytest.raises(SignInRequiredError, match="OLLAMA_API_KEY"):
+                client.generate("llama3.2", "hi").read()
+        monkeypatch.delenv("OLLAMA_API_KEY")
+        with Client(sim.url) as client, pytest.raises(SignInRequiredError, match="ollama signin") as info:
+            client.generate("llama3.2", "hi").read()
+        assert info.value.signin_url is None
+        assert [r.has_authorization for r in sim.requests] == [True, True, False]
 
 
 def test_the_api_key_is_never_shown_saved_or_recorded(server: FixtureServer, monkeypatch: Any, tmp_path: Path, capsys: Any) -> None:
     monkeypatch.setenv("OLLAMA_API_KEY", SECRET)
     status, body = error_body("explicit cloud model (name ends in :cloud or -cloud), local request signing fails")
-    server.answers += [Answer(body=fixture_bytes("derived_wire_chat_stream_remote.ndjson")), Answer(status, body)]
+    server.answers += [Answer(body=fixture("derived_wire_chat_stream_remote.ndjson")), Answer(status, body)]
     session = Session(model="my-gptoss", host=server.url)
     reply = session.chat("hi")
     reply.read()
@@ -313,18 +333,20 @@ def test_the_api_key_is_never_shown_saved_or_recorded(server: FixtureServer, mon
     assert all(SECRET not in text for text in shown)
 
 
-def test_the_api_key_stays_out_of_notebook_output(ip: InteractiveShell, simulator: Simulator, monkeypatch: Any, capsys: Any) -> None:
+def test_the_api_key_stays_out_of_notebook_output(ip: InteractiveShell, monkeypatch: Any, capsys: Any) -> None:
     monkeypatch.setenv("OLLAMA_API_KEY", SECRET)
-    assert ip.run_cell("%%ollama -o out\nhello").success
-    assert ip.run_cell("%%ollama -m no-such-model\nhello").error_in_exec is not None
-    assert simulator.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+    with Simulator(api_key=SECRET) as sim:
+        ip.magics_manager.registry["OllamaMagics"].host = sim.url
+        assert ip.run_cell("%%ollama -o out\nhello").success  # the key was sent: the gate let it in
+        assert ip.run_cell("%%ollama -m no-such-model\nhello").error_in_exec is not None
+        assert [r.has_authorization for r in sim.requests] == [True, True]
     assert SECRET not in capsys.readouterr().out + ip.user_ns["out"]
 
 
 # --- busy servers ------------------------------------------------------------------------------------
 def test_a_503_before_the_first_byte_is_retried_and_the_reply_then_streams(server: FixtureServer) -> None:
     status, body = error_body("scheduler queue full")
-    server.answers += [Answer(status, body), Answer(body=fixture_bytes("derived_wire_chat_stream_remote.ndjson"))]
+    server.answers += [Answer(status, body), Answer(body=fixture("derived_wire_chat_stream_remote.ndjson"))]
     with Client(server.url, backoff=0.0) as client:
         assert client.chat("my-gptoss", [{"role": "user", "content": "hi"}]).read() == "Hello!"
     assert len(server.seen) == 2  # retried once, counted at the server
@@ -339,6 +361,44 @@ def test_a_429_that_persists_is_one_clear_line_after_the_retries(server: Fixture
     assert len(server.seen) == 4 and info.value.attempts == 4 and info.value.status_code == 429
     first, hint = str(info.value).splitlines()
     assert first.endswith("is busy (429: too many requests), still after 4 tries.") and hint.startswith("Wait a moment")
+
+
+# --- the same against the simulator (it speaks Ollama 2026) ----------------------------------------------
+def test_simulator_busy_answers_are_retried_and_counted_at_the_server(simulator: Simulator) -> None:
+    simulator.refuse_next(2)
+    with Client(simulator.url, retries=2, backoff=0.0) as client:
+        assert client.chat("llama3.2", [{"role": "user", "content": "hi [[tokens=2]]"}]).read()
+        assert [e.kind for e in simulator.events].count("refused") == 2
+        simulator.refuse_next(3, status=429)
+        with pytest.raises(ServerBusyError) as info:
+            client.generate("llama3.2", "hi").read()
+    assert [e.kind for e in simulator.events].count("refused") == 5
+    assert info.value.attempts == 3 and str(info.value).splitlines()[0].endswith("(429: rate limit exceeded), still after 3 tries.")
+
+
+def test_simulator_signed_out_cloud_model_gives_the_sign_in_url(simulator: Simulator) -> None:
+    from ollama_nb.simulator._gate import SIGNIN_URL
+
+    simulator.signed_in = False
+    session = Session(model="gpt-oss:120b-cloud", host=simulator.url)
+    with pytest.raises(SignInRequiredError) as info:
+        session.chat("hi").read()
+    assert info.value.signin_url == SIGNIN_URL and SIGNIN_URL in str(info.value)
+    assert session.last is not None and session.last.status == "error"
+
+
+def test_simulator_remote_model_and_parallel_tool_calls_with_ids(simulator: Simulator) -> None:
+    with Client(simulator.url) as client:
+        reply = client.chat("my-gptoss", [{"role": "user", "content": 'Hi [[script=["Hello!"]]]'}])
+        assert reply.read() == "Hello!" and reply.remote_model == "gpt-oss:120b"
+    session = Session(model="qwen3", host=simulator.url)
+    prompt = '[[tool-path=together]][[tool=get_weather]][[args={"city":"Paris"}]][[tool=get_weather]][[args={"city":"Tokyo"}]]'
+    reply = session.chat(f"weather? {prompt}", tools=[get_weather])
+    reply.read()
+    ids = [c.id for c in reply.tool_calls[:2]]
+    assert all(i and i.startswith("call_") for i in ids) and len(set(ids)) == 2
+    sent = [m for m in simulator.requests[-1].body["messages"] if m["role"] == "tool"]
+    assert [(m["tool_call_id"], m["content"]) for m in sent] == [(ids[0], "18C, clear"), (ids[1], "24C, humid")]
 
 
 # --- the magics -----------------------------------------------------------------------------------------

@@ -314,7 +314,14 @@ class OllamaMagics(Magics):
         return results[0] if len(results) == 1 else None
 
     def conclude(self, call: MagicCall, reply: BaseReply) -> ReplyText:
-        """Store ``-o VAR`` (partial text too: nothing received is lost) and build the result."""
+        """Store ``-o VAR`` (partial text too: nothing received is lost) and build the result.
+
+        With ``--logprobs`` the tokens, shaded by probability, follow as an output of their own.
+        """
+        if call.extra.get("logprobs") and reply.logprobs:
+            from ..view import show_logprobs
+
+            show_logprobs(reply)
         text = ReplyText(reply.partial_text())
         text.reply = reply
         if call.args.output:
