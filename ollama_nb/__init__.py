@@ -29,12 +29,18 @@ from ._errors import (
     OllamaConnectionError,
     OllamaError,
     OllamaTimeoutError,
+    RecordError,
+    RecordWarning,
     ReplyNotReadError,
     ResponseError,
+    ServerBusyError,
+    SignInRequiredError,
     StreamError,
     StructuredOutputError,
     ToolError,
 )
+from ._logprobs import TokenLogprob
+from ._record import Record, RecordedTurn
 from ._reply import AsyncReply, Chunk, Reply
 from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
@@ -62,14 +68,21 @@ __all__ = [
     "OllamaError",
     "OllamaTimeoutError",
     "PullProgress",
+    "Record",
+    "RecordError",
+    "RecordWarning",
+    "RecordedTurn",
     "Reply",
     "ReplyNotReadError",
     "ResponseError",
     "RunningModel",
+    "ServerBusyError",
     "Session",
+    "SignInRequiredError",
     "StreamError",
     "StructuredOutputError",
     "Timing",
+    "TokenLogprob",
     "ToolCall",
     "ToolError",
     "ToolResult",

@@ -4,8 +4,10 @@ Twins in the httpx manner: the same methods, the async ones awaited. A request i
 (:class:`~ollama_nb.ChatRequest`, :class:`~ollama_nb.GenerateRequest`) and :meth:`Client.reply`
 turns it into a lazy streaming :class:`~ollama_nb.Reply`; ``chat`` and ``generate`` are that in one
 call. Nothing is sent until the reply is first read. Connection failures before any byte of a
-reply arrives are retried with exponential backoff; nothing is retried once a reply has started
-(text is never duplicated). One client reuses its connections.
+reply arrives, and a busy (503) or rate-limited (429) answer, are retried with exponential
+backoff; nothing is retried once a reply has started (text is never duplicated). ``OLLAMA_API_KEY``
+is sent as ``Authorization: Bearer <key>`` as ollama-python does (see :mod:`ollama_nb._host`).
+One client reuses its connections.
 
 Example:
     >>> client = Client()                       # OLLAMA_HOST or http://127.0.0.1:11434
@@ -20,16 +22,16 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
-from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
 
 import httpx
 
 from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
 from ._errors import MalformedLineWarning, OllamaError, StreamError
-from ._host import resolve_host
+from ._host import headers_with_api_key, resolve_host
 from ._ndjson import LineBuffer, parse_line
-from ._protocol import RETRYABLE, read_error, request_error, status_error
-from ._reply import AsyncReply, BeforeSend, Reply
+from ._protocol import BUSY_STATUSES, RETRYABLE, read_error, request_error, status_error
+from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
 from ._tools import DEFAULT_MAX_TOOL_ROUNDS
 
@@ -39,16 +41,21 @@ __all__ = ["AsyncClient", "Client"]
 DEFAULT_TIMEOUT = 300.0
 #: Seconds to wait for a TCP connection: short, so a server that is down is reported quickly.
 DEFAULT_CONNECT_TIMEOUT = 3.0
+#: The longest ``Retry-After`` honoured for a busy server (seconds).
+MAX_RETRY_AFTER = 10.0
 
 Messages = Sequence[Mapping[str, Any]]
+ReplyT = TypeVar("ReplyT", bound=BaseReply)
 
 
 def _nothing() -> None:
     """A ``before_send`` hook that does nothing (requests that are not replies)."""
 
 
-class _ClientBase:
-    """Settings, retry decisions and response checks shared by the two clients."""
+class _ClientBase(Generic[ReplyT]):
+    """Settings, retry decisions, response checks and :meth:`reply`, shared by the two clients."""
+
+    _reply_class: Callable[..., ReplyT]
 
     def __init__(
         self,
@@ -65,6 +72,9 @@ class _ClientBase:
         self.backoff = max(0.0, float(backoff))
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self.headers = dict(headers or {})
+        # what is sent: the caller's headers plus OLLAMA_API_KEY as a bearer token (ollama-python's
+        # rule); kept inside the httpx client, whose repr masks it, and nowhere else
+        self._sent_headers = headers_with_api_key(self.headers)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.host!r})"
@@ -72,7 +82,7 @@ class _ClientBase:
     def _http_settings(self) -> dict[str, Any]:
         # Loading the CA bundle costs ~80 ms per client; plain http:// never uses it.
         verify = not self.host.startswith("http://")
-        return {"base_url": self.host, "timeout": self.timeout, "headers": self.headers, "verify": verify}
+        return {"base_url": self.host, "timeout": self.timeout, "headers": self._sent_headers, "verify": verify}
 
     def _retry_pause(self, exc: Exception, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1`` after ``exc``; raises when it is final."""
@@ -80,9 +90,27 @@ class _ClientBase:
             return self.backoff * (2**attempt)
         raise request_error(exc, self.host) from exc
 
-    def _check(self, response: httpx.Response, content: bytes, model: str | None) -> None:
+    def _status_pause(self, response: httpx.Response, content: bytes, model: str | None, attempt: int) -> float:
+        """Seconds to wait before retrying a busy (503) or rate-limited (429) answer; raises the
+        error for any other error status, or when the retries are used up."""
+        if response.status_code not in BUSY_STATUSES or attempt >= self.retries:
+            self._check(response, content, model, attempts=attempt + 1)
+        pause = self.backoff * (2**attempt)
+        retry_after = response.headers.get("retry-after", "")
+        if retry_after.strip().isdigit():
+            pause = max(pause, min(float(retry_after), MAX_RETRY_AFTER))
+        return pause
+
+    def _check(self, response: httpx.Response, content: bytes, model: str | None, attempts: int = 1) -> None:
         if response.status_code >= 400:
-            raise status_error(response.status_code, content, model=model, host=self.host)
+            raise status_error(
+                response.status_code,
+                content,
+                model=model,
+                host=self.host,
+                attempts=attempts,
+                api_key_sent="authorization" in self._sent_headers,
+            )
 
     def _json(self, response: httpx.Response, content: bytes, model: str | None) -> Any:
         self._check(response, content, model)
@@ -106,13 +134,41 @@ class _ClientBase:
             )
         return PullProgress.from_wire(obj)
 
-    @staticmethod
-    def _reply_settings(request: Request, run_tools: bool, max_tool_rounds: int, notes: Sequence[str]) -> dict[str, Any]:
+    def reply(
+        self,
+        request: Request,
+        *,
+        run_tools: bool = False,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        notes: Sequence[str] = (),
+    ) -> ReplyT:
+        """The lazy streaming reply to ``request`` (sent when first read): a :class:`Reply` from
+        :class:`Client`, an :class:`AsyncReply` from :class:`AsyncClient`.
+
+        With ``run_tools`` the Python functions among a chat request's ``tools`` are called when
+        the model asks, and their results sent back, for up to ``max_tool_rounds`` rounds.
+
+        Example:
+            >>> reply = Client().reply(ChatRequest(model="llama3.2", messages=[]))
+            >>> reply.request["model"], reply.done
+            ('llama3.2', False)
+        """
         tools = request.tool_functions() if run_tools and isinstance(request, ChatRequest) else {}
-        return {"tool_functions": tools, "max_tool_rounds": max_tool_rounds, "notes": notes}
+        return self._reply_class(
+            request,
+            opener=self._opener(request),
+            host=self.host,
+            tool_functions=tools,
+            max_tool_rounds=max_tool_rounds,
+            notes=notes,
+        )
+
+    def _opener(self, request: Request) -> Opener | AsyncOpener:
+        """The callable that sends ``request``'s body (the sync or async IO)."""
+        raise NotImplementedError
 
 
-class Client(_ClientBase):
+class Client(_ClientBase[Reply]):
     """A blocking client. Use it as a context manager, or call :meth:`close`.
 
     Example:
@@ -121,29 +177,18 @@ class Client(_ClientBase):
         ...         print(chunk.content, end="")
     """
 
+    _reply_class = Reply
+
     def __init__(self, host: str | None = None, **settings: Any) -> None:
         super().__init__(host, **settings)
         self._http = httpx.Client(**self._http_settings())
 
     # -- streaming replies ---------------------------------------------------------------------
-    def reply(
-        self,
-        request: Request,
-        *,
-        run_tools: bool = False,
-        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
-        notes: Sequence[str] = (),
-    ) -> Reply:
-        """The lazy streaming reply to ``request`` (sent when first read).
-
-        With ``run_tools`` the Python functions among a chat request's ``tools`` are called when
-        the model asks, and their results sent back, for up to ``max_tool_rounds`` rounds.
-        """
-
+    def _opener(self, request: Request) -> Opener:
         def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             return self._send("POST", request.path, body, model=request.model, before_send=before_send)
 
-        return Reply(request, opener=open_stream, host=self.host, **self._reply_settings(request, run_tools, max_tool_rounds, notes))
+        return open_stream
 
     def chat(self, model: str, messages: Messages, **params: Any) -> Reply:
         """Stream a chat reply from ``/api/chat``; ``params`` are :class:`ChatRequest` fields."""
@@ -172,7 +217,9 @@ class Client(_ClientBase):
                     content = response.read()
                 finally:
                     response.close()
-                self._check(response, content, model)
+                time.sleep(self._status_pause(response, content, model, attempt))
+                attempt += 1
+                continue
             return response
 
     def _get_json(self, method: str, path: str, body: Any = None, *, model: str | None = None) -> Any:
@@ -233,7 +280,7 @@ class Client(_ClientBase):
         self.close()
 
 
-class AsyncClient(_ClientBase):
+class AsyncClient(_ClientBase[AsyncReply]):
     """The asyncio twin of :class:`Client`; ``chat``/``generate`` return an :class:`AsyncReply`.
 
     Example:
@@ -243,24 +290,17 @@ class AsyncClient(_ClientBase):
         ...         print(chunk.content, end="")
     """
 
+    _reply_class = AsyncReply
+
     def __init__(self, host: str | None = None, **settings: Any) -> None:
         super().__init__(host, **settings)
         self._http = httpx.AsyncClient(**self._http_settings())
 
-    def reply(
-        self,
-        request: Request,
-        *,
-        run_tools: bool = False,
-        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
-        notes: Sequence[str] = (),
-    ) -> AsyncReply:
-        """The lazy streaming reply to ``request`` (sent when first read; see :meth:`Client.reply`)."""
-
+    def _opener(self, request: Request) -> AsyncOpener:
         async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             return await self._send("POST", request.path, body, model=request.model, before_send=before_send)
 
-        return AsyncReply(request, opener=open_stream, host=self.host, **self._reply_settings(request, run_tools, max_tool_rounds, notes))
+        return open_stream
 
     async def chat(self, model: str, messages: Messages, **params: Any) -> AsyncReply:
         """Stream a chat reply from ``/api/chat``; ``params`` are :class:`ChatRequest` fields."""
@@ -289,7 +329,9 @@ class AsyncClient(_ClientBase):
                     content = await response.aread()
                 finally:
                     await response.aclose()
-                self._check(response, content, model)
+                await asyncio.sleep(self._status_pause(response, content, model, attempt))
+                attempt += 1
+                continue
             return response
 
     async def _get_json(self, method: str, path: str, body: Any = None, *, model: str | None = None) -> Any:

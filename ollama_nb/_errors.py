@@ -7,14 +7,17 @@ at the boundary with ``raise ... from exc`` so the cause stays inspectable::
     ├── OllamaConnectionError   nothing answers at the host (after retries)
     ├── OllamaTimeoutError      the server went silent for longer than the read timeout
     ├── ResponseError           an HTTP error status, with the server's own ``error`` text
-    │   └── ModelNotFoundError  the model is not on the server (404)
+    │   ├── ModelNotFoundError  the model is not on the server (404)
+    │   ├── SignInRequiredError the model needs an ollama.com sign-in or API key (401)
+    │   └── ServerBusyError     busy (503) or rate-limited (429), still after the retries
     ├── StreamError             an in-band ``{"error": ...}`` line after the stream started
     │   └── ConnectionLostError the connection closed before the ``done`` line
     ├── Interrupted             the user interrupted (Ctrl-C, kernel ■) a stream or a pull
     ├── ReplyNotReadError       an async reply's ``text`` was asked for before it was read
     ├── NoModelError            no model was chosen anywhere
     ├── ToolError               a Python function cannot be described as a tool
-    └── StructuredOutputError   the reply is not the JSON that was asked for
+    ├── StructuredOutputError   the reply is not the JSON that was asked for
+    └── RecordError             the record (SQLite) cannot be opened, read or written
 
 Errors raised while a reply streams carry that reply on ``.reply``, whose ``text`` holds what
 arrived before the failure. Messages are one or two lines: what happened, then what to do.
@@ -30,7 +33,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._reply_state import BaseReply
 
 __all__ = [
     "ConnectionLostError",
@@ -42,8 +48,12 @@ __all__ = [
     "OllamaConnectionError",
     "OllamaError",
     "OllamaTimeoutError",
+    "RecordError",
+    "RecordWarning",
     "ReplyNotReadError",
     "ResponseError",
+    "ServerBusyError",
+    "SignInRequiredError",
     "StreamError",
     "StructuredOutputError",
     "ToolError",
@@ -53,9 +63,9 @@ __all__ = [
 class OllamaError(Exception):
     """Base of every ollama_nb error; ``reply`` is the partial reply when one was streaming."""
 
-    reply: Any = None
+    reply: BaseReply | None = None
 
-    def __init__(self, message: str, *, reply: Any = None) -> None:
+    def __init__(self, message: str, *, reply: BaseReply | None = None) -> None:
         super().__init__(message)
         self.reply = reply
 
@@ -68,7 +78,7 @@ class OllamaError(Exception):
 class OllamaConnectionError(OllamaError, ConnectionError):
     """Nothing answers at the host (refused, unreachable, or closed before any byte)."""
 
-    def __init__(self, host: str, *, detail: str = "", reply: Any = None) -> None:
+    def __init__(self, host: str, *, detail: str = "", reply: BaseReply | None = None) -> None:
         self.host = host
         why = f" ({detail})" if detail else ""
         super().__init__(
@@ -81,7 +91,7 @@ class OllamaConnectionError(OllamaError, ConnectionError):
 class OllamaTimeoutError(OllamaError, TimeoutError):
     """The server sent nothing for longer than the read timeout."""
 
-    def __init__(self, host: str, seconds: float | None, *, reply: Any = None) -> None:
+    def __init__(self, host: str, seconds: float | None, *, reply: BaseReply | None = None) -> None:
         self.host = host
         self.seconds = seconds
         waited = f"{seconds:g} s" if seconds else "too long"
@@ -95,7 +105,7 @@ class OllamaTimeoutError(OllamaError, TimeoutError):
 class ResponseError(OllamaError):
     """The server answered with an HTTP error status; ``error`` is its own text."""
 
-    def __init__(self, status_code: int, error: str, *, hint: str = "", host: str = "", reply: Any = None) -> None:
+    def __init__(self, status_code: int, error: str, *, hint: str = "", host: str = "", reply: BaseReply | None = None) -> None:
         self.status_code = status_code
         self.error = error
         self.host = host
@@ -106,7 +116,7 @@ class ResponseError(OllamaError):
 class ModelNotFoundError(ResponseError):
     """The model is not on the server (HTTP 404)."""
 
-    def __init__(self, model: str, *, host: str = "", error: str = "", reply: Any = None) -> None:
+    def __init__(self, model: str, *, host: str = "", error: str = "", reply: BaseReply | None = None) -> None:
         self.model = model
         self.host = host
         where = f" at {host}" if host else ""
@@ -120,10 +130,48 @@ class ModelNotFoundError(ResponseError):
         self.error = error or f"model '{model}' not found"
 
 
+class SignInRequiredError(ResponseError):
+    """HTTP 401: a cloud model needs you signed in to ollama.com (or a valid ``OLLAMA_API_KEY``).
+
+    ``signin_url`` is the sign-in link Ollama put in its answer, when it did.
+
+    Example:
+        >>> print(SignInRequiredError("unauthorized", host="http://127.0.0.1:11434",
+        ...                           signin_url="https://ollama.com/connect?name=me&key=abc"))
+        Ollama at http://127.0.0.1:11434 answered 401: unauthorized (this model needs an ollama.com account)
+        Run `ollama signin`, or open https://ollama.com/connect?name=me&key=abc, then try again.
+    """
+
+    def __init__(self, error: str, *, host: str = "", signin_url: str | None = None, api_key_sent: bool = False) -> None:
+        self.signin_url = signin_url
+        if signin_url:
+            hint = f"Run `ollama signin`, or open {signin_url}, then try again."
+        elif api_key_sent:
+            hint = "Check the API key sent (OLLAMA_API_KEY, or your Authorization header), or run `ollama signin`."
+        else:
+            hint = "Run `ollama signin` (or set OLLAMA_API_KEY for https://ollama.com), then try again."
+        super().__init__(401, f"{error} (this model needs an ollama.com account)", host=host, hint=hint)
+        self.error = error
+
+
+class ServerBusyError(ResponseError):
+    """HTTP 503 (Ollama's queue is full) or 429 (rate limited), still after ``attempts`` tries."""
+
+    def __init__(self, status_code: int, error: str, *, host: str = "", attempts: int = 1) -> None:
+        self.attempts = attempts
+        tries = f"{attempts} tries" if attempts > 1 else "1 try"
+        ResponseError.__init__(self, status_code, error, host=host)
+        OllamaError.__init__(
+            self,
+            f"Ollama{' at ' + host if host else ''} is busy ({status_code}: {error}), still after {tries}.\n"
+            "Wait a moment and run it again.",
+        )
+
+
 class StreamError(OllamaError):
     """The server reported an error in the middle of a stream (an in-band ``{"error": ...}`` line)."""
 
-    def __init__(self, error: str, *, kept: int = 0, reply: Any = None, hint: str = "", source: str = "") -> None:
+    def __init__(self, error: str, *, kept: int = 0, reply: BaseReply | None = None, hint: str = "", source: str = "") -> None:
         self.error = error
         kept_note = f" after {kept} characters (kept)" if kept else ""
         where = f" ({source})" if source else ""
@@ -137,7 +185,7 @@ class StreamError(OllamaError):
 class ConnectionLostError(StreamError):
     """The connection closed before the ``done`` line arrived."""
 
-    def __init__(self, host: str, *, kept: int = 0, detail: str = "", reply: Any = None) -> None:
+    def __init__(self, host: str, *, kept: int = 0, detail: str = "", reply: BaseReply | None = None) -> None:
         self.host = host
         OllamaError.__init__(
             self,
@@ -161,7 +209,7 @@ class Interrupted(OllamaError):
         Run `%ollama pull llama3.2` again to resume.
     """
 
-    def __init__(self, reply: Any = None, *, what: str = "", detail: str = "", hint: str = "") -> None:
+    def __init__(self, reply: BaseReply | None = None, *, what: str = "", detail: str = "", hint: str = "") -> None:
         if what:
             message = f"Interrupted: {what} {detail or 'stopped'}." + (f"\n{hint}" if hint else "")
         else:
@@ -209,7 +257,7 @@ class ToolError(OllamaError, ValueError):
 class StructuredOutputError(OllamaError, ValueError):
     """The model's reply is not the JSON that was asked for; ``text`` is the raw reply."""
 
-    def __init__(self, message: str, *, text: str = "", reply: Any = None) -> None:
+    def __init__(self, message: str, *, text: str = "", reply: BaseReply | None = None) -> None:
         super().__init__(message, reply=reply)
         self.text = text
 
@@ -220,3 +268,12 @@ class MalformedLineWarning(UserWarning):
 
 class ContextTrimmedWarning(UserWarning):
     """The oldest turns were left out so the conversation fits the model's context window."""
+
+
+class RecordError(OllamaError):
+    """The record (the SQLite file of turns) cannot be opened, read or written: locked, corrupt,
+    read-only or full. While replies stream this is a :class:`RecordWarning` instead."""
+
+
+class RecordWarning(UserWarning):
+    """A turn could not be written to the record; the reply streamed and is kept in memory."""

@@ -1,8 +1,10 @@
-"""Where Ollama lives: the same host rules as the official ollama-python client.
+"""Where Ollama lives and how to sign requests: the same rules as the official ollama-python client.
 
 The argument wins, else ``OLLAMA_HOST``, else ``http://127.0.0.1:11434``. A bare ``host`` or
 ``host:port`` gets ``http://`` and port 11434; a bind-all address (``0.0.0.0``, ``::``) is
-contacted on the loopback address.
+contacted on the loopback address. ``OLLAMA_API_KEY``, when set, is sent to every host as
+``Authorization: Bearer <key>`` unless the caller passed an Authorization header (ollama-python's
+``BaseClient.__init__``); the key is never part of a repr, an error or a saved file.
 
 Example:
     >>> parse_host("0.0.0.0")
@@ -16,8 +18,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import urllib.parse
+from typing import Mapping
 
-__all__ = ["DEFAULT_HOST", "parse_host", "resolve_host"]
+__all__ = ["API_KEY_VARIABLE", "DEFAULT_HOST", "headers_with_api_key", "parse_host", "resolve_host"]
+
+#: The environment variable holding an ollama.com API key (as ollama-python reads it).
+API_KEY_VARIABLE = "OLLAMA_API_KEY"
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 _BIND_ALL = {"0.0.0.0": "127.0.0.1", "::": "::1"}
@@ -53,3 +59,18 @@ def parse_host(host: str | None) -> str:
 def resolve_host(host: str | None = None) -> str:
     """The host to use: ``host``, else ``$OLLAMA_HOST``, else the default."""
     return parse_host(host or os.environ.get("OLLAMA_HOST") or "")
+
+
+def headers_with_api_key(headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``headers`` with lower-cased names, plus ``authorization: Bearer $OLLAMA_API_KEY`` when the
+    variable is set and no Authorization header was given (what ollama-python does, for any host).
+
+    Example:
+        >>> headers_with_api_key({"Authorization": "Bearer mine"})
+        {'authorization': 'Bearer mine'}
+    """
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    key = os.environ.get(API_KEY_VARIABLE)
+    if key and not lowered.get("authorization"):
+        lowered["authorization"] = f"Bearer {key}"
+    return lowered

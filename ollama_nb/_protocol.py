@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -23,12 +23,14 @@ from ._errors import (
     OllamaError,
     OllamaTimeoutError,
     ResponseError,
+    ServerBusyError,
+    SignInRequiredError,
 )
 
 if TYPE_CHECKING:
     from ._reply import BaseReply
 
-__all__ = ["RETRYABLE", "read_error", "request_error", "status_error"]
+__all__ = ["BUSY_STATUSES", "RETRYABLE", "read_error", "request_error", "status_error"]
 
 #: Failures before any byte of a reply arrived: safe to retry (nothing was generated yet).
 RETRYABLE: tuple[type[Exception], ...] = (
@@ -40,15 +42,16 @@ RETRYABLE: tuple[type[Exception], ...] = (
 )
 
 
-def _error_text(content: bytes) -> str:
+def _error_body(content: bytes) -> tuple[str, dict[str, Any]]:
+    """The server's ``error`` text and the whole JSON body (``{}`` when it is not a JSON object)."""
     text = content.decode("utf-8", "replace").strip()
     try:
         data = json.loads(text)
     except ValueError:
-        return text or "(empty body)"
+        return text or "(empty body)", {}
     if isinstance(data, dict) and "error" in data:
-        return str(data["error"])
-    return text
+        return str(data["error"]), data
+    return text, data if isinstance(data, dict) else {}
 
 
 _HINTS: tuple[tuple[str, str], ...] = (
@@ -58,12 +61,26 @@ _HINTS: tuple[tuple[str, str], ...] = (
     ("server busy", "Ollama's queue is full: wait a moment and run it again."),
     ("prompt is longer than the context", "Shorten the prompt or raise num_ctx (--num-ctx)."),
     ("missing unit in duration", "keep_alive needs a unit, e.g. '5m' or '30s'."),
+    ("invalid think value", "Use think=True/False or a level the model knows: low, medium, high, max (case-sensitive)."),
+    ("think must be a boolean or string", "Use think=True/False or a level: low, medium, high, max."),
+    ("ollama cloud is disabled", "Cloud models are turned off on that server (OLLAMA_NO_CLOUD or ~/.ollama/server.json)."),
 )
 
+#: Statuses that mean "busy, try again": retried with backoff before the first byte.
+BUSY_STATUSES = frozenset({429, 503})
 
-def status_error(status: int, content: bytes, *, model: str | None, host: str) -> ResponseError:
-    """The error for an HTTP error status; 404 about a model becomes :class:`ModelNotFoundError`."""
-    error = _error_text(content)
+
+def status_error(
+    status: int, content: bytes, *, model: str | None, host: str, attempts: int = 1, api_key_sent: bool = False
+) -> ResponseError:
+    """The error for an HTTP error status: 404 about a model is :class:`ModelNotFoundError`, 401
+    :class:`SignInRequiredError` (with the body's ``signin_url``), 503/429 :class:`ServerBusyError`."""
+    error, body = _error_body(content)
+    if status == 401:
+        url = body.get("signin_url")
+        return SignInRequiredError(error, host=host, signin_url=url if isinstance(url, str) else None, api_key_sent=api_key_sent)
+    if status in BUSY_STATUSES:
+        return ServerBusyError(status, error, host=host, attempts=attempts)
     if status == 404 and model is not None and "not found" in error and "page" not in error:
         return ModelNotFoundError(model, host=host, error=error)
     if status == 404:

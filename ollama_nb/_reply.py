@@ -32,7 +32,7 @@ from ._reply_state import BaseReply, Chunk, StopRequested, shutdown_connection
 from ._request import Request
 from ._sse import ReplyEvents, aiter_sse
 
-__all__ = ["AsyncOpener", "AsyncReply", "BaseReply", "BeforeSend", "Chunk", "Opener", "Reply"]
+__all__ = ["AsyncOpener", "AsyncReply", "BaseReply", "BeforeSend", "Chunk", "Opener", "Reply", "running_loop"]
 
 #: Called by an opener before each attempt to send (it raises when the reply was stopped meanwhile).
 BeforeSend = Callable[[], None]
@@ -56,6 +56,14 @@ def _abody_bytes(response: httpx.Response) -> AsyncIterator[bytes]:
     if response.headers.get("content-encoding", "identity") == "identity":
         return response.aiter_raw()
     return response.aiter_bytes()
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class Reply(BaseReply):
@@ -299,11 +307,7 @@ class AsyncReply(BaseReply):
             if not self._started or self._response is None:
                 self._finish()
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
+        if running_loop() is loop:
             self._stop_in_loop()
         else:
             loop.call_soon_threadsafe(self._stop_in_loop)

@@ -13,16 +13,20 @@ import socket
 import time
 import warnings
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 import httpx
 
 from ._errors import ConnectionLostError, MalformedLineWarning, OllamaError, StreamError, ToolError
+from ._logprobs import TokenLogprob, logprobs_frame, logprobs_from_wire
 from ._ndjson import LineBuffer, parse_line
 from ._protocol import read_error
 from ._request import Request
 from ._timing import Timing
 from ._tools import DEFAULT_MAX_TOOL_ROUNDS, ToolCall, ToolResult, run_tool_call
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = ["BaseReply", "Chunk", "StopRequested", "shutdown_connection"]
 
@@ -36,7 +40,8 @@ class Chunk(NamedTuple):
     """One line of the stream: the new ``content`` and ``thinking`` text, any ``tool_calls``.
 
     ``done`` is True on the final line, which carries the server's statistics in ``raw``.
-    When a session runs tools, a chunk between rounds carries their ``tool_results``.
+    When a session runs tools, a chunk between rounds carries their ``tool_results``. With
+    ``logprobs=True`` a chunk carries its tokens' ``logprobs``.
     Immutable, and cheap to make (a named tuple: one is built per token).
     """
 
@@ -46,6 +51,7 @@ class Chunk(NamedTuple):
     done: bool = False
     raw: Mapping[str, Any] = _NO_LINE
     tool_results: tuple[ToolResult, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] = ()
 
     def __repr__(self) -> str:
         return f"Chunk(content={self.content!r}, thinking={self.thinking!r}, done={self.done})"
@@ -87,6 +93,11 @@ class BaseReply:
         self.error: OllamaError | None = None
         self.done_reason: str | None = None
         self.malformed_lines = 0
+        #: The model and host that really answered, when the server reports them (a cloud model
+        #: behind a local Ollama: ``remote_model``/``remote_host`` on each chunk); else None.
+        self.remote_model: str | None = None
+        self.remote_host: str | None = None
+        self._logprobs: list[TokenLogprob] = []
         self.notes: list[str] = list(notes)
         self._content: list[str] = []
         self._thinking: list[str] = []
@@ -130,6 +141,20 @@ class BaseReply:
     def tool_calls(self) -> list[ToolCall]:
         """The tool calls the model asked for."""
         return list(self._tool_calls)
+
+    @property
+    def logprobs(self) -> list[TokenLogprob]:
+        """Each generated token with its log-probability and alternatives (``logprobs=True``).
+
+        Example:
+            >>> reply = client.chat("llama3.2", messages, logprobs=True, top_logprobs=2)  # doctest: +SKIP
+            >>> [(t.token, round(t.probability, 2)) for t in reply.logprobs]             # doctest: +SKIP
+        """
+        return list(self._logprobs)
+
+    def logprobs_frame(self) -> pandas.DataFrame:
+        """:attr:`logprobs` as a pandas DataFrame, one row per token (pandas is imported here)."""
+        return logprobs_frame(self._logprobs)
 
     @property
     def timing(self) -> Timing:
@@ -248,6 +273,13 @@ class BaseReply:
             except ToolError as exc:
                 self.notes.append(f"ignored a malformed tool call: {exc}")
             self._tool_calls.extend(calls)
+        wire_logprobs = obj.get("logprobs")
+        logprobs = logprobs_from_wire(wire_logprobs) if wire_logprobs else ()
+        if logprobs:
+            self._logprobs.extend(logprobs)
+        if self.remote_model is None and "remote_model" in obj:
+            self.remote_model = str(obj["remote_model"])
+            self.remote_host = str(obj.get("remote_host") or "") or None
         if content or thinking:
             self._chunks += 1
             if self._t_first is None:
@@ -259,7 +291,7 @@ class BaseReply:
         done = obj.get("done") is True
         if done:
             self._final = obj
-        return Chunk(content, thinking, calls, done, obj)
+        return Chunk(content, thinking, calls, done, obj, (), logprobs)
 
     def _end_of_body(self) -> None:
         """The body ended: a last line without newline counts; no done line is an error."""
@@ -295,7 +327,9 @@ class BaseReply:
         return Chunk(tool_results=results)
 
     def _summary_chunk(self) -> Chunk:
-        return Chunk(self.partial_text(), self.thinking, tuple(self._tool_calls), True, self._final or _NO_LINE)
+        return Chunk(
+            self.partial_text(), self.thinking, tuple(self._tool_calls), True, self._final or _NO_LINE, (), tuple(self._logprobs)
+        )
 
     def _finish(self) -> None:
         if self._finished:

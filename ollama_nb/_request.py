@@ -44,7 +44,7 @@ def _messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [dict(m) for m in messages]
 
 
-def _tools(tools: Sequence[Any]) -> list[dict[str, Any]] | None:
+def _tools(tools: Sequence[Any]) -> list[Mapping[str, Any]] | None:
     """Tool schemas for the wire: dicts pass through, Python functions are described."""
     if not tools:
         return None
@@ -83,6 +83,10 @@ class Request:
     keep_alive: str | float | None = None
     options: Mapping[str, Any] | None = field(default=None, metadata=_wire(_options))
     think: bool | str | None = None
+    truncate: bool | None = None
+    shift: bool | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
 
     @property
     def path(self) -> str:

@@ -21,105 +21,31 @@ import json
 import os
 import warnings
 import weakref
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar
 
 from ._client import AsyncClient, Client
+from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from ._host import resolve_host
-from ._reply import AsyncReply, BaseReply, Reply
+from ._record._session_api import RecordedSession  # the record (issue 10)
+from ._reply import AsyncReply, BaseReply, Reply, running_loop
 from ._request import ChatRequest, GenerateRequest
-from ._timing import Timing
+from ._turn import TIMING_COLUMNS, Turn, timing_row
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = ["Session", "Turn", "forget_sessions", "get_session", "set_session"]
 
 R = TypeVar("R", bound=BaseReply)
 
 _FORMAT_VERSION = 1
-#: The columns of :meth:`Session.timings`, one row per turn.
-TIMING_COLUMNS = (
-    "turn", "cell", "model", "endpoint", "prompt", "ttft_s", "tokens_per_s",
-    "output_tokens", "prompt_tokens", "wall_s", "done_reason", "stopped", "error",
-)
-#: Below this many (estimated) tokens no model's context can overflow, so no /api/show is needed.
-_SMALLEST_CONTEXT = 2048
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One call: the prompt, what came back, and how it went."""
-
-    prompt: str
-    text: str = ""
-    thinking: str = ""
-    model: str = ""
-    endpoint: str = "chat"
-    options: Mapping[str, Any] = field(default_factory=dict)
-    stopped: bool = False
-    error: str | None = None
-    done_reason: str | None = None
-    timing: Timing = field(default_factory=Timing)
-    cell: int | None = None
-    started_at: str = ""
-    messages: tuple[Mapping[str, Any], ...] = ()
-    in_context: bool = True
-
-    @property
-    def status(self) -> str:
-        """``'done'``, ``'stopped'``, ``'error'`` or ``'cut at length'``."""
-        if self.error:
-            return "error"
-        if self.stopped:
-            return "stopped"
-        return "cut at length" if self.done_reason == "length" else "done"
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the inverse of :meth:`from_dict`)."""
-        data = dataclasses.asdict(self)
-        data["options"] = dict(self.options)
-        data["messages"] = [dict(m) for m in self.messages]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Turn:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        known["timing"] = Timing.from_dict(data.get("timing") or {})
-        known["messages"] = tuple(dict(m) for m in data.get("messages") or ())
-        known["options"] = dict(data.get("options") or {})
-        return cls(**known)
-
-    def __repr__(self) -> str:
-        preview = self.text[:40] + ("…" if len(self.text) > 40 else "")
-        return f"<Turn {self.endpoint} {self.model} {self.status}: {preview!r}>"
-
-
-#: Ollama's context window when neither the request nor the model's settings name one.
-OLLAMA_DEFAULT_NUM_CTX = 4096
-
-
-def _runtime_context(details: Any) -> int | None:
-    """The window Ollama runs the model with: its ``num_ctx`` setting, else Ollama's default
-    (never more than the model was trained for). ``context_length`` alone would be far larger."""
-    window = OLLAMA_DEFAULT_NUM_CTX
-    for line in details.parameters.splitlines():
-        key, _, value = line.strip().partition(" ")
-        if key == "num_ctx" and value.strip().isdigit():
-            window = int(value)
-    trained = details.context_length
-    return min(trained, window) if trained else window
-
-
-def _estimate_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
-    """A rough token count (4 characters a token, plus a little per message)."""
-    return sum(len(str(m.get("content") or "")) // 4 + 4 for m in messages)
-
-
-class Session:
+class Session(RecordedSession):
     """Multi-turn history and timing, usable from plain Python and behind the notebook magics.
 
     ``**options`` of :meth:`chat` are Ollama options (``temperature=0.2``, ``num_ctx=8192``…),
-    merged over the session's ``options``.
+    merged over the session's ``options``. Every turn goes to the record too (``RecordedSession``).
     """
 
     def __init__(
@@ -130,7 +56,10 @@ class Session:
         options: Mapping[str, Any] | None = None,
         *,
         client: Client | None = None,
+        name: str | None = None,
+        record: Any = None,
     ) -> None:
+        super().__init__(name=name, record=record)
         self.model = model
         self.system = system
         self.options: dict[str, Any] = dict(options or {})
@@ -172,29 +101,11 @@ class Session:
         self._epoch += 1
         self._stop_open()
         self.turns.clear()
+        self._recording.new_conversation()
 
-    def timings(self) -> Any:
+    def timings(self) -> pandas.DataFrame | list[dict[str, Any]]:
         """One row per turn; a pandas DataFrame when pandas is installed, else a list of dicts."""
-        rows = []
-        for number, turn in enumerate(self.turns, 1):
-            t = turn.timing
-            rows.append(
-                {
-                    "turn": number,
-                    "cell": turn.cell,
-                    "model": turn.model,
-                    "endpoint": turn.endpoint,
-                    "prompt": turn.prompt if len(turn.prompt) <= 40 else turn.prompt[:39] + "…",
-                    "ttft_s": t.ttft_s,
-                    "tokens_per_s": t.tokens_per_s,
-                    "output_tokens": t.output_tokens,
-                    "prompt_tokens": t.prompt_tokens,
-                    "wall_s": t.wall_s,
-                    "done_reason": turn.done_reason,
-                    "stopped": turn.stopped,
-                    "error": turn.error,
-                }
-            )
+        rows = [timing_row(number, turn) for number, turn in enumerate(self.turns, 1)]
         try:
             import pandas
         except ImportError:
@@ -240,12 +151,16 @@ class Session:
         return session
 
     # -- turns -----------------------------------------------------------------------------------
-    def chat(self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None, **params: Any) -> Reply:
+    def chat(
+        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
+        cache: bool | None = None, **params: Any,
+    ) -> Reply:
         """Send the next turn of the conversation; returns its streaming :class:`Reply`.
 
         ``params`` are :class:`~ollama_nb.ChatRequest` fields (``think``, ``tools``, ``format``,
         ``keep_alive``…) or else Ollama options (``temperature=0.2``…). Python functions in
         ``tools`` are run when the model calls them. ``images`` go with this message.
+        ``cache=True`` answers an identical request from the record (default: ``self.cache``).
 
         Example:
             >>> reply = Session(model="llama3.2").chat("Hi", temperature=0)   # doctest: +SKIP
@@ -253,28 +168,35 @@ class Session:
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, self._context_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        return self._track(self.client.reply(request, run_tools=True, notes=notes), message, user, opts, cell)
+        return self._track(self._recording.open(self.client, request, self._caching(cache), run_tools=True, notes=notes), message, user, opts, cell)
 
-    async def achat(self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None, **params: Any) -> AsyncReply:
+    async def achat(
+        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
+        cache: bool | None = None, **params: Any,
+    ) -> AsyncReply:
         """The async twin of :meth:`chat`: ``reply = await session.achat(...)``."""
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, await self._acontext_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        return self._track(self.aclient.reply(request, run_tools=True, notes=notes), message, user, opts, cell)
+        return self._track(self._recording.open(self.aclient, request, self._caching(cache), run_tools=True, notes=notes), message, user, opts, cell)
 
-    def generate(self, prompt: str, *, model: str | None = None, cell: int | None = None, **params: Any) -> Reply:
+    def generate(
+        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
+    ) -> Reply:
         """One prompt to ``/api/generate``: recorded as a turn, not part of the conversation.
 
         ``params`` are :class:`~ollama_nb.GenerateRequest` fields (``system``, ``images``,
         ``think``…) or else Ollama options; ``system`` defaults to the session's.
         """
         request, opts = self._generate_request(prompt, model, params)
-        return self._track(self.client.reply(request), prompt, None, opts, cell)
+        return self._track(self._recording.open(self.client, request, self._caching(cache)), prompt, None, opts, cell)
 
-    async def agenerate(self, prompt: str, *, model: str | None = None, cell: int | None = None, **params: Any) -> AsyncReply:
+    async def agenerate(
+        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
+    ) -> AsyncReply:
         """The async twin of :meth:`generate`."""
         request, opts = self._generate_request(prompt, model, params)
-        return self._track(self.aclient.reply(request), prompt, None, opts, cell)
+        return self._track(self._recording.open(self.aclient, request, self._caching(cache)), prompt, None, opts, cell)
 
     # -- clients ---------------------------------------------------------------------------------
     @property
@@ -335,7 +257,9 @@ class Session:
             user["images"] = encode_images(images)
         return chosen, fields, {**self.options, **options}, user
 
-    def _generate_request(self, prompt: str, model: str | None, params: Mapping[str, Any]) -> tuple[GenerateRequest, dict[str, Any]]:
+    def _generate_request(
+        self, prompt: str, model: str | None, params: Mapping[str, Any]
+    ) -> tuple[GenerateRequest, dict[str, Any]]:
         fields, options = GenerateRequest.split(params)
         fields["system"] = fields.get("system") or self.system
         opts = {**self.options, **options}
@@ -348,7 +272,7 @@ class Session:
         self._open = None
 
     def _needs_context(self, opts: Mapping[str, Any], user: Mapping[str, Any]) -> bool:
-        return _estimate_tokens([*self.history, user]) > min(_SMALLEST_CONTEXT, int(opts.get("num_ctx") or _SMALLEST_CONTEXT))
+        return estimate_tokens([*self.history, user]) > min(SMALLEST_CONTEXT, int(opts.get("num_ctx") or SMALLEST_CONTEXT))
 
     def _known_context(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None | bool:
         """The context window when known without asking the server; False when it must be asked."""
@@ -363,7 +287,7 @@ class Session:
         if known is not False:
             return known or None
         try:
-            self._context[model] = _runtime_context(self.client.show(model))
+            self._context[model] = runtime_context(self.client.show(model))
         except OllamaError:
             return None
         return self._context[model]
@@ -373,7 +297,7 @@ class Session:
         if known is not False:
             return known or None
         try:
-            self._context[model] = _runtime_context(await self.aclient.show(model))
+            self._context[model] = runtime_context(await self.aclient.show(model))
         except OllamaError:
             return None
         return self._context[model]
@@ -385,7 +309,7 @@ class Session:
         reserve = min(int(opts.get("num_predict") or 512), context // 4)
         budget = context - reserve
         dropped = 0
-        while _estimate_tokens([*self.history, user]) > budget:
+        while estimate_tokens([*self.history, user]) > budget:
             index = next((i for i, t in enumerate(self.turns) if t.in_context and t.messages), None)
             if index is None:
                 break
@@ -416,8 +340,7 @@ class Session:
                 if asked:
                     answer["tool_calls"] = [c.as_wire() for c in asked]
                 messages = (user, *done.round_messages, answer)
-            self.turns.append(
-                Turn(
+            turn = Turn(
                     prompt=prompt,
                     text=done.partial_text(),
                     thinking=done.thinking,
@@ -434,7 +357,8 @@ class Session:
                     # in the conversation only if the model answered something
                     in_context=user is not None and done.error is None and bool(done.partial_text() or done.tool_calls),
                 )
-            )
+            self.turns.append(turn)
+            self._recording.write(done, self, prompt=prompt, messages=messages, in_context=turn.in_context, cell=cell, started_at=started)
             if self._open is done:
                 self._open = None
 
@@ -446,11 +370,7 @@ def _close_in_loop(client: AsyncClient, loop: asyncio.AbstractEventLoop) -> None
     """Close an async client in the loop its connections belong to (nothing to do once it closed)."""
     if loop.is_closed():
         return
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
+    if running_loop() is loop:
         task = loop.create_task(client.aclose())
         _CLOSING.add(task)
         task.add_done_callback(_CLOSING.discard)
@@ -475,7 +395,7 @@ def get_session(name: str = "default") -> Session:
     """
     session = _SESSIONS.get(name)
     if session is None:
-        session = _SESSIONS[name] = Session()
+        session = _SESSIONS[name] = Session(name=name)
     return session
 
 

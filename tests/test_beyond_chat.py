@@ -152,12 +152,13 @@ def test_think_level_on_a_model_that_cannot_think_is_one_line(ip: InteractiveShe
 
 
 def test_pull_shows_a_text_bar_and_ends_with_success(ip: InteractiveShell, capsys: Any) -> None:
-    assert ip.run_cell("%ollama pull phi4").success
+    assert ip.run_cell("last = %ollama pull phi4").success
+    assert ip.user_ns["last"].status == "success"
     assert "phi4: success" in capsys.readouterr().out
 
 
 def test_interrupting_a_pull_closes_the_download_and_says_how_to_resume(simulator: Any, ip: InteractiveShell) -> None:
-    from ollama_nb.view._progress import show_pull
+    from ollama_nb.view import show_pull
 
     events = ollama_nb.Client(simulator.url).pull("phi4")
 
@@ -170,7 +171,18 @@ def test_interrupting_a_pull_closes_the_download_and_says_how_to_resume(simulato
         finally:
             events.close()  # closing the chain closes the client's stream, as in the magic
 
-    with pytest.raises(ollama_nb.OllamaError, match=r"Run `%ollama pull phi4` again") as caught:
+    with pytest.raises(ollama_nb.Interrupted, match=r"Run `%ollama pull phi4` again") as caught:
         show_pull(interrupted_after_two(), "phi4")
+    assert isinstance(caught.value, ollama_nb.OllamaError)  # in the one documented tree
     assert str(caught.value).startswith("Interrupted: the pull of phi4 stopped at")
     assert simulator.wait_for("disconnect", timeout=5).path == "/api/pull"
+
+
+def test_a_format_that_is_no_schema_is_a_usage_error_naming_what_is_accepted(ip: InteractiveShell, simulator: Any) -> None:
+    from IPython.core.error import UsageError
+
+    ip.user_ns["Bad"] = 42
+    result = ip.run_cell("%%ollama --format Bad\nDescribe someone")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert str(result.error_in_exec).startswith("--format Bad: format must be 'json', a JSON schema (dict)")
+    assert not [r for r in simulator.requests if r.path == "/api/generate"]  # nothing was sent

@@ -24,8 +24,8 @@ class Import:
     importer: str  # dotted module name
     target: str  # dotted module name imported (for "from x import y", x)
     names: tuple[str, ...]
-    module_level: bool  # False inside a function body
-    function: str  # the enclosing function's name, "" at module level
+    module_level: bool  # False inside a function body or an ``if TYPE_CHECKING:`` block
+    function: str  # the enclosing function's name ("TYPE_CHECKING" there), "" at module level
     line: int
 
 
@@ -42,6 +42,8 @@ def _imports(path: Path) -> list[Import]:
     def visit(node: ast.AST, function: str) -> None:
         for child in ast.iter_child_nodes(node):
             inner = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else function
+            if isinstance(child, ast.If) and isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING":
+                inner = "TYPE_CHECKING"  # for the type checker only: never run
             if isinstance(child, ast.Import):
                 for alias in child.names:
                     found.append(Import(name, alias.name, (), not function, function, child.lineno))
@@ -126,3 +128,16 @@ def test_no_module_imports_a_private_name_of_another_module_of_the_package() -> 
 @pytest.mark.parametrize("module", ["ollama_nb._reply", "ollama_nb._reply_state"])
 def test_the_reply_never_imports_the_client(module: str) -> None:
     assert [_where(i) for i in ALL_IMPORTS if i.importer == module and i.target == "ollama_nb._client"] == []
+
+
+#: Modules still over the limit, each with the branch that splits it (remove the entry at merge).
+_SPLIT_ELSEWHERE = {"_markdown.py": "split on branch oneoutput (issue 13)"}
+
+
+def test_no_module_is_over_about_400_lines() -> None:
+    sizes = {
+        str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert sizes["_tools/_schema.py"] > 0  # the walk sees the packages too
+    assert {p: n for p, n in sizes.items() if n > 420 and p not in _SPLIT_ELSEWHERE} == {}

@@ -221,8 +221,9 @@ def test_line_magic_assignment_returns_the_text(ip: InteractiveShell) -> None:
 
 
 def test_subcommands_models_history_timings_reset_save_load(ip: InteractiveShell, tmp_path: Any, capsys: Any) -> None:
-    assert run(ip, "%ollama models").success
+    assert run(ip, "found = %ollama models").success
     assert "llama3.2:latest" in capsys.readouterr().out
+    assert "llama3.2:latest" in [m.name for m in ip.user_ns["found"]]
     run(ip, "%ollama_chat hello")
     run(ip, "%ollama history")
     assert "hello" in capsys.readouterr().out
@@ -235,8 +236,18 @@ def test_subcommands_models_history_timings_reset_save_load(ip: InteractiveShell
     assert ollama_nb.get_session().turns == []
     run(ip, f"%ollama load {path}")
     assert ollama_nb.get_session().history[0]["content"] == "hello"
-    for sub in ("config", "help", "show llama3.2", "ps"):
-        assert run(ip, f"%ollama {sub}").success, sub
+    capsys.readouterr()
+    assert run(ip, "%ollama config").success
+    assert "OllamaMagics.model" in capsys.readouterr().out
+    assert run(ip, "%ollama help").success
+    assert "%ollama pull NAME" in capsys.readouterr().out
+    assert run(ip, "d = %ollama show llama3.2").success
+    details = ip.user_ns["d"]
+    assert (details.name, details.context_length, details.capabilities) == ("llama3.2", 8192, ("completion", "tools"))
+    assert "8192" in capsys.readouterr().out
+    assert run(ip, "loaded = %ollama ps").success
+    assert [m.name for m in ip.user_ns["loaded"]] == ["llama3.2:latest"]  # the chat above loaded it
+    assert "llama3.2:latest" in capsys.readouterr().out
 
 
 def test_pull_subcommand_ends_with_success_and_a_missing_model_fails_short(ip: InteractiveShell, capsys: Any) -> None:

@@ -51,25 +51,52 @@ def test_an_unknown_parameter_of_a_client_call_is_a_type_error_naming_it() -> No
         ollama_nb.Client().chat("m", [], temprature=0.2)
 
 
+#: A value for every parameter the two requests share; a new field must be added here (the test
+#: below checks it), and is then proven to reach the wire from every caller with no other change.
+SHARED_SAMPLES: dict[str, Any] = {
+    "format": "json",
+    "keep_alive": "7m",
+    "options": {"seed": 3},
+    "think": "max",
+    "truncate": False,
+    "shift": False,
+    "logprobs": True,
+    "top_logprobs": 2,
+}
+
+
+def test_the_samples_cover_every_shared_request_parameter() -> None:
+    shared = ChatRequest.parameter_names() & GenerateRequest.parameter_names()
+    assert set(SHARED_SAMPLES) == shared
+
+
 @pytest.mark.parametrize("endpoint", ["chat", "generate"])
 def test_every_request_field_reaches_the_wire_from_the_client_and_the_session(simulator: Simulator, endpoint: str) -> None:
-    """Adding a field to the request is all it takes: Client and Session pass it on by name."""
-    cls = ChatRequest if endpoint == "chat" else GenerateRequest
-    values = {"keep_alive": "7m", "think": False, "format": "json", "options": {"seed": 3}}
+    """Adding a field to the request is all it takes: Client, AsyncClient and Session pass it on by name."""
+    values = dict(SHARED_SAMPLES)
+    session_values = {k: v for k, v in values.items() if k != "options"}  # Session takes options as keywords
     client = ollama_nb.Client(simulator.url)
-    session = Session(model="llama3.2", host=simulator.url)
+    session = Session(model="qwen3", host=simulator.url)
+
+    async def via_async_client() -> None:
+        async with ollama_nb.AsyncClient(simulator.url) as aclient:
+            if endpoint == "chat":
+                await (await aclient.chat("qwen3", [{"role": "user", "content": "x"}], **values)).aread()
+            else:
+                await (await aclient.generate("qwen3", "x", **values)).aread()
+
     if endpoint == "chat":
-        client.chat("llama3.2", [{"role": "user", "content": "x"}], **values).read()
-        session.chat("x", **{k: v for k, v in values.items() if k != "options"}, seed=3).read()
+        client.chat("qwen3", [{"role": "user", "content": "x"}], **values).read()
+        session.chat("x", **session_values, seed=3).read()
     else:
-        client.generate("llama3.2", "x", **values).read()
-        session.generate("x", **{k: v for k, v in values.items() if k != "options"}, seed=3).read()
+        client.generate("qwen3", "x", **values).read()
+        session.generate("x", **session_values, seed=3).read()
+    asyncio.run(via_async_client())
     sent = [r.body for r in simulator.requests if r.path == f"/api/{endpoint}"]
-    assert len(sent) == 2
+    assert len(sent) == 3
     for body in sent:
         assert body is not None
-        for name in ("keep_alive", "think", "format", "options"):
-            assert body[name] == values[name], (cls.__name__, name)
+        assert {name: body[name] for name in values} == values
 
 
 def test_session_chat_normalises_a_dataclass_format_in_plain_python(simulator: Simulator) -> None:
@@ -168,3 +195,17 @@ def test_use_host_closes_the_clients_it_drops(simulator: Simulator) -> None:
 
 async def _aclient_of(session: Session) -> Any:
     return session.aclient
+
+
+def test_a_chunk_without_a_line_has_an_empty_raw_that_cannot_be_changed() -> None:
+    first, second = ollama_nb.Chunk(), ollama_nb.Chunk()
+    assert first.raw == {} and second.raw == {}
+    with pytest.raises(TypeError):
+        first.raw["x"] = 1  # type: ignore[index]  # one shared default that nobody can change
+
+
+def test_interrupted_is_in_the_documented_tree_and_the_view_reexports_it() -> None:
+    from ollama_nb import _errors, view
+
+    assert issubclass(ollama_nb.Interrupted, ollama_nb.OllamaError) and view.Interrupted is ollama_nb.Interrupted
+    assert "Interrupted" in (_errors.__doc__ or "") and "ReplyNotReadError" in (_errors.__doc__ or "")

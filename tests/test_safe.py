@@ -122,12 +122,14 @@ def test_notes_and_footer_escape_tool_names_arguments_results_and_model_names() 
     result = SimpleNamespace(error=None, content=PAYLOAD + "\nsecond line", call=call)
     failed = SimpleNamespace(error=PAYLOAD, content="", call=call)
     reply = SimpleNamespace(model=PAYLOAD, timing=SimpleNamespace(summary=lambda: "first token 0.1 s"),
-                            stopped=True, error=None, done_reason=None)  # fmt: skip
+                            stopped=True, error=None, done_reason=None,
+                            remote_model=PAYLOAD, remote_host="https://ollama.com:443")  # fmt: skip
     shown = [tool_call_note(call), tool_result_note(result), tool_result_note(failed), footer_markdown(reply)]  # type: ignore[arg-type]
     assert problems_in([{"text/markdown": s} for s in shown]) == {}
     rendered = render(shown)
     assert f"{PAYLOAD}(q={PAYLOAD!r}, n=1)" in visible_text(rendered[0])
     assert "<strong>stopped</strong>" in rendered[3] and PAYLOAD in visible_text(rendered[3])
+    assert f"via {PAYLOAD} at https://ollama.com:443" in visible_text(rendered[3])  # the remote model is server text
 
 
 def test_history_shows_tool_calls_and_results_and_keeps_code_line_breaks() -> None:

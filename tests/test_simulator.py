@@ -338,20 +338,17 @@ def test_echo_markdown_html_and_length_directives(client: httpx.Client) -> None:
 def test_tokens_directive_gives_exactly_n_chunks_even_100000(simulator: Simulator) -> None:
     _, chunks = raw_post(simulator, "/api/chat", chat_body("[[tokens=7]]"))
     assert len(chunks) == 8
-    started = time.monotonic()
     _, chunks = raw_post(simulator, "/api/generate", {"model": "m", "prompt": "[[tokens=100000]]"})
     assert len(chunks) == 100_001 and json.loads(chunks[-1])["eval_count"] == 100_000
-    assert time.monotonic() - started < 10
+    # (how fast is bench/'s business: bench/run.py --only streams)
 
 
 def test_delay_directive_and_tokens_per_second_pace_the_stream(client: httpx.Client, simulator: Simulator) -> None:
-    started = time.monotonic()
-    stream_lines(client, "/api/chat", chat_body("[[tokens=5]] [[delay=0.03]]"))
-    assert time.monotonic() - started >= 4 * 0.03
+    # lower bounds from the server's own stats: a loaded machine only makes them larger
+    lines = stream_lines(client, "/api/chat", chat_body("[[tokens=5]] [[delay=0.03]]"))
+    assert json.loads(lines[-1])["eval_duration"] >= 4 * 0.03 * 1e9
     simulator.tokens_per_second = 100
-    started = time.monotonic()
     lines = stream_lines(client, "/api/generate", {"model": "m", "prompt": "[[tokens=6]]"})
-    assert time.monotonic() - started >= 5 * 0.01
     assert json.loads(lines[-1])["eval_duration"] >= 5 * 0.01 * 1e9
 
 
@@ -484,17 +481,16 @@ def test_go_base64_error_positions() -> None:
 
 
 # --- connections, events, lifecycle -------------------------------------------------------------
-def test_client_closing_mid_stream_is_noticed_within_milliseconds(client: httpx.Client,
-                                                                  simulator: Simulator) -> None:
-    with client.stream("POST", "/api/chat", json=chat_body("[[tokens=200]] [[delay=0.02]]")) as response:
-        lines = response.iter_lines()
-        for _ in range(3):
-            next(lines)
+def test_client_closing_mid_stream_is_noticed_while_the_server_waits_between_tokens(
+    client: httpx.Client, simulator: Simulator
+) -> None:
+    # The second token is due 60 s after the first: a server that noticed the close only when it
+    # next wrote would record nothing within the 30 s wait below (no clock is asserted on).
+    with client.stream("POST", "/api/chat", json=chat_body("[[tokens=3]] [[delay=60]]")) as response:
+        next(response.iter_lines())
         response.close()
-        closed_at = time.monotonic()
-    event = simulator.wait_for("disconnect", timeout=2)
-    assert event.path == "/api/chat" and 3 <= event.lines_sent < 201
-    assert event.time - closed_at < 0.1
+    event = simulator.wait_for("disconnect", timeout=30)
+    assert event.path == "/api/chat" and event.lines_sent == 1
 
 
 def test_disconnect_at_full_speed_stops_generation(simulator: Simulator) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from wire_fixtures import METRICS, adopt, catalogue, chat, fixture, go_body, http_client, post, with_prompt
+from wire_fixtures import CHAT_SCRIPT, METRICS, adopt, catalogue, chat, fixture, go_body, http_client, post, with_prompt
 
 from ollama_nb.simulator import Simulator
 from ollama_nb.simulator._directives import ScriptToken
@@ -33,16 +33,6 @@ def client(simulator: Simulator) -> Iterator[httpx.Client]:
 
 
 # --- logprobs -------------------------------------------------------------------------------
-CHAT_SCRIPT = (
-    '[[script=[{"token": "<b>", "logprob": -0.1053, "top": [{"token": "<b>", "logprob": -0.1053},'
-    ' {"token": "<strong>", "logprob": -2.3026}]},'
-    ' {"token": "Hi", "logprob": -2.3841855e-7, "top": [{"token": "Hi", "logprob": -2.3841855e-7},'
-    ' {"token": "hi", "logprob": -15.31}]},'
-    ' {"token": "</b>", "logprob": -0.0009, "top": [{"token": "</b>", "logprob": -0.0009},'
-    ' {"token": "!", "logprob": -7.25}]}]]]'
-)
-
-
 def test_chat_logprobs_stream_is_the_derived_fixture_byte_for_byte(client: httpx.Client) -> None:
     # adopted: created_at and the six metrics; tokens, logprobs, bytes, top_logprobs and escaping are ours
     prompt = "Reply with the word hi in bold HTML"

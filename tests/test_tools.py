@@ -364,11 +364,16 @@ def test_dataclass_and_typeddict_parameters_become_nested_objects() -> None:
     }
 
 
-def test_schema_is_json_serialisable() -> None:
+def test_schema_is_plain_json_that_survives_a_round_trip_unchanged() -> None:
     def f(color: Color, where: Point, tags: list[str] | None = None) -> None:
         """F."""
 
-    json.dumps(tool_schema(f))
+    schema = tool_schema(f)
+    # equal after a JSON round trip: no tuples, Enum members or other Python-only values inside
+    assert json.loads(json.dumps(schema)) == schema
+    props = schema["function"]["parameters"]["properties"]
+    assert props["color"]["enum"] == ["red", "green"] and all(type(v) is str for v in props["color"]["enum"])
+    assert props["tags"] == {"type": "array", "items": {"type": "string"}}
 
 
 def test_future_annotations_module_hints_resolve() -> None:

@@ -16,11 +16,20 @@ import httpx
 
 from ollama_nb.simulator import Simulator
 
-__all__ = ["METRICS", "adopt", "catalogue", "chat", "fixture", "go_body", "http_client", "post", "with_prompt"]
+__all__ = ["CHAT_SCRIPT", "METRICS", "adopt", "catalogue", "chat", "fixture", "go_body", "http_client", "post", "with_prompt"]
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ollama_2026"
 METRICS = ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count",
            "eval_duration")
+#: ``[[script=...]]`` giving the tokens, logprobs and alternatives of derived_wire_chat_stream_logprobs.ndjson.
+CHAT_SCRIPT = (
+    '[[script=[{"token": "<b>", "logprob": -0.1053, "top": [{"token": "<b>", "logprob": -0.1053},'
+    ' {"token": "<strong>", "logprob": -2.3026}]},'
+    ' {"token": "Hi", "logprob": -2.3841855e-7, "top": [{"token": "Hi", "logprob": -2.3841855e-7},'
+    ' {"token": "hi", "logprob": -15.31}]},'
+    ' {"token": "</b>", "logprob": -0.0009, "top": [{"token": "</b>", "logprob": -0.0009},'
+    ' {"token": "!", "logprob": -7.25}]}]]]'
+)
 _VALUE = rb'("(?:[^"\\]|\\.)*"|\[[^\]]*\]|-?[0-9][0-9.eE+-]*|true|false|null)'
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from IPython.core.interactiveshell import InteractiveShell
+
 from ._magics import OllamaMagics, ReplyText
 from ._rewrite import rewrite_cell, run_magic
 
@@ -13,7 +15,7 @@ __all__ = ["OllamaMagics", "ReplyText", "load_ipython_extension", "run_magic", "
 _saved_custom_exc: dict[int, tuple[Any, Any]] = {}
 
 
-def _short_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
+def _short_error(shell: InteractiveShell, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
     """Show an OllamaError as its one- to three-line message, not a traceback."""
     lines = str(value).splitlines() or [etype.__name__]
     stb = [f"\x1b[0;31m{etype.__name__}\x1b[0m: {lines[0]}", *lines[1:]]
@@ -32,7 +34,7 @@ def _warm_up() -> None:
         pass
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: InteractiveShell) -> None:
     from .._errors import OllamaError
 
     if "OllamaMagics" in ipython.magics_manager.registry:
@@ -45,7 +47,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.set_custom_exc((OllamaError,), _short_error)
 
 
-def unload_ipython_extension(ipython: Any) -> None:
+def unload_ipython_extension(ipython: InteractiveShell) -> None:
     registry = ipython.magics_manager.registry
     magics = registry.pop("OllamaMagics", None)
     if magics is not None:

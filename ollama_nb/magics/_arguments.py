@@ -7,6 +7,7 @@ eaten by shell-style splitting.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
@@ -17,7 +18,7 @@ from IPython.core.error import UsageError
 _VALUE = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|\S+)""")
 
 
-def split_line(parser: Any, line: str) -> tuple[list[str], str]:
+def split_line(parser: argparse.ArgumentParser, line: str) -> tuple[list[str], str]:
     """Split ``line`` into option tokens and the message that follows them.
 
     Example:
@@ -39,7 +40,7 @@ def split_line(parser: Any, line: str) -> tuple[list[str], str]:
             break  # "-5 °C outside?" is a message, not an option
         tokens.append(token)
         rest = rest[len(token):]
-        if "=" not in token and action.nargs != 0 and not (action.nargs == "?" and not _looks_like_value(rest)):
+        if "=" not in token and action.nargs != 0 and not (action.nargs == "?" and not _looks_like_value(action, rest)):
             match = _VALUE.match(rest)
             if match is None:
                 raise UsageError(f"option {name} needs a value; see %{parser.prog}?")
@@ -50,12 +51,22 @@ def split_line(parser: Any, line: str) -> tuple[list[str], str]:
     return tokens, rest
 
 
-def _looks_like_value(rest: str) -> bool:
+#: Words taken as the value of an option with an optional value (``--think high``); any other word
+#: starts the message. A level the model defines is given as ``--think=NAME``.
+THINK_WORDS = frozenset({"low", "medium", "high", "max", "true", "false"})
+
+
+def _looks_like_value(action: argparse.Action, rest: str) -> bool:
+    """Whether the next word of a line magic is the value of ``action`` (an optional value)."""
     word = rest.strip().split(None, 1)[0] if rest.strip() else ""
-    return word.lower() in {"low", "medium", "high", "max", "true", "false"}
+    if action.type is int:
+        return word.isdigit()
+    return word.lower() in THINK_WORDS
 
 
-def parse(parser: Any, line: str, *, message: bool, expand: Callable[[str], str] | None = None) -> tuple[Any, str]:
+def parse(
+    parser: argparse.ArgumentParser, line: str, *, message: bool, expand: Callable[[str], str] | None = None
+) -> tuple[argparse.Namespace, str]:
     """Parse options (UsageError on bad ones); return ``(args, message_text)``.
 
     ``expand`` (IPython's ``$name``/``{name}`` expansion) applies to the options only: the message
@@ -81,7 +92,7 @@ def option_value(text: str) -> Any:
         return text
 
 
-def options_from(args: Any) -> dict[str, Any]:
+def options_from(args: argparse.Namespace) -> dict[str, Any]:
     """Ollama ``options`` from the parsed arguments."""
     options: dict[str, Any] = {}
     for pair in args.option or ():

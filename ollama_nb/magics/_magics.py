@@ -39,8 +39,20 @@ def _prompt_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--num-predict", dest="num_predict", type=int, help="most tokens to generate"),
         argument("--option", action="append", metavar="KEY=VALUE", help="any Ollama option; repeatable"),
         argument("--format", help="'json', or the name of a JSON-schema dict in the namespace"),
-        argument("--think", nargs="?", const=True, default=None, metavar="LEVEL", help="show the model's thinking (optionally low|medium|high)"),
+        argument(
+            "--think", nargs="?", const=True, default=None, metavar="LEVEL",
+            help="show the model's thinking, optionally at a LEVEL: low, medium, high, max "
+            "(--think=NAME for a level the model defines)",
+        ),
         argument("--no-think", dest="think", action="store_false", help="ask a thinking model not to think"),
+        argument(
+            "--logprobs", nargs="?", const=0, type=int, default=None, metavar="N",
+            help="ask for each token's log-probability, and N alternatives (0-20); see reply.logprobs",
+        ),
+        argument(
+            "--no-truncate", dest="truncate", action="store_false", default=None,
+            help="ask Ollama not to cut or shift a prompt that does not fit the context (an error instead)",
+        ),
         argument("--keep-alive", dest="keep_alive", help="how long the model stays loaded, e.g. 5m"),
         argument("--image", action="append", metavar="PATH", help="attach an image; repeatable"),
         argument("--host", help="Ollama address (default: OLLAMA_HOST or 127.0.0.1:11434)"),
@@ -48,6 +60,9 @@ def _prompt_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--no-interpolate", dest="interpolate", action="store_false", help="send {braces} as typed"),
         argument("--plain", action="store_true", help="plain text instead of Markdown"),
         argument("--html", action="store_true", help="render raw HTML from the model (unsafe; off by default)"),
+        # the record (issue 10)
+        argument("--cache", action="store_true", default=None, help="answer an identical request from the record, without asking Ollama (default: %%config OllamaMagics.cache)"),
+        argument("--no-cache", dest="cache", action="store_false", help="always ask Ollama"),
     ]
     for decorate in reversed(decorators):
         func = decorate(func)
@@ -93,6 +108,9 @@ class OllamaMagics(Magics):
     session = Unicode("default", help="Name of the session the magics use.").tag(config=True)
     plain = Bool(False, help="Show replies as plain text instead of Markdown.").tag(config=True)
     allow_html = Bool(False, help="Render raw HTML in model output (unsafe: off by default).").tag(config=True)
+    # the record (issue 10)
+    db = Unicode("", help="The record's SQLite file; empty: OLLAMA_NB_DB, else the user's data folder; 'off': no record.").tag(config=True)
+    cache = Bool(False, help="Answer identical requests from the record instead of asking Ollama again.").tag(config=True)
 
     # -- the magics ----------------------------------------------------------------------------
     @magic_arguments()
@@ -103,7 +121,7 @@ class OllamaMagics(Magics):
         """%%ollama [options] — the cell is one prompt to /api/generate, streamed into the cell.
 
         As a line magic: %ollama models | history | timings | reset | save PATH | load PATH |
-        pull NAME | show NAME | ps | config | help.
+        log | resume NAME | export NAME PATH | pull NAME | show NAME | ps | config | help.
         """
         if cell is None:
             from ._subcommands import run_subcommand
@@ -154,6 +172,12 @@ class OllamaMagics(Magics):
             extra["think"] = True if args.think == "true" else False if args.think == "false" else args.think
         if args.keep_alive:
             extra["keep_alive"] = args.keep_alive
+        if args.logprobs is not None:
+            extra["logprobs"] = True
+            if args.logprobs:
+                extra["top_logprobs"] = args.logprobs
+        if args.truncate is False:
+            extra["truncate"] = False
         if args.image:
             extra["images"] = [os.path.expanduser(p) for p in args.image]
         if args.format:
@@ -164,6 +188,7 @@ class OllamaMagics(Magics):
             session.system = args.system
         if kind == "chat" and getattr(args, "tools", None):
             extra["tools"] = self._tools(args.tools)
+        extra["cache"] = self.cache if args.cache is None else args.cache  # the record (issue 10)
         return MagicCall(kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model])
 
     def session_for(self, args: argparse.Namespace) -> Session:
@@ -173,6 +198,9 @@ class OllamaMagics(Magics):
             session.use_host(host)
         if not session.system and self.system:
             session.system = self.system
+        # the record (issue 10): where it is, and which notebook this kernel runs
+        session.use_record(self.db or None)
+        session.notebook = self.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME") or None
         return session
 
     def _available_models(self, session: Session) -> list[str]:
@@ -189,7 +217,10 @@ class OllamaMagics(Magics):
             raise UsageError(f"--format takes 'json' or the name of a JSON-schema dict; {value!r} is not defined.")
         from .._structured import format_value
 
-        return format_value(found)
+        try:
+            return format_value(found)  # checked now, so a bad value is a usage error, not a traceback
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"--format {value}: {exc}") from None
 
     def _tools(self, names: str) -> list[Callable[..., Any]]:
         tools = []
@@ -230,13 +261,16 @@ class OllamaMagics(Magics):
 
         Several models (``-m a,b``) run one after another here.
         """
-        from ..view import stream_sync
+        from ..view import Interrupted, stream_sync
 
         result = None
         for model in call.models:
             reply = self._start_sync(call, model)
             try:
                 stream_sync(reply, self._view(call, reply, model))
+            except Interrupted:
+                call.session.note_interrupted(reply)  # the record (issue 10)
+                raise
             finally:
                 result = self.conclude(call, reply)
         return result
@@ -247,7 +281,9 @@ class OllamaMagics(Magics):
         The cell is only the magic, so the view may clear its outputs at the end (``owns_cell``),
         except after another answer in the same cell.
         """
-        from ..view import SideBySideView, abort_held_requests, side_by_side_available, stream_many_async, ui_poller
+        from ..view import (
+            Interrupted, SideBySideView, abort_held_requests, side_by_side_available, stream_many_async, ui_poller,
+        )
 
         if len(call.models) > 1 and not side_by_side_available():
             for index, model in enumerate(call.models):
@@ -268,6 +304,12 @@ class OllamaMagics(Magics):
             async with ui_poller() as poll:
                 try:
                     await stream_many_async(replies, view, poll=poll)
+                except Interrupted:
+                    for reply in replies:
+                        call.session.note_interrupted(reply)  # the record (issue 10)
+                    if poll is not None:
+                        abort_held_requests(self.shell)
+                    raise
                 except Exception:
                     if poll is not None:
                         abort_held_requests(self.shell)
@@ -277,7 +319,14 @@ class OllamaMagics(Magics):
         return results[0] if len(results) == 1 else None
 
     def conclude(self, call: MagicCall, reply: BaseReply) -> ReplyText:
-        """Store ``-o VAR`` (partial text too: nothing received is lost) and build the result."""
+        """Store ``-o VAR`` (partial text too: nothing received is lost) and build the result.
+
+        With ``--logprobs`` the tokens, shaded by probability, follow as an output of their own.
+        """
+        if call.extra.get("logprobs") and reply.logprobs:
+            from ..view import show_logprobs
+
+            show_logprobs(reply)
         text = ReplyText(reply.partial_text())
         text.reply = reply
         if call.args.output:

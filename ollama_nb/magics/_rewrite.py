@@ -4,7 +4,7 @@ Magics are synchronous functions, so a magic cell blocks the kernel and a widget
 it ends. An input transformer (in ``input_transformers_cleanup``, before IPython's own ``%%``
 transform) rewrites a cell that *is* an ollama magic into one top-level ``await`` of
 :func:`run_magic`; ipykernel and IPython then run it as an async cell (measured on ipykernel 6.29
-and 7.4; see shared/stop-button.md).
+and 7.4; see docs/stopping.md).
 
 The rewrite is skipped (the ordinary synchronous magic runs; interrupt still stops it) when
 autoawait is off, the loop runner is not asyncio, or the transform is called from inside running
@@ -22,7 +22,12 @@ import re
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from ._magics import OllamaMagics
 
 _CELL_MAGIC = re.compile(r"^%%(ollama|ollama_chat)(?=\s|$)(.*)$")
 _LINE_MAGIC = re.compile(r"^%(ollama_chat)(?=\s|$)(.*)$")
@@ -77,7 +82,7 @@ def rewrite_cell(lines: list[str]) -> list[str]:
 rewrite_cell.has_side_effects = True  # type: ignore[attr-defined]  # keep check_complete away
 
 
-def _magics() -> Any:
+def _magics() -> OllamaMagics:
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -102,7 +107,7 @@ class _sigint_cancels_task:
     """Outside a kernel (terminal IPython runs async cells with run_until_complete), Ctrl-C must
     cancel the cell's task instead of escaping the loop and leaving the stream open."""
 
-    def __init__(self, shell: Any) -> None:
+    def __init__(self, shell: InteractiveShell) -> None:
         self._active = getattr(shell, "kernel", None) is None and threading.current_thread() is threading.main_thread()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous: Any = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 from .._errors import Interrupted
 from .._safe import SafeHtml, SafeMarkdown
 from ._consume import abort_held_requests, stream_async, stream_many_async, stream_sync, ui_poller
-from ._logprobs import logprobs_html
+from ._logprobs import logprobs_bundle, logprobs_html, show_logprobs
 from ._outputs import html_bundle, markdown_bundle, show_markdown
 from ._progress import show_pull
 from ._side_by_side import SideBySideView, side_by_side_available
@@ -34,10 +34,12 @@ __all__ = [
     "StreamView",
     "abort_held_requests",
     "html_bundle",
+    "logprobs_bundle",
     "logprobs_html",
     "make_view",
     "markdown_bundle",
     "markdown_table",
+    "show_logprobs",
     "show_markdown",
     "show_pull",
     "side_by_side_available",

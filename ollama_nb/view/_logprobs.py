@@ -25,9 +25,11 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .._reply import BaseReply
 from .._safe import SafeHtml
+from ._outputs import html_bundle
 
-__all__ = ["logprobs_html", "token_probability"]
+__all__ = ["logprobs_bundle", "logprobs_html", "logprobs_summary", "show_logprobs", "token_probability"]
 
 _CONTAINER = ("font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: pre-wrap; "
               "line-height: 1.7; overflow-wrap: anywhere")
@@ -114,3 +116,28 @@ def logprobs_html(tokens: Iterable[Any]) -> SafeHtml:
             "hover a token for its alternatives") if spans else "no tokens"
     page = SafeHtml.trusted('<div style="{}">{}<div style="{}">{}</div></div>')
     return page.format(SafeHtml.escape(_CONTAINER), SafeHtml.trusted("").join(spans), SafeHtml.escape(_NOTE), SafeHtml.escape(note))
+
+
+def logprobs_summary(reply: BaseReply, *, least: int = 3) -> str:
+    """One plain line for ``text/plain`` (terminals, -o untouched): the token count and the least likely.
+
+    Example:
+        >>> logprobs_summary(reply)   # doctest: +SKIP
+        '[logprobs] 3 tokens · least likely: "</b>" 99.9%, "<b>" 90.0%, "Hi" 100.0%'
+    """
+    tokens = reply.logprobs
+    ranked = sorted(tokens, key=lambda t: t.logprob)[:least]
+    shown = ", ".join(f"{_shown(t.token)} {_percent(token_probability(t.logprob))}" for t in ranked)
+    return f"[logprobs] {len(tokens)} token{'s' if len(tokens) != 1 else ''}" + (f" · least likely: {shown}" if shown else "")
+
+
+def logprobs_bundle(reply: BaseReply) -> dict[str, str]:
+    """The reply's tokens shaded (``text/html``, escaped, no JavaScript) with a one-line ``text/plain``."""
+    return html_bundle(logprobs_html(reply.logprobs), logprobs_summary(reply))
+
+
+def show_logprobs(reply: BaseReply) -> None:
+    """Display :func:`logprobs_bundle` as an output of its own (saved in the notebook, renders on GitHub)."""
+    from IPython.display import display
+
+    display(logprobs_bundle(reply), raw=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from typing import Iterable
 
 from .._catalog import PullProgress
 from .._errors import Interrupted

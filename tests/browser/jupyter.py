@@ -1,6 +1,6 @@
 """Drive a real JupyterLab 4 / Notebook 7 in headless Debian Chromium (sync Playwright).
 
-Facts this harness relies on were measured first; see /work/shared/stop-button.md.
+Facts this harness relies on were measured first; see docs/stopping.md.
 
     with jupyter_server() as server, chromium() as browser:
         server.write_notebook("x.ipynb", ["import ollama_nb"], kernel="onb-k6")
