@@ -22,6 +22,9 @@ from ._kernel import Cell, Kernel, magic_cell, raw_cell, setup_code
 
 KERNELS = ("onb-k6", "onb-k7")
 E2E_PROMPT = "Write a long essay about rivers. [[tokens=5000]]"
+#: The Markdown shapes a model writes at length (the simulator's [[shape=NAME]]), paced at 2,000 tokens/s.
+SHAPES = ("paragraph", "paragraphs", "code", "list", "nested-list", "table", "quote")
+SHAPE_PROMPT = "Write at length. [[shape={shape}]] [[tokens=4000]] [[delay=0.0005]]"
 TTFT_PROMPT = "Say hello. [[tokens=40]] [[delay=0.005]]"
 MARKER = "simulated"  # every simulated reply starts with "*(simulated reply)*"; prompts never contain it
 
@@ -58,6 +61,28 @@ def _e2e_sample(kernel: Kernel, code: str, size: int) -> Sample:
     }
 
 
+def _outputs_left(cell: Cell) -> int:
+    """How many outputs the cell ends with (clear_output and display updates applied)."""
+    count = 0
+    for m in cell.messages:
+        if m.msg_type == "clear_output":
+            count = 0
+        elif m.msg_type in ("display_data", "execute_result", "stream", "error"):
+            count += 1
+    return count
+
+
+def _shape_sample(kernel: Kernel, shape: str, size: int) -> dict[str, Any]:
+    cell = kernel.run(magic_cell(SHAPE_PROMPT.format(shape=shape)), timeout=300)
+    return {
+        "reply_bytes": size,
+        "iopub_bytes": cell.iopub_bytes,
+        "iopub_per_reply_byte": cell.iopub_bytes / size,
+        "display_msgs": cell.count("display_data") + cell.count("update_display_data"),
+        "outputs_left": _outputs_left(cell),
+    }
+
+
 def _ttft_sample(kernel: Kernel, code: str) -> Sample:
     cell = kernel.run(code, timeout=120)
     return {"ttft_s": _first_text(cell), "wall_s": cell.wall_s}
@@ -81,7 +106,7 @@ def _ttft_diagnostic(kernel: Kernel, code: str) -> Sample:
         kernel.run(_RESTORE_INTERVAL)
 
 
-def bench_one_kernel(name: str, sim: SimProcess, size: int, *, quick: bool) -> dict[str, Any]:
+def bench_one_kernel(name: str, sim: SimProcess, size: int, *, quick: bool, shape_sizes: dict[str, int]) -> dict[str, Any]:
     with Kernel(name) as kernel:
         kernel.run(setup_code(sim.url, MODEL))
         warm = "Warm up. [[tokens=200]]"
@@ -104,6 +129,8 @@ def bench_one_kernel(name: str, sim: SimProcess, size: int, *, quick: bool) -> d
              (DIAGNOSTIC, lambda: _ttft_diagnostic(kernel, magic_cell(TTFT_PROMPT)))],
             rounds_ttft, warmup=1,
         )
+        log(f"kernel {name}: iopub traffic per Markdown shape ({len(SHAPES)} shapes, one run each)")
+        shapes = {shape: _shape_sample(kernel, shape, shape_sizes[shape]) for shape in SHAPES}
     keys = ["wall_s", "iopub_bytes", "iopub_per_reply_byte", "iopub_msgs", "update_display_data",
             "updates_per_s", "output_msgs_per_s", "comm_msgs", "display_bytes", "comm_bytes", "ttft_s"]
     e2e_summary = summarize(e2e, "raw httpx", keys)
@@ -112,14 +139,22 @@ def bench_one_kernel(name: str, sim: SimProcess, size: int, *, quick: bool) -> d
     added_diagnostic = paired_difference(ttft, DIAGNOSTIC, "raw httpx", "ttft_s")
     wall_ratio = e2e_summary["%%ollama"]["wall_s"]["ratio"]
     iopub = e2e_summary["%%ollama"]["iopub_per_reply_byte"]["median"]
+    worst_shape = max(s["iopub_per_reply_byte"] for s in shapes.values())
     return {
         "reply_bytes": size,
         "e2e": {"prompt": E2E_PROMPT, "rounds": rounds, "contenders": e2e_summary},
+        "shapes": {"prompt": SHAPE_PROMPT, "results": shapes},
         "ttft": {"prompt": TTFT_PROMPT, "rounds": rounds_ttft, "contenders": ttft_summary, "added_s": added,
                  "added_s_diagnostic": added_diagnostic},
         "checks": {
             "wall_vs_raw": {"value": wall_ratio, "target": f"<= {TARGET_WALL}", "met": wall_ratio is not None and wall_ratio <= TARGET_WALL},
             "iopub_vs_reply": {"value": iopub, "target": f"<= {TARGET_IOPUB}", "met": iopub is not None and iopub <= TARGET_IOPUB},
+            "iopub_vs_reply_every_shape": {"value": worst_shape, "target": f"<= {TARGET_IOPUB}", "met": worst_shape <= TARGET_IOPUB},
+            "one_output_every_shape": {
+                "value": max(s["outputs_left"] for s in shapes.values()),
+                "target": "2 (answer, footer)",
+                "met": all(s["outputs_left"] == 2 for s in shapes.values()),
+            },
             "ttft_added": {"value": added, "target": f"<= {TARGET_TTFT_ADDED}", "met": added is not None and added <= TARGET_TTFT_ADDED},
         },
     }
@@ -127,10 +162,11 @@ def bench_one_kernel(name: str, sim: SimProcess, size: int, *, quick: bool) -> d
 
 def bench_kernel(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
     size = reply_size(sim.url, E2E_PROMPT)
+    shape_sizes = {shape: reply_size(sim.url, SHAPE_PROMPT.format(shape=shape)) for shape in SHAPES}
     out: dict[str, Any] = {"kernels": {}}
     for name in KERNELS:
         try:
-            out["kernels"][name] = bench_one_kernel(name, sim, size, quick=quick)
+            out["kernels"][name] = bench_one_kernel(name, sim, size, quick=quick, shape_sizes=shape_sizes)
         except Exception as exc:
             import traceback
 

@@ -83,6 +83,8 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         for key, label, target_text, fmt in (
             ("wall_vs_raw", "wall time / raw httpx", "≤ 2x", _x),
             ("iopub_vs_reply", "iopub bytes / reply size", "≤ 5x", _x),
+            ("iopub_vs_reply_every_shape", "iopub bytes / reply size, worst Markdown shape", "≤ 5x", _x),
+            ("one_output_every_shape", "outputs a long answer ends with, every shape", "2 (answer, footer)", lambda v: f"{v}"),
             ("ttft_added", "time to first token added over raw httpx", "≤ 20 ms", _ms),
         ):
             c = k["checks"].get(key)
@@ -174,6 +176,19 @@ def _kernel(area: dict[str, Any]) -> list[str]:
         rows.append([name, _ms(c["raw httpx"]["ttft_s"]["median"]), _ms(c["%%ollama"]["ttft_s"]["median"]),
                      _ms(t["added_s"]), _x(c["%%ollama"]["ttft_s"]["ratio"]),
                      _ms(c[diag]["ttft_s"]["median"]) if diag else "–", _ms(t.get("added_s_diagnostic"))])
+    shaped = {name: k["shapes"] for name, k in area["kernels"].items() if "shapes" in k}
+    if shaped:
+        prompt = next(iter(shaped.values()))["prompt"]
+        lines += [f"Display traffic per Markdown shape (prompt `{prompt}`; one run each): iopub bytes against the "
+                  "reply's UTF-8 bytes, and the outputs the cell ends with (clear_output and updates applied).", ""]
+        shape_rows = []
+        for name, part in shaped.items():
+            for shape, r in part["results"].items():
+                shape_rows.append([name, shape, _num(r["reply_bytes"], 0), _num(r["iopub_bytes"], 0),
+                                   _x(r["iopub_per_reply_byte"]), _num(r["display_msgs"], 0), str(r["outputs_left"])])
+        lines += _table(["kernel", "shape", "reply bytes", "iopub bytes", "iopub / reply bytes", "display messages",
+                         "outputs left"], shape_rows)
+        lines.append("")
     if rows:
         lines += [f"Time to first token as a front end sees it (execute request sent → first iopub message with reply text; "
                   f"prompt `{next(iter(k['ttft']['prompt'] for k in area['kernels'].values() if 'ttft' in k))}`):", ""]

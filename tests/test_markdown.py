@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ollama_nb import _markdown
+from ollama_nb._markdown import _blocks
 from ollama_nb._markdown import DEFAULT_THRESHOLD, MarkdownBlocks, escape_untrusted, url_is_safe
 
 # ---------------------------------------------------------------------------------------------
@@ -24,10 +24,10 @@ from ollama_nb._markdown import DEFAULT_THRESHOLD, MarkdownBlocks, escape_untrus
 
 
 def stream(
-    text: str, sizes: list[int] | None, *, threshold: int, escape: bool = True
+    text: str, sizes: list[int] | None, *, threshold: int, escape: bool = True, split_anywhere: bool = False
 ) -> tuple[list[str], MarkdownBlocks]:
     """Feed ``text`` in deltas of ``sizes`` (cycled; None: all at once); frozen blocks + final tail."""
-    blocks = MarkdownBlocks(threshold, escape=escape)
+    blocks = MarkdownBlocks(threshold, escape=escape, split_anywhere=split_anywhere)
     out: list[str] = []
     if sizes is None:
         out.extend(blocks.feed(text))
@@ -418,7 +418,7 @@ def test_long_fence_is_closed_and_reopened_with_the_same_fence_and_info_string()
     joined = "".join(out)
     assert joined.count("~~~~python title=x") == joined.count("\n~~~~\n") >= 2
     raw, blocks = stream(text, [4], threshold=100, escape=False)
-    assert without_insertions("".join(raw), blocks._inserted) == text
+    assert without_insertions("".join(raw), blocks.inserted) == text
     assert "".join(out) == escape_untrusted("".join(raw))
 
 
@@ -447,7 +447,7 @@ def test_table_stays_in_the_tail_then_splits_with_its_header_repeated() -> None:
         if "<i>" in block or "&lt;i>" in block:
             assert block.startswith("\n| num | html |\n|---:|---|\n")
     raw, raw_blocks = stream(text, [1], threshold=100, escape=False)
-    assert without_insertions("".join(raw), raw_blocks._inserted) == text
+    assert without_insertions("".join(raw), raw_blocks.inserted) == text
     assert "".join(out) == escape_untrusted("".join(raw))
 
 
@@ -462,9 +462,9 @@ def test_open_length_counts_received_text_not_lines_a_split_added() -> None:
         delta = text[k : k + 7]
         frozen_raw += "".join(blocks.feed(delta))
         received += len(delta)
-        added = sum(len(add[: max(0, len(frozen_raw) - at)]) for at, add in blocks._inserted)
+        added = sum(len(add[: max(0, len(frozen_raw) - at)]) for at, add in blocks.inserted)
         assert len(frozen_raw) - added == received - blocks.open_length
-    assert blocks._inserted  # the fence and the table were both cut
+    assert blocks.inserted  # the fence and the table were both cut
 
 
 def test_ordered_list_split_between_items_keeps_numbers() -> None:
@@ -516,6 +516,86 @@ def test_escape_false_keeps_blocks_raw() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# split_anywhere: lists, quotes and long paragraphs freeze too (for a view that re-shows the whole).
+
+
+def _max_open(text: str, threshold: int, size: int = 3) -> tuple[list[str], int]:
+    blocks = MarkdownBlocks(threshold, escape=False, split_anywhere=True)
+    out: list[str] = []
+    most = 0
+    for k in range(0, len(text), size):
+        out.extend(blocks.feed(text[k : k + size]))
+        most = max(most, blocks.open_length)
+    out.append(blocks.close() or "")
+    return out, most
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "".join(f"- item {i} with a few words\n" for i in range(300)),
+        "".join(f"- item {i}\n  1. sub {i}\n     - subsub {i}\n" for i in range(150)),
+        "".join(f"> quoted line {i} of the text\n" for i in range(300)),
+        "".join(f"A sentence number {i} of one long line. " for i in range(300)),
+        "".join(f"a line {i} of one paragraph\n" for i in range(300)),
+        "| a | b |\n|---|---|\n" + "".join(f"| {i} | cell {i} |\n" for i in range(300)),
+    ],
+    ids=["list", "nested-list", "quote", "one-line-paragraph", "wrapped-paragraph", "table"],
+)
+def test_split_anywhere_keeps_the_open_tail_short_for_text_without_blank_lines(text: str) -> None:
+    out, most = _max_open(text, 200)
+    assert most <= 2 * 200 + 60, most
+    assert len(out) >= len(text) // 400
+    blocks = MarkdownBlocks(200, escape=False, split_anywhere=True)
+    raw = [*(b for k in range(0, len(text), 5) for b in blocks.feed(text[k : k + 5])), blocks.close() or ""]
+    assert without_insertions("".join(raw), blocks.inserted) == text
+
+
+def test_without_split_anywhere_a_long_list_stays_open() -> None:
+    text = "".join(f"- item {i} with a few words\n" for i in range(300))
+    _, most = _max_open(text, 200)
+    blocks = MarkdownBlocks(200, escape=False)
+    for k in range(0, len(text), 3):
+        assert blocks.feed(text[k : k + 3]) == []
+    assert most < blocks.open_length == len(text)
+
+
+def test_split_anywhere_never_cuts_before_a_table_delimiter_or_a_setext_underline() -> None:
+    blocks = MarkdownBlocks(5, escape=False, split_anywhere=True)
+    out = blocks.feed("Title line\n=====\n") + blocks.feed("| a | b |\n|---|---|\n| 1 | 2 |\n")
+    out += blocks.freeze_now()
+    joined = "".join(out) + (blocks.close() or "")
+    assert without_insertions(joined, blocks.inserted) == "Title line\n=====\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    for block in out:
+        assert not block.startswith(("=====", "|---|"))
+
+
+def test_freeze_now_leaves_only_the_unfinished_sentence_open() -> None:
+    blocks = MarkdownBlocks(split_anywhere=True)
+    assert blocks.feed("One sentence here. Another one there. And the thi") == []
+    assert blocks.freeze_now() == ["One sentence here. Another one there. "]
+    assert blocks.tail == "And the thi"
+    assert blocks.freeze_now() == []
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_split_anywhere_loses_nothing_for_random_texts_and_deltas(seed: int) -> None:
+    rng = random.Random(seed)
+    text = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 200)))
+    blocks = MarkdownBlocks(rng.randint(1, 40), escape=False, split_anywhere=True)
+    raw: list[str] = []
+    pos = 0
+    while pos < len(text):
+        size = rng.randint(1, 9)
+        raw.extend(blocks.feed(text[pos : pos + size]))
+        if rng.random() < 0.2:
+            raw.extend(blocks.freeze_now())
+        pos += size
+    raw.append(blocks.close() or "")
+    assert without_insertions("".join(raw), blocks.inserted) == text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# ---------------------------------------------------------------------------------------------
 # Property: for any text and any deltas, frozen + tail == escape of what was emitted.
 
 FRAGMENTS = [
@@ -534,9 +614,9 @@ def _check_stream_property(text: str, sizes: list[int], threshold: int) -> None:
     out, _ = stream(text, sizes, threshold=threshold)
     raw, blocks = stream(text, sizes, threshold=threshold, escape=False)
     emitted = "".join(raw)
-    assert without_insertions(emitted, blocks._inserted) == text.replace("\r\n", "\n").replace("\r", "\n")
+    assert without_insertions(emitted, blocks.inserted) == text.replace("\r\n", "\n").replace("\r", "\n")
     assert "".join(out) == escape_untrusted(emitted)
-    if not blocks._inserted:
+    if not blocks.inserted:
         assert "".join(out) == escape_untrusted(text)
 
 
@@ -583,14 +663,14 @@ def _tokens(count: int) -> list[str]:
 
 def test_streaming_work_grows_linearly_with_the_reply(monkeypatch: pytest.MonkeyPatch) -> None:
     escaped_chars = 0
-    real = _markdown._escape_unit
+    real = _blocks.escape_unit
 
     def counting(text: str, state: object) -> str:
         nonlocal escaped_chars
         escaped_chars += len(text)
         return real(text, state)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_markdown, "_escape_unit", counting)
+    monkeypatch.setattr(_blocks, "escape_unit", counting)  # where MarkdownBlocks looks it up
     deltas = _tokens(100_000)
     blocks = MarkdownBlocks()
     frozen = 0
@@ -781,5 +861,7 @@ def test_random_texts_render_inert_through_jupyterlab_in_every_frozen_block() ->
         units.append(escape_untrusted(text))
         out, blocks = stream(text, [rng.randint(1, 9)], threshold=rng.randint(5, 60))
         units.extend(out)
+        out, blocks = stream(text, [rng.randint(1, 9)], threshold=rng.randint(5, 60), split_anywhere=True)
+        units.extend(out)  # each piece is shown in an output of its own
     rendered = _render_in_jupyterlab(units)
     assert [(u, _problems(h)) for u, h in zip(units, rendered) if _problems(h)] == []

@@ -234,7 +234,7 @@ class OllamaMagics(Magics):
             warnings.simplefilter("ignore", ContextTrimmedWarning)
             return await method(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
 
-    def _view(self, call: MagicCall, reply: BaseReply, model: str | None = None) -> ReplyView:
+    def _view(self, call: MagicCall, reply: BaseReply, model: str | None = None, *, owns_cell: bool = False) -> ReplyView:
         from ..view import make_view
 
         return make_view(
@@ -243,6 +243,7 @@ class OllamaMagics(Magics):
             plain=call.args.plain or self.plain,
             allow_html=call.args.html or self.allow_html,
             interval=self.update_interval,
+            owns_cell=owns_cell,
         )
 
     def run_sync(self, call: MagicCall) -> ReplyText | None:
@@ -261,13 +262,17 @@ class OllamaMagics(Magics):
                 result = self.conclude(call, reply)
         return result
 
-    async def run_async(self, call: MagicCall) -> ReplyText | None:
-        """Awaiting path (a rewritten cell): the Stop button and interrupt both work."""
+    async def run_async(self, call: MagicCall, *, owns_cell: bool = True) -> ReplyText | None:
+        """Awaiting path (a rewritten cell): the Stop button and interrupt both work.
+
+        The cell is only the magic, so the view may clear its outputs at the end (``owns_cell``),
+        except after another answer in the same cell.
+        """
         from ..view import SideBySideView, abort_held_requests, side_by_side_available, stream_many_async, ui_poller
 
         if len(call.models) > 1 and not side_by_side_available():
-            for model in call.models:
-                await self.run_async(replace(call, model=model, models=[model]))
+            for index, model in enumerate(call.models):
+                await self.run_async(replace(call, model=model, models=[model]), owns_cell=owns_cell and index == 0)
             return None
         replies = [await self._start_async(call, model) for model in call.models]
 
@@ -279,7 +284,7 @@ class OllamaMagics(Magics):
         if len(replies) > 1:
             view = SideBySideView(call.models, on_stop=stop_all, interval=max(self.update_interval, 0.25))
         else:
-            view = self._view(call, replies[0])
+            view = self._view(call, replies[0], owns_cell=owns_cell)
         try:
             async with ui_poller() as poll:
                 try:

@@ -15,6 +15,8 @@ a bad value is an error (HTTP 400) so a typo in a test never passes silently.
 ``[[html]]``           reply holds ``<img src=x onerror=...>`` and ``<script>``
 ``[[echo]]``           reply = the prompt text
 ``[[markdown]]``       heading, bullet list, fenced python code, table
+``[[shape=NAME]]``     a long reply in one Markdown shape: paragraph, paragraphs, code,
+                       list, nested-list, table, quote (length: ``[[tokens=N]]``)
 ``[[length]]``         done_reason "length"
 ``[[tool=NAME]]``      call tool NAME (repeatable: several calls)
 ``[[args={json}]]``    arguments for the tool call (repeatable: the k-th goes with the k-th tool)
@@ -71,6 +73,7 @@ class Directives:
     tool_path: str = "rendered"
     busy: int | None = None
     rate_limit: int | None = None
+    shape: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,12 @@ def _value(name: str, raw: str) -> dict[str, Any]:
         if not raw.isdigit() or not 400 <= int(raw) <= 599:
             raise DirectiveError(f"[[status={raw}]] needs an HTTP error code from 400 to 599")
         return {"status": int(raw)}
+    if name == "shape":
+        from ._shapes import SHAPES
+
+        if raw not in SHAPES:
+            raise DirectiveError(f"[[shape={raw}]] needs one of: {', '.join(SHAPES)}")
+        return {"shape": raw}
     if name == "tool-path":
         if raw not in TOOL_PATHS:
             raise DirectiveError(f"[[tool-path={raw}]] needs one of: {', '.join(TOOL_PATHS)}")
@@ -177,7 +186,7 @@ def parse_directives(text: str) -> tuple[str, Directives]:
             continue
         name, has_value = match.group(1), bool(match.group(2))
         if name not in _FLAGS and name not in _COUNTS and name not in (
-            "delay", "status", "tool", "tool-path", *_JSON_VALUED
+            "delay", "status", "tool", "tool-path", "shape", *_JSON_VALUED
         ):
             continue
         start = match.end()

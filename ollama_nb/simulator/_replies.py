@@ -237,6 +237,10 @@ def _body(inp: ReplyInput, rng: random.Random) -> list[str]:
         n = len(inp.image_sizes)
         sizes = ", ".join(f"{size} bytes" for size in inp.image_sizes)
         head = f" I received {n} image{'s' if n != 1 else ''} ({sizes})."
+    if d.shape is not None:
+        from ._shapes import shape_tokens
+
+        return shape_tokens(d.shape, d.tokens, rng)
     if d.markdown:
         return [PREFIX] + tokenize(head + _MARKDOWN)
     if d.html:

@@ -52,9 +52,13 @@ class Controls:
         self.button.disabled = True
         self.button.description = "Stopping…"
 
-    def close(self, replacement: dict[str, str] | None = None) -> None:
-        """Close the button (with its layout and style models) and replace its output."""
+    def close_widgets(self) -> None:
+        """Close the button with its layout and style models (its output is left as it is)."""
         for model in (self.button.layout, self.button.style, self.button):
             model.close()
+
+    def close(self, replacement: dict[str, str] | None = None) -> None:
+        """Close the button (with its layout and style models) and replace its output."""
+        self.close_widgets()
         if self.handle is not None:
             self.handle.update(replacement or {"text/markdown": "", "text/plain": ""}, raw=True)

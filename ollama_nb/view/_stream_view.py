@@ -4,6 +4,11 @@ Display traffic stays O(n): finished Markdown blocks are frozen (sent one last t
 and only the open tail is re-sent, at most every ``interval`` seconds and within a byte budget
 (a few times the reply's size), with a final flush. The clock is injectable, as in tqdm.
 
+When the view owns the cell's outputs (``owns_cell``: a cell that is only the magic), the frozen
+pieces are temporary: when the reply ends the outputs are cleared and the answer is shown again
+as one output (the whole text escaped once, the text as written in its text/plain), so the
+notebook keeps one answer, not one piece per frozen block; that costs one more copy of the text.
+
 Example:
     >>> view = make_view(model="llama3.2")      # doctest: +SKIP
     >>> view.add(chunks); view.refresh()         # doctest: +SKIP
@@ -19,91 +24,21 @@ from typing import Any, Callable, Sequence
 from .._reply import BaseReply, Chunk
 from .._safe import SafeMarkdown, require_safe
 from ._controls import Controls, widgets_available
-from ._outputs import markdown_bundle
+from ._outputs import markdown_bundle, plain_text
+from ._reply_lines import (  # re-exported: the footer and note builders are imported from here too
+    call_text,
+    footer_markdown,
+    footer_text,
+    reply_metadata,
+    short_text,
+    status_line,
+    tool_call_note,
+    tool_result_note,
+)
 
 #: Estimated bytes of one iopub message around its data (header, signature, JSON framing).
 _ENVELOPE = 700
 _THINKING_PREVIEW = 400
-
-
-def call_text(call: Any) -> str:
-    """``name(a=1, b='x')`` for a tool call."""
-    return f"{call.name}({', '.join(f'{k}={v!r}' for k, v in call.arguments.items())})"
-
-
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _status_line(model: str, reply: BaseReply | None) -> str:
-    if reply is None:
-        return model
-    elapsed = reply.elapsed_s
-    parts = [model, f"{elapsed:.1f} s"]
-    if reply.output_chunks:
-        parts.append(f"{reply.output_chunks} tokens")
-        t = reply.timing
-        if t.tokens_per_s:
-            parts.append(f"{t.tokens_per_s:.1f} tok/s")
-    elif elapsed > 1.5:
-        parts.append("waiting for the first token (the model may be loading)")
-    return " · ".join(parts)
-
-
-def _outcome(reply: BaseReply) -> str:
-    if reply.stopped:
-        return "stopped"
-    if reply.error is not None:
-        return "error"
-    return "cut at length" if reply.done_reason == "length" else ""
-
-
-def _remote(reply: BaseReply) -> str:
-    """``via MODEL at HOST`` when a cloud model answered through a local Ollama (server text), else ""."""
-    if not reply.remote_model:
-        return ""
-    return f"via {reply.remote_model}" + (f" at {reply.remote_host}" if reply.remote_host else "")
-
-
-def footer_text(reply: BaseReply) -> str:
-    """One line of plain text: model · ttft · tokens · tok/s · wall, plus the outcome when it is not plain done."""
-    return " · ".join(p for p in (reply.model, _remote(reply), reply.timing.summary(), _outcome(reply)) if p)
-
-
-def footer_markdown(reply: BaseReply) -> SafeMarkdown:
-    """The footer line as Markdown: italic, the outcome in bold; the model names are escaped."""
-    md = SafeMarkdown.trusted
-    parts = [SafeMarkdown.text(p) for p in (reply.model, _remote(reply), reply.timing.summary()) if p]
-    if _outcome(reply):
-        parts.append(md("**{}**").format(SafeMarkdown.text(_outcome(reply))))
-    return md("*{}*").format(md(" · ").join(parts))
-
-
-def tool_call_note(call: Any) -> SafeMarkdown:
-    """``🔧 name(args)`` for a tool call the model made (name and arguments are model text)."""
-    return SafeMarkdown.trusted("🔧 {}").format(SafeMarkdown.code(call_text(call)))
-
-
-def tool_result_note(result: Any) -> SafeMarkdown:
-    """``→ name: result`` (``⚠`` on error) for what a tool function returned (tool text)."""
-    mark = SafeMarkdown.trusted("⚠" if result.error else "→")
-    shown = SafeMarkdown.text(_short(result.error or result.content))
-    return SafeMarkdown.trusted("{} {}: {}").format(mark, SafeMarkdown.code(result.call.name), shown)
-
-
-def reply_metadata(reply: BaseReply) -> dict[str, Any]:
-    """What goes into the output's metadata under ``ollama_nb``."""
-    return {
-        "model": reply.model,
-        "endpoint": reply.endpoint,
-        "done_reason": reply.done_reason,
-        "stopped": reply.stopped,
-        "error": str(reply.error) if reply.error else None,
-        "timing": reply.timing.as_dict(),
-        "notes": list(reply.notes),
-        **({"remote_model": reply.remote_model, "remote_host": reply.remote_host} if reply.remote_model else {}),
-    }
 
 
 class StreamView:
@@ -125,12 +60,15 @@ class StreamView:
         controls: bool = True,
         on_stop: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        owns_cell: bool = False,
     ) -> None:
-        from IPython.display import display
+        from IPython.display import clear_output, display
 
         from .._markdown import MarkdownBlocks
 
         self._display = display
+        self._clear_output = clear_output
+        self.owns_cell = owns_cell
         self.model = model
         self.plain = plain
         self.allow_html = allow_html
@@ -141,12 +79,17 @@ class StreamView:
         self.reply: BaseReply | None = None
         self.updates = 0
         self.bytes_sent = 0
-        self._blocks = MarkdownBlocks(escape=not (plain or allow_html))
+        # Pieces of an owned cell are replaced at the end, so they may be cut anywhere.
+        self._blocks = MarkdownBlocks(escape=not (plain or allow_html), split_anywhere=owns_cell)
+        self._text: list[str] = []  # the whole reply as written, for the one final output
         self._raw: list[str] = []  # the reply as written and not yet in a final output (text/plain)
         self._raw_total = 0
         self._raw_shown = 0  # raw characters already given to frozen outputs
         self._thinking: list[str] = []
-        self._notes: list[str] = []
+        self._notes: list[SafeMarkdown] = []  # notes not yet in an output
+        self._all_notes: list[SafeMarkdown] = []  # every note, for the tool section at the end
+        self._ran_tools = False  # tool functions ran (they may have printed into the cell)
+        self._plainless: list[tuple[Any, SafeMarkdown, str]] = []  # pieces sent without text/plain
         self._handle: Any = None
         self._dirty = False
         self._last = clock()
@@ -163,6 +106,7 @@ class StreamView:
         """Take new chunks (cheap: frozen blocks are written, the tail waits for refresh)."""
         for chunk in chunks:
             if chunk.content:
+                self._text.append(chunk.content)
                 self._raw.append(chunk.content)
                 self._raw_total += len(chunk.content)
                 self._dirty = True
@@ -178,11 +122,13 @@ class StreamView:
             for call in chunk.tool_calls:
                 self.note(tool_call_note(call))
             for result in chunk.tool_results:
+                self._ran_tools = True
                 self.note(tool_result_note(result))
 
     def note(self, markdown: SafeMarkdown) -> None:
         """Show an extra line in the answer (a tool call or result); SafeMarkdown only."""
         self._notes.append(require_safe(markdown, SafeMarkdown, "a note"))
+        self._all_notes.append(markdown)
         self._dirty = True
 
     # -- output --------------------------------------------------------------------------------
@@ -208,6 +154,12 @@ class StreamView:
             return {"text/plain": raw}
         return markdown_bundle(markdown, raw)
 
+    def _piece_bundle(self, markdown: SafeMarkdown, raw: str) -> dict[str, str]:
+        """A frozen piece: without its text/plain where the whole answer replaces it at the end."""
+        if self.owns_cell and not self.plain and not self._ran_tools:
+            return {"text/markdown": require_safe(markdown)}
+        return self._final_bundle(markdown, raw)
+
     def _block(self, block: str | None) -> SafeMarkdown:
         """A block from MarkdownBlocks: escaped by it, or raw under the user's ``--html`` opt-in."""
         return SafeMarkdown.trusted(block or "")
@@ -220,8 +172,11 @@ class StreamView:
         """A finished block: its output is written one last time; the next text opens a new one."""
         open_raw = self._blocks.open_length if not self.plain else 0
         raw = self._raw_text(upto=self._raw_total - open_raw)
-        notes = self._take_notes()
-        self._send(self._final_bundle(notes + self._block(block), raw), new=self._handle is None)
+        markdown = self._take_notes() + self._block(block)
+        bundle = self._piece_bundle(markdown, raw)
+        self._send(bundle, new=self._handle is None)
+        if "text/plain" not in bundle:
+            self._plainless.append((self._handle, markdown, raw))
         self._handle = None
 
     def _freeze_plain(self) -> None:
@@ -233,7 +188,7 @@ class StreamView:
                 self._handle = None
 
     def _status(self) -> str:
-        return _status_line(self.model, self.reply)
+        return status_line(self.model, self.reply)
 
     def _live_bundle(self) -> dict[str, str]:
         status = self._status()
@@ -263,8 +218,13 @@ class StreamView:
                     return False  # nothing new: only the status line would change; once a second
             else:
                 cost = self.bytes_sent + self._blocks.open_length + _ENVELOPE
-                if cost > self.budget * self._raw_total + 4096 and waited < self.max_interval:
+                over_budget = cost > self.budget * self._raw_total + 4096
+                if over_budget and waited < self.max_interval:
                     return False
+                if over_budget and self.owns_cell and not self.plain:
+                    # over budget, sent anyway (once a second): freeze first so that little is re-sent
+                    for block in self._blocks.freeze_now():
+                        self._freeze(block)
         self._last = now
         self._dirty = False
         self._content_shown = self._content_shown or self._raw_total > 0
@@ -272,32 +232,76 @@ class StreamView:
         return True
 
     def finish(self, reply: BaseReply) -> None:
-        """Final flush: the rest with text/plain, notes, the footer (with metadata); widgets closed."""
+        """The answer as one output, notes, the footer (with metadata); widgets closed.
+
+        In a cell it owns, the view clears the cell and shows, top to bottom: the thinking, the
+        tool calls, the answer as one output, notes, the footer. Otherwise (other code shares the
+        cell, or tool functions ran and may have printed) the pieces stay where they are and get
+        their text/plain; the Stop button's output then holds the thinking, or nothing.
+        """
         self.reply = reply
         metadata = {"ollama_nb": reply_metadata(reply)}
+        if self.owns_cell and not self._ran_tools:
+            self._finish_as_one(reply, metadata)
+        else:
+            self._finish_in_place(reply, metadata)
+
+    def _thinking_bundle(self) -> dict[str, str] | None:
+        thinking = "".join(self._thinking)
+        if not thinking:
+            return None
+        return markdown_bundle(
+            SafeMarkdown.trusted("<details><summary>Thinking ({} words)</summary>\n\n{}\n\n</details>").format(
+                len(thinking.split()), SafeMarkdown.pre(thinking)
+            ),
+            f"[thinking]\n{thinking}",
+        )
+
+    def _finish_as_one(self, reply: BaseReply, metadata: dict[str, Any]) -> None:
+        """Clear the cell's outputs, then show each section once: the answer is one output."""
+        self._clear_output(wait=True)  # applied when the next output arrives: no flicker
+        self.bytes_sent += _ENVELOPE
+        self.updates += 1
+        if self._controls is not None:
+            self._controls.close_widgets()
+        thinking = self._thinking_bundle()
+        if thinking is not None:
+            self._send(thinking, new=True)
+        if self._all_notes:
+            notes = SafeMarkdown.trusted("").join(n + SafeMarkdown.trusted("\n\n") for n in self._all_notes)
+            self._send(markdown_bundle(notes, "\n".join(plain_text(n) for n in self._all_notes)), new=True)
+        text = "".join(self._text)
+        if text:
+            # escaped once as a whole (the pieces were escaped one by one); raw under --html
+            markdown = SafeMarkdown.escape(text) if self._blocks.escape else self._block(text)
+            self._send(self._final_bundle(markdown, text), new=True, metadata=metadata)
+        self._handle = None
+        self._notes, self._raw, self._plainless = [], [], []
+        self._finish_footer(reply, metadata)
+
+    def _finish_footer(self, reply: BaseReply, metadata: dict[str, Any]) -> None:
+        for note in reply.notes:
+            self._send(markdown_bundle(SafeMarkdown.trusted("> ⚠ {}").format(SafeMarkdown.text(note)), f"note: {note}"), new=True)
+        self._send(markdown_bundle(footer_markdown(reply), footer_text(reply)), new=True, metadata=metadata)
+        self._handle = None
+
+    def _finish_in_place(self, reply: BaseReply, metadata: dict[str, Any]) -> None:
+        for handle, markdown, raw in self._plainless:  # frozen before tools ran: they stay after all
+            self.bytes_sent += len(markdown) + len(raw) + _ENVELOPE
+            handle.update(self._final_bundle(markdown, raw), raw=True)
+        self._plainless = []
         rest = self._block(None if self.plain else self._blocks.close())
         raw = self._raw_text()
         notes = self._take_notes()
         if rest or raw or notes or self._handle is not None:
             self._send(self._final_bundle(notes + rest, raw), new=self._handle is None, metadata=metadata)
         self._handle = None
-        for note in reply.notes:
-            self._send(markdown_bundle(SafeMarkdown.trusted("> ⚠ {}").format(SafeMarkdown.text(note)), f"note: {note}"), new=True)
-        thinking = "".join(self._thinking)
-        replacement = None
-        if thinking:
-            replacement = markdown_bundle(
-                SafeMarkdown.trusted("<details><summary>Thinking ({} words)</summary>\n\n{}\n\n</details>").format(
-                    len(thinking.split()), SafeMarkdown.pre(thinking)
-                ),
-                f"[thinking]\n{thinking}",
-            )
+        replacement = self._thinking_bundle()
         if self._controls is not None:
             self._controls.close(replacement)
         elif replacement is not None:
             self._send(replacement, new=True)
-        self._send(markdown_bundle(footer_markdown(reply), footer_text(reply)), new=True, metadata=metadata)
-        self._handle = None
+        self._finish_footer(reply, metadata)
 
 
 class PlainView:
@@ -325,7 +329,7 @@ class PlainView:
             for call in chunk.tool_calls:
                 write(f"\n[tool call] {call_text(call)}\n")
             for result in chunk.tool_results:
-                write(f"[tool {'error' if result.error else 'result'}] {_short(result.error or result.content)}\n")
+                write(f"[tool {'error' if result.error else 'result'}] {short_text(result.error or result.content)}\n")
 
     def note(self, text: str) -> None:
         self.stream.write(f"\n{text}\n")
