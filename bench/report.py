@@ -101,6 +101,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             rows.append((f"{label} ({name})", _ms(c["value"]) if c["value"] is not None else "lost", target_text, c["met"]))
             c = k["lost_check"]
             rows.append((f"{label} ({name}): stops lost (no close within 3 s)", f"{c['value']} of {len(k['ollama']['runs'])}", "0", c["met"]))
+    if "record" in areas:
+        from bench.record import record_targets
+
+        rows += record_targets(areas["record"], {"ms": _ms, "x": _x})
     memory = areas.get("memory", {})
     peak = memory.get("peak")
     if peak and "error" not in peak:
@@ -263,6 +267,12 @@ def _memory(area: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _record(area: dict[str, Any]) -> list[str]:
+    from bench.record import render_record
+
+    return render_record(area, {"ms": _ms, "x": _x, "table": _table})
+
+
 def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
     """The whole report; ``title=False`` leaves out the top heading (for a README section)."""
     areas = results.get("areas", {})
@@ -280,7 +290,7 @@ def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
     rows = [[what, measured, target, _met(met)] for what, measured, target, met in targets(results)]
     lines += _table(["what", "measured", "target", "met"], rows)
     for name, render in (("streams", _streams), ("first_token", _first_token), ("kernel", _kernel),
-                         ("stop", _stop), ("memory", _memory)):
+                         ("stop", _stop), ("memory", _memory), ("record", _record)):
         area = areas.get(name)
         if area is None:
             continue

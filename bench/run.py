@@ -5,7 +5,7 @@
     .venv/bin/python bench/run.py --quick --only streams     # a smoke run
     .venv/bin/python bench/run.py --readme README.md         # also refresh the table there
 
-Areas: streams, first_token, kernel, stop, memory (``--only a,b``). Every figure is a ratio to a
+Areas: streams, first_token, kernel, stop, memory, record (``--only a,b``). Every figure is a ratio to a
 baseline measured in the same run, as the median of interleaved rounds (see bench/README.md).
 An area that fails is recorded with its error and the others still run; the exit status is 1
 when an area failed, 0 otherwise (missed targets are reported, not fatal).
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -28,7 +30,7 @@ if __package__ in (None, ""):
 from bench._common import REPO, SimProcess, log, machine_info  # noqa: E402
 from bench.report import render_markdown, update_readme  # noqa: E402
 
-AREAS = ("streams", "first_token", "kernel", "stop", "memory")
+AREAS = ("streams", "first_token", "kernel", "stop", "memory", "record")
 
 
 def _area(name: str) -> Callable[..., dict[str, Any]]:
@@ -52,6 +54,10 @@ def _area(name: str) -> Callable[..., dict[str, Any]]:
         from bench.memory import bench_memory
 
         return bench_memory
+    if name == "record":
+        from bench.record import bench_record
+
+        return bench_record
     raise ValueError(name)
 
 
@@ -69,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown area {unknown[0]!r}; choose from {', '.join(AREAS)}")
 
+    # every area records its turns as a user's session does, into a file of this run, not the user's record
+    scratch = tempfile.TemporaryDirectory(prefix="onb-bench-")
+    os.environ["OLLAMA_NB_DB"] = os.path.join(scratch.name, "record.db")
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

@@ -29,6 +29,8 @@ from ._errors import (
     OllamaConnectionError,
     OllamaError,
     OllamaTimeoutError,
+    RecordError,
+    RecordWarning,
     ReplyNotReadError,
     ResponseError,
     ServerBusyError,
@@ -38,6 +40,7 @@ from ._errors import (
     ToolError,
 )
 from ._logprobs import TokenLogprob
+from ._record import Record, RecordedTurn
 from ._reply import AsyncReply, Chunk, Reply
 from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
@@ -65,6 +68,10 @@ __all__ = [
     "OllamaError",
     "OllamaTimeoutError",
     "PullProgress",
+    "Record",
+    "RecordError",
+    "RecordWarning",
+    "RecordedTurn",
     "Reply",
     "ReplyNotReadError",
     "ResponseError",

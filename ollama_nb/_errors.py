@@ -16,7 +16,8 @@ at the boundary with ``raise ... from exc`` so the cause stays inspectable::
     ├── ReplyNotReadError       an async reply's ``text`` was asked for before it was read
     ├── NoModelError            no model was chosen anywhere
     ├── ToolError               a Python function cannot be described as a tool
-    └── StructuredOutputError   the reply is not the JSON that was asked for
+    ├── StructuredOutputError   the reply is not the JSON that was asked for
+    └── RecordError             the record (SQLite) cannot be opened, read or written
 
 Errors raised while a reply streams carry that reply on ``.reply``, whose ``text`` holds what
 arrived before the failure. Messages are one or two lines: what happened, then what to do.
@@ -47,6 +48,8 @@ __all__ = [
     "OllamaConnectionError",
     "OllamaError",
     "OllamaTimeoutError",
+    "RecordError",
+    "RecordWarning",
     "ReplyNotReadError",
     "ResponseError",
     "ServerBusyError",
@@ -265,3 +268,12 @@ class MalformedLineWarning(UserWarning):
 
 class ContextTrimmedWarning(UserWarning):
     """The oldest turns were left out so the conversation fits the model's context window."""
+
+
+class RecordError(OllamaError):
+    """The record (the SQLite file of turns) cannot be opened, read or written: locked, corrupt,
+    read-only or full. While replies stream this is a :class:`RecordWarning` instead."""
+
+
+class RecordWarning(UserWarning):
+    """A turn could not be written to the record; the reply streamed and is kept in memory."""

@@ -28,6 +28,7 @@ from ._client import AsyncClient, Client
 from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from ._host import resolve_host
+from ._record._session_api import RecordedSession  # the record (issue 10)
 from ._reply import AsyncReply, BaseReply, Reply, running_loop
 from ._request import ChatRequest, GenerateRequest
 from ._turn import TIMING_COLUMNS, Turn, timing_row
@@ -40,11 +41,11 @@ __all__ = ["Session", "Turn", "forget_sessions", "get_session", "set_session"]
 R = TypeVar("R", bound=BaseReply)
 
 _FORMAT_VERSION = 1
-class Session:
+class Session(RecordedSession):
     """Multi-turn history and timing, usable from plain Python and behind the notebook magics.
 
     ``**options`` of :meth:`chat` are Ollama options (``temperature=0.2``, ``num_ctx=8192``…),
-    merged over the session's ``options``.
+    merged over the session's ``options``. Every turn goes to the record too (``RecordedSession``).
     """
 
     def __init__(
@@ -55,7 +56,10 @@ class Session:
         options: Mapping[str, Any] | None = None,
         *,
         client: Client | None = None,
+        name: str | None = None,
+        record: Any = None,
     ) -> None:
+        super().__init__(name=name, record=record)
         self.model = model
         self.system = system
         self.options: dict[str, Any] = dict(options or {})
@@ -97,6 +101,7 @@ class Session:
         self._epoch += 1
         self._stop_open()
         self.turns.clear()
+        self._recording.new_conversation()
 
     def timings(self) -> pandas.DataFrame | list[dict[str, Any]]:
         """One row per turn; a pandas DataFrame when pandas is installed, else a list of dicts."""
@@ -147,13 +152,15 @@ class Session:
 
     # -- turns -----------------------------------------------------------------------------------
     def chat(
-        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None, **params: Any
+        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
+        cache: bool | None = None, **params: Any,
     ) -> Reply:
         """Send the next turn of the conversation; returns its streaming :class:`Reply`.
 
         ``params`` are :class:`~ollama_nb.ChatRequest` fields (``think``, ``tools``, ``format``,
         ``keep_alive``…) or else Ollama options (``temperature=0.2``…). Python functions in
         ``tools`` are run when the model calls them. ``images`` go with this message.
+        ``cache=True`` answers an identical request from the record (default: ``self.cache``).
 
         Example:
             >>> reply = Session(model="llama3.2").chat("Hi", temperature=0)   # doctest: +SKIP
@@ -161,32 +168,35 @@ class Session:
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, self._context_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        return self._track(self.client.reply(request, run_tools=True, notes=notes), message, user, opts, cell)
+        return self._track(self._recording.open(self.client, request, self._caching(cache), run_tools=True, notes=notes), message, user, opts, cell)
 
     async def achat(
-        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None, **params: Any
+        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
+        cache: bool | None = None, **params: Any,
     ) -> AsyncReply:
         """The async twin of :meth:`chat`: ``reply = await session.achat(...)``."""
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, await self._acontext_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        return self._track(self.aclient.reply(request, run_tools=True, notes=notes), message, user, opts, cell)
+        return self._track(self._recording.open(self.aclient, request, self._caching(cache), run_tools=True, notes=notes), message, user, opts, cell)
 
-    def generate(self, prompt: str, *, model: str | None = None, cell: int | None = None, **params: Any) -> Reply:
+    def generate(
+        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
+    ) -> Reply:
         """One prompt to ``/api/generate``: recorded as a turn, not part of the conversation.
 
         ``params`` are :class:`~ollama_nb.GenerateRequest` fields (``system``, ``images``,
         ``think``…) or else Ollama options; ``system`` defaults to the session's.
         """
         request, opts = self._generate_request(prompt, model, params)
-        return self._track(self.client.reply(request), prompt, None, opts, cell)
+        return self._track(self._recording.open(self.client, request, self._caching(cache)), prompt, None, opts, cell)
 
     async def agenerate(
-        self, prompt: str, *, model: str | None = None, cell: int | None = None, **params: Any
+        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
     ) -> AsyncReply:
         """The async twin of :meth:`generate`."""
         request, opts = self._generate_request(prompt, model, params)
-        return self._track(self.aclient.reply(request), prompt, None, opts, cell)
+        return self._track(self._recording.open(self.aclient, request, self._caching(cache)), prompt, None, opts, cell)
 
     # -- clients ---------------------------------------------------------------------------------
     @property
@@ -330,8 +340,7 @@ class Session:
                 if asked:
                     answer["tool_calls"] = [c.as_wire() for c in asked]
                 messages = (user, *done.round_messages, answer)
-            self.turns.append(
-                Turn(
+            turn = Turn(
                     prompt=prompt,
                     text=done.partial_text(),
                     thinking=done.thinking,
@@ -348,7 +357,8 @@ class Session:
                     # in the conversation only if the model answered something
                     in_context=user is not None and done.error is None and bool(done.partial_text() or done.tool_calls),
                 )
-            )
+            self.turns.append(turn)
+            self._recording.write(done, self, prompt=prompt, messages=messages, in_context=turn.in_context, cell=cell, started_at=started)
             if self._open is done:
                 self._open = None
 
@@ -385,7 +395,7 @@ def get_session(name: str = "default") -> Session:
     """
     session = _SESSIONS.get(name)
     if session is None:
-        session = _SESSIONS[name] = Session()
+        session = _SESSIONS[name] = Session(name=name)
     return session
 
 

@@ -134,6 +134,21 @@ def ollama_for_notebooks() -> Iterator[str]:
                 os.environ["OLLAMA_HOST"] = previous
 
 
+@contextmanager
+def fresh_record() -> Iterator[None]:
+    """The tutorials' turns go to a record of this run (so ``%ollama log`` shows only them), unless
+    OLLAMA_NB_DB already names one."""
+    if os.environ.get("OLLAMA_NB_DB"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="onb-notebooks-") as folder:
+        os.environ["OLLAMA_NB_DB"] = os.path.join(folder, "record.db")  # kernels inherit it
+        try:
+            yield
+        finally:
+            os.environ.pop("OLLAMA_NB_DB", None)
+
+
 @dataclass(frozen=True)
 class NotebookRun:
     """What happened when one notebook ran."""
@@ -254,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     available = installed_kernels()
     runs: list[NotebookRun] = []
-    with ollama_for_notebooks():
+    with ollama_for_notebooks(), fresh_record():
         for source in args.notebooks:
             target = source if args.inplace else args.out / source.name
             run = run_notebook(

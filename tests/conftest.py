@@ -24,3 +24,23 @@ def simulator() -> Iterator[Simulator]:
 
 
 # --- fixtures added by other modules' owners go below this line -----------------------
+
+# -- the record (issue 10): off for every test unless a test points OLLAMA_NB_DB at its own file.
+# Set at import, so kernels that module-scoped fixtures start inherit it too. ONB_TEST_DB=PATH runs
+# the suite with recording on (only tests that count /api/tags requests then differ).
+import os  # noqa: E402
+
+os.environ["OLLAMA_NB_DB"] = os.environ.get("ONB_TEST_DB", "off")
+
+
+@pytest.fixture
+def record_db(tmp_path, monkeypatch) -> Iterator[object]:
+    """A fresh record file for this test (``OLLAMA_NB_DB`` points at it); yields its path."""
+    path = tmp_path / "record.db"
+    monkeypatch.setenv("OLLAMA_NB_DB", str(path))
+    yield path
+    from ollama_nb._record._store import _RECORDS
+
+    for record in list(_RECORDS.values()):
+        record.close()
+    _RECORDS.clear()

@@ -65,6 +65,7 @@ def test_notebook_runs_top_to_bottom_against_the_simulator_without_error_output(
     path: Path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("OLLAMA_HOST", simulator.url)  # the kernel inherits this environment
+    monkeypatch.setenv("OLLAMA_NB_DB", str(tmp_path.parent / f"{path.stem}-record.db"))  # a record of its own
     nb = nbformat.read(path, as_version=4)
     failed: list[str] = []
 

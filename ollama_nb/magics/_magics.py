@@ -60,6 +60,9 @@ def _prompt_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--no-interpolate", dest="interpolate", action="store_false", help="send {braces} as typed"),
         argument("--plain", action="store_true", help="plain text instead of Markdown"),
         argument("--html", action="store_true", help="render raw HTML from the model (unsafe; off by default)"),
+        # the record (issue 10)
+        argument("--cache", action="store_true", default=None, help="answer an identical request from the record, without asking Ollama (default: %%config OllamaMagics.cache)"),
+        argument("--no-cache", dest="cache", action="store_false", help="always ask Ollama"),
     ]
     for decorate in reversed(decorators):
         func = decorate(func)
@@ -105,6 +108,9 @@ class OllamaMagics(Magics):
     session = Unicode("default", help="Name of the session the magics use.").tag(config=True)
     plain = Bool(False, help="Show replies as plain text instead of Markdown.").tag(config=True)
     allow_html = Bool(False, help="Render raw HTML in model output (unsafe: off by default).").tag(config=True)
+    # the record (issue 10)
+    db = Unicode("", help="The record's SQLite file; empty: OLLAMA_NB_DB, else the user's data folder; 'off': no record.").tag(config=True)
+    cache = Bool(False, help="Answer identical requests from the record instead of asking Ollama again.").tag(config=True)
 
     # -- the magics ----------------------------------------------------------------------------
     @magic_arguments()
@@ -115,7 +121,7 @@ class OllamaMagics(Magics):
         """%%ollama [options] — the cell is one prompt to /api/generate, streamed into the cell.
 
         As a line magic: %ollama models | history | timings | reset | save PATH | load PATH |
-        pull NAME | show NAME | ps | config | help.
+        log | resume NAME | export NAME PATH | pull NAME | show NAME | ps | config | help.
         """
         if cell is None:
             from ._subcommands import run_subcommand
@@ -182,6 +188,7 @@ class OllamaMagics(Magics):
             session.system = args.system
         if kind == "chat" and getattr(args, "tools", None):
             extra["tools"] = self._tools(args.tools)
+        extra["cache"] = self.cache if args.cache is None else args.cache  # the record (issue 10)
         return MagicCall(kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model])
 
     def session_for(self, args: argparse.Namespace) -> Session:
@@ -191,6 +198,9 @@ class OllamaMagics(Magics):
             session.use_host(host)
         if not session.system and self.system:
             session.system = self.system
+        # the record (issue 10): where it is, and which notebook this kernel runs
+        session.use_record(self.db or None)
+        session.notebook = self.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME") or None
         return session
 
     def _available_models(self, session: Session) -> list[str]:
@@ -251,13 +261,16 @@ class OllamaMagics(Magics):
 
         Several models (``-m a,b``) run one after another here.
         """
-        from ..view import stream_sync
+        from ..view import Interrupted, stream_sync
 
         result = None
         for model in call.models:
             reply = self._start_sync(call, model)
             try:
                 stream_sync(reply, self._view(call, reply, model))
+            except Interrupted:
+                call.session.note_interrupted(reply)  # the record (issue 10)
+                raise
             finally:
                 result = self.conclude(call, reply)
         return result
@@ -268,7 +281,9 @@ class OllamaMagics(Magics):
         The cell is only the magic, so the view may clear its outputs at the end (``owns_cell``),
         except after another answer in the same cell.
         """
-        from ..view import SideBySideView, abort_held_requests, side_by_side_available, stream_many_async, ui_poller
+        from ..view import (
+            Interrupted, SideBySideView, abort_held_requests, side_by_side_available, stream_many_async, ui_poller,
+        )
 
         if len(call.models) > 1 and not side_by_side_available():
             for index, model in enumerate(call.models):
@@ -289,6 +304,12 @@ class OllamaMagics(Magics):
             async with ui_poller() as poll:
                 try:
                     await stream_many_async(replies, view, poll=poll)
+                except Interrupted:
+                    for reply in replies:
+                        call.session.note_interrupted(reply)  # the record (issue 10)
+                    if poll is not None:
+                        abort_held_requests(self.shell)
+                    raise
                 except Exception:
                     if poll is not None:
                         abort_held_requests(self.shell)

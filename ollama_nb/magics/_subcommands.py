@@ -1,4 +1,5 @@
-"""``%ollama <subcommand>``: models, history, timings, reset, save, load, pull, show, ps, config, help."""
+"""``%ollama <subcommand>``: models, history, timings, reset, save, load, log, resume, export, pull,
+show, ps, config, help."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ HELP = md("""\
 | `%ollama timings` | one row per turn: time to first token, tokens/s, … |
 | `%ollama reset` | start a fresh conversation |
 | `%ollama save PATH` / `%ollama load PATH` | keep a conversation in a JSON file |
+| `%ollama log [-n N] [--session NAME] [--search TEXT]` | recent turns from the record (every turn is kept in SQLite) |
+| `%ollama resume NAME` | rebuild a recorded conversation, e.g. after a kernel restart |
+| `%ollama export NAME PATH` | write a recorded conversation as Markdown or JSON (`.json`) |
 | `%ollama config` | the current defaults (`%config OllamaMagics.model = "llama3.2"` sets one) |
 
 Options of the prompt magics: `%%ollama?` and `%ollama_chat?`.
@@ -57,7 +61,7 @@ def quiet(value: Any) -> Any:
     quiet_cls = _QUIET_TYPES.get(cls)
     if quiet_cls is None:
         quiet_cls = _QUIET_TYPES[cls] = type(cls.__name__, (cls,), {"_ipython_display_": lambda self: None, "__module__": cls.__module__})
-    if isinstance(value, list):
+    if isinstance(value, (list, str)):
         return quiet_cls(value)
     clone = copy.copy(value)
     object.__setattr__(clone, "__class__", quiet_cls)  # frozen dataclasses too
@@ -199,6 +203,7 @@ def load(magics: Any, rest: list[str]) -> None:
     name = _session_name(magics, rest)
     path = _need(rest, "load", "%ollama load PATH")
     session = Session.load(path)
+    session.name = name  # its turns are recorded under this name (issue 10)
     set_session(name, session)
     _show(md("Loaded {n} turns from {path} into session {name}.").format(n=len(session.turns), path=code(path), name=code(name)))
 
@@ -248,15 +253,29 @@ def help_(magics: Any, rest: list[str]) -> None:
     _show(HELP)
 
 
+def _record_command(name: str) -> Callable[[Any, list[str]], Any]:
+    """The record's subcommands (issue 10), from their own module."""
+
+    def run(magics: Any, rest: list[str]) -> Any:
+        from . import _record_commands
+
+        return getattr(_record_commands, name)(magics, rest, _show)
+
+    return run
+
+
 SUBCOMMANDS: dict[str, Callable[[Any, list[str]], Any]] = {
     "config": config,
+    "export": _record_command("export"),
     "help": help_,
     "history": history,
     "load": load,
+    "log": _record_command("log"),
     "models": models,
     "ps": ps,
     "pull": pull,
     "reset": reset,
+    "resume": _record_command("resume"),
     "save": save,
     "show": show,
     "timings": timings,

@@ -68,15 +68,31 @@ def _remote(reply: BaseReply) -> str:
     return f"via {reply.remote_model}" + (f" at {reply.remote_host}" if reply.remote_host else "")
 
 
+def _reused_when(reply: BaseReply) -> str:
+    """When a replayed answer was recorded (the record, issue 10); empty for a fresh answer."""
+    reused = getattr(reply, "reused_from", None)
+    return reused.when if reused is not None else ""
+
+
+def _timing(reply: BaseReply) -> str:
+    """The timing summary; a replayed answer shows the one it had when it was recorded."""
+    reused = getattr(reply, "reused_from", None)
+    return (reused.timing if reused is not None else reply.timing).summary()
+
+
 def footer_text(reply: BaseReply) -> str:
     """One line of plain text: model · ttft · tokens · tok/s · wall, plus the outcome when it is not plain done."""
-    return " · ".join(p for p in (reply.model, _remote(reply), reply.timing.summary(), _outcome(reply)) if p)
+    reused = f"reused from {_reused_when(reply)}" if _reused_when(reply) else ""
+    return " · ".join(p for p in (reply.model, reused, _remote(reply), _timing(reply), _outcome(reply)) if p)
 
 
 def footer_markdown(reply: BaseReply) -> SafeMarkdown:
-    """The footer line as Markdown: italic, the outcome in bold; the model names are escaped."""
+    """The footer line as Markdown: italic, the outcome (or **reused**) in bold; the model names are escaped."""
     md = SafeMarkdown.trusted
-    parts = [SafeMarkdown.text(p) for p in (reply.model, _remote(reply), reply.timing.summary()) if p]
+    parts = [SafeMarkdown.text(reply.model)] if reply.model else []
+    if _reused_when(reply):
+        parts.append(md("**reused** from {}").format(SafeMarkdown.text(_reused_when(reply))))
+    parts += [SafeMarkdown.text(p) for p in (_remote(reply), _timing(reply)) if p]
     if _outcome(reply):
         parts.append(md("**{}**").format(SafeMarkdown.text(_outcome(reply))))
     return md("*{}*").format(md(" · ").join(parts))
@@ -105,4 +121,10 @@ def reply_metadata(reply: BaseReply) -> dict[str, Any]:
         "timing": reply.timing.as_dict(),
         "notes": list(reply.notes),
         **({"remote_model": reply.remote_model, "remote_host": reply.remote_host} if reply.remote_model else {}),
-    }
+    } | _reused_metadata(reply)
+
+
+def _reused_metadata(reply: BaseReply) -> dict[str, Any]:
+    """The record (issue 10): which recorded turn a replayed answer came from."""
+    reused = getattr(reply, "reused_from", None)
+    return {} if reused is None else {"reused_from": {"turn": reused.id, "recorded_at": reused.recorded_at}}

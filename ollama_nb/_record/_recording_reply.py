@@ -1,0 +1,111 @@
+"""The reply a recording session hands out: it decides at send time, inside its opener, whether
+the record already holds the answer.
+
+Nothing happens before the reply is first read (as with every reply). Then its opener:
+
+- with ``cache``, learns the model's digest (one ``/api/tags`` per model per session), computes the
+  request key and, when the record has a finished answer for it, returns that answer as the
+  response (``reused_from`` is then the recorded turn) and sends nothing;
+- else sends the request as the client would, and learns the digest once the server has answered
+  (so a server that is down fails once, with the client's own error, not twice).
+
+Example:
+    >>> session = Session("llama3.2", record=Record("/tmp/r.db"))          # doctest: +SKIP
+    >>> reply = session.chat("Hi", cache=True); reply.read()                # doctest: +SKIP
+    >>> reply.reused_from                                                   # doctest: +SKIP
+    <RecordedTurn #12 default llama3.2 done: 'Hello!'>
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .._reply import AsyncReply, BeforeSend, Reply
+from .._request import Request
+from ._cache import request_key
+from ._entry import RecordedTurn
+from ._replay import async_recorded_opener, recorded_opener
+
+if TYPE_CHECKING:
+    from .._client import AsyncClient, Client
+    from ._recorder import SessionRecording
+
+__all__ = ["AsyncRecordingReply", "RecordingReply"]
+
+
+class _Lookup:
+    """What the opener learnt on the first send: the digest, the request key, a recorded answer."""
+
+    def __init__(self, request: Request, recording: SessionRecording, cache: bool) -> None:
+        self.request = request
+        self.recording = recording
+        self.cache = cache
+        self.sent: dict[str, Any] | None = None
+        self.digest: str | None = None
+        self.key: str | None = None
+        self.found: RecordedTurn | None = None
+
+    def before(self, body: dict[str, Any], digest: str | None) -> RecordedTurn | None:
+        """On the first send with ``cache``: the recorded answer to reuse, or None."""
+        self.sent, self.digest = body, digest
+        self.key = request_key(self.request.endpoint, body, digest)
+        self.found = self.recording.find(self.key)
+        return self.found
+
+    def after(self, body: dict[str, Any], digest: str | None) -> None:
+        """On the first send without ``cache``, once the server answered."""
+        self.sent, self.digest = body, digest
+        self.key = request_key(self.request.endpoint, body, digest)
+
+
+class RecordingReply(Reply):
+    """A :class:`~ollama_nb.Reply` that may answer from the record (see the module docstring);
+    ``reused_from`` is the recorded turn it replayed, else None."""
+
+    def __init__(self, request: Request, *, client: Client, recording: SessionRecording, cache: bool, **settings: Any) -> None:
+        lookup = self.lookup = _Lookup(request, recording, cache)
+        send = client._opener(request)
+
+        def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
+            if lookup.sent is None and cache:
+                found = lookup.before(body, recording.digest(client, request.model, strict=True))
+                if found is not None:
+                    return recorded_opener(found)(body, before_send)
+            response = send(body, before_send)
+            if lookup.sent is None:
+                lookup.after(body, recording.digest(client, request.model))
+            return response
+
+        super().__init__(request, opener=open_stream, host=client.host, **settings)
+
+    @property
+    def reused_from(self) -> RecordedTurn | None:
+        """The recorded turn whose answer this reply replayed (no request was sent), or None."""
+        return self.lookup.found
+
+
+class AsyncRecordingReply(AsyncReply):
+    """The async twin of :class:`RecordingReply`."""
+
+    def __init__(self, request: Request, *, client: AsyncClient, recording: SessionRecording, cache: bool, **settings: Any) -> None:
+        lookup = self.lookup = _Lookup(request, recording, cache)
+        send = client._opener(request)
+
+        async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
+            if lookup.sent is None and cache:
+                found = lookup.before(body, await recording.adigest(client, request.model, strict=True))
+                if found is not None:
+                    return await async_recorded_opener(found)(body, before_send)
+            response = await send(body, before_send)
+            if lookup.sent is None:
+                lookup.after(body, await recording.adigest(client, request.model))
+            return response
+
+        super().__init__(request, opener=open_stream, host=client.host, **settings)
+
+    @property
+    def reused_from(self) -> RecordedTurn | None:
+        """The recorded turn whose answer this reply replayed (no request was sent), or None."""
+        return self.lookup.found
