@@ -50,8 +50,22 @@ def _error_body(content: bytes) -> tuple[str, dict[str, Any]]:
     except ValueError:
         return text or "(empty body)", {}
     if isinstance(data, dict) and "error" in data:
-        return str(data["error"]), data
+        return _unwrapped(str(data["error"])), data
     return text, data if isinstance(data, dict) else {}
+
+
+def _unwrapped(error: str) -> str:
+    """llama-server's own error body, which Ollama passes on as the text of its ``error``
+    (``{"error":{"message":...}}``), reduced to its message; any other text as it is."""
+    if not error.startswith("{"):
+        return error
+    try:
+        inner = json.loads(error)
+    except ValueError:
+        return error
+    detail = inner.get("error", inner) if isinstance(inner, dict) else None
+    message = detail.get("message") if isinstance(detail, dict) else detail
+    return message if isinstance(message, str) and message else error
 
 
 _HINTS: tuple[tuple[str, str], ...] = (
@@ -60,6 +74,7 @@ _HINTS: tuple[tuple[str, str], ...] = (
     ("does not support", "Choose a model with that capability (`%ollama show MODEL` lists them)."),
     ("server busy", "Ollama's queue is full: wait a moment and run it again."),
     ("prompt is longer than the context", "Shorten the prompt or raise num_ctx (--num-ctx)."),
+    ("exceeds the available context size", "Not cut (truncate=False): shorten the prompt or raise num_ctx (--num-ctx)."),
     ("missing unit in duration", "keep_alive needs a unit, e.g. '5m' or '30s'."),
     ("invalid think value", "Use think=True/False or a level the model knows: low, medium, high, max (case-sensitive)."),
     ("think must be a boolean or string", "Use think=True/False or a level: low, medium, high, max."),

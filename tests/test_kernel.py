@@ -379,6 +379,19 @@ def test_the_text_plain_of_the_answer_is_the_reply_as_written(kernel: KernelSess
     assert shown_text(run.outputs) == text
 
 
+@pytest.mark.timeout(30)
+def test_logprobs_cell_shows_the_tokens_as_html_after_the_footer(kernel: KernelSession) -> None:
+    script = '[[script=[{"token": "<b>", "logprob": -0.1053}, {"token": "Hi", "logprob": -0.5}]]]'
+    run = kernel.run(f"%%ollama --logprobs\nbold hi {script}")
+    assert run.reply["status"] == "ok", run.reply
+    html_outputs = [o for o in run.outputs if o["output_type"] == "display_data" and "text/html" in o["data"]]
+    assert len(html_outputs) == 1, run.outputs
+    html = html_outputs[0]["data"]["text/html"]
+    assert html.count("<span ") == 2 and "&lt;b&gt;" in html and "<b>" not in html
+    assert html_outputs[0]["data"]["text/plain"].startswith("[logprobs] 2 tokens")
+    assert run.outputs.index(html_outputs[0]) > run.outputs.index(footer_of(run.outputs))
+
+
 # -- 6. %%capture: the synchronous fallback ------------------------------------------------------
 @pytest.mark.timeout(60)
 def test_capture_wrapped_ollama_cell_takes_the_sync_path_and_captures_the_answer(kernel: KernelSession, simulator: Simulator) -> None:

@@ -130,14 +130,24 @@ def test_the_reply_never_imports_the_client(module: str) -> None:
     assert [_where(i) for i in ALL_IMPORTS if i.importer == module and i.target == "ollama_nb._client"] == []
 
 
-#: Modules still over the limit, each with the branch that splits it (remove the entry at merge).
-_SPLIT_ELSEWHERE = {"_markdown.py": "split on branch oneoutput (issue 13)"}
-
-
 def test_no_module_is_over_about_400_lines() -> None:
     sizes = {
         str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
         for path in PACKAGE.rglob("*.py")
     }
     assert sizes["_tools/_schema.py"] > 0  # the walk sees the packages too
-    assert {p: n for p, n in sizes.items() if n > 420 and p not in _SPLIT_ELSEWHERE} == {}
+    assert {p: n for p, n in sizes.items() if n > 420} == {}
+
+
+def test_every_document_a_docstring_cites_is_in_the_repository() -> None:
+    import re
+
+    root = PACKAGE.parent
+    cited = {
+        (str(path.relative_to(root)), name)
+        for path in PACKAGE.rglob("*.py")
+        for name in re.findall(r"[\w./-]+\.md\b", path.read_text(encoding="utf-8"))
+    }
+    assert ("ollama_nb/view/_consume.py", "docs/stopping.md") in cited  # the walk finds citations
+    missing = [(where, name) for where, name in cited if not (root / name).exists()]
+    assert missing == []

@@ -418,7 +418,7 @@ def test_long_fence_is_closed_and_reopened_with_the_same_fence_and_info_string()
     joined = "".join(out)
     assert joined.count("~~~~python title=x") == joined.count("\n~~~~\n") >= 2
     raw, blocks = stream(text, [4], threshold=100, escape=False)
-    assert without_insertions("".join(raw), blocks._inserted) == text
+    assert without_insertions("".join(raw), blocks.inserted) == text
     assert "".join(out) == escape_untrusted("".join(raw))
 
 
@@ -447,7 +447,7 @@ def test_table_stays_in_the_tail_then_splits_with_its_header_repeated() -> None:
         if "<i>" in block or "&lt;i>" in block:
             assert block.startswith("\n| num | html |\n|---:|---|\n")
     raw, raw_blocks = stream(text, [1], threshold=100, escape=False)
-    assert without_insertions("".join(raw), raw_blocks._inserted) == text
+    assert without_insertions("".join(raw), raw_blocks.inserted) == text
     assert "".join(out) == escape_untrusted("".join(raw))
 
 
@@ -462,9 +462,9 @@ def test_open_length_counts_received_text_not_lines_a_split_added() -> None:
         delta = text[k : k + 7]
         frozen_raw += "".join(blocks.feed(delta))
         received += len(delta)
-        added = sum(len(add[: max(0, len(frozen_raw) - at)]) for at, add in blocks._inserted)
+        added = sum(len(add[: max(0, len(frozen_raw) - at)]) for at, add in blocks.inserted)
         assert len(frozen_raw) - added == received - blocks.open_length
-    assert blocks._inserted  # the fence and the table were both cut
+    assert blocks.inserted  # the fence and the table were both cut
 
 
 def test_ordered_list_split_between_items_keeps_numbers() -> None:
@@ -548,7 +548,7 @@ def test_split_anywhere_keeps_the_open_tail_short_for_text_without_blank_lines(t
     assert len(out) >= len(text) // 400
     blocks = MarkdownBlocks(200, escape=False, split_anywhere=True)
     raw = [*(b for k in range(0, len(text), 5) for b in blocks.feed(text[k : k + 5])), blocks.close() or ""]
-    assert without_insertions("".join(raw), blocks._inserted) == text
+    assert without_insertions("".join(raw), blocks.inserted) == text
 
 
 def test_without_split_anywhere_a_long_list_stays_open() -> None:
@@ -565,7 +565,7 @@ def test_split_anywhere_never_cuts_before_a_table_delimiter_or_a_setext_underlin
     out = blocks.feed("Title line\n=====\n") + blocks.feed("| a | b |\n|---|---|\n| 1 | 2 |\n")
     out += blocks.freeze_now()
     joined = "".join(out) + (blocks.close() or "")
-    assert without_insertions(joined, blocks._inserted) == "Title line\n=====\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    assert without_insertions(joined, blocks.inserted) == "Title line\n=====\n| a | b |\n|---|---|\n| 1 | 2 |\n"
     for block in out:
         assert not block.startswith(("=====", "|---|"))
 
@@ -592,7 +592,7 @@ def test_split_anywhere_loses_nothing_for_random_texts_and_deltas(seed: int) -> 
             raw.extend(blocks.freeze_now())
         pos += size
     raw.append(blocks.close() or "")
-    assert without_insertions("".join(raw), blocks._inserted) == text.replace("\r\n", "\n").replace("\r", "\n")
+    assert without_insertions("".join(raw), blocks.inserted) == text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,9 +614,9 @@ def _check_stream_property(text: str, sizes: list[int], threshold: int) -> None:
     out, _ = stream(text, sizes, threshold=threshold)
     raw, blocks = stream(text, sizes, threshold=threshold, escape=False)
     emitted = "".join(raw)
-    assert without_insertions(emitted, blocks._inserted) == text.replace("\r\n", "\n").replace("\r", "\n")
+    assert without_insertions(emitted, blocks.inserted) == text.replace("\r\n", "\n").replace("\r", "\n")
     assert "".join(out) == escape_untrusted(emitted)
-    if not blocks._inserted:
+    if not blocks.inserted:
         assert "".join(out) == escape_untrusted(text)
 
 

@@ -268,6 +268,15 @@ def test_ollamas_error_for_a_bad_think_value_is_one_line_and_says_what_to_use(se
     assert 'invalid think value: "extreme"' in first and "low, medium, high, max" in hint
 
 
+def test_a_prompt_that_does_not_fit_with_truncate_false_is_llama_servers_message_in_one_line(simulator: Simulator) -> None:
+    with Client(simulator.url) as client, pytest.raises(ollama_nb.ResponseError) as info:
+        client.generate("llama3.2", "word " * 200, truncate=False, options={"num_ctx": 64}).read()
+    first, hint = str(info.value).splitlines()
+    # Ollama wraps llama-server's own JSON body in its "error" text: the message is unwrapped
+    assert first.endswith("answered 400: request (251 tokens) exceeds the available context size (64 tokens), try increasing it")
+    assert "truncate=False" in hint and "num_ctx" in hint
+
+
 def test_truncate_and_shift_false_are_sent(simulator: Simulator) -> None:
     with Client(simulator.url) as client:
         client.generate("llama3.2", "x", truncate=False, shift=False).read()

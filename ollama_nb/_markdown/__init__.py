@@ -2,7 +2,7 @@
 
 A model's reply is untrusted: JupyterLab does not sanitise the outputs of the running session, so
 ``<img src=x onerror=...>`` in a reply shown as Markdown runs in the page (measured, see
-``stop-button.md``). :func:`escape_untrusted` returns Markdown that renders the same to a reader
+``docs/stopping.md``). :func:`escape_untrusted` returns Markdown that renders the same to a reader
 but cannot run anything; :class:`MarkdownBlocks` cuts a streamed reply into blocks that never
 change again plus a short open tail, so a view re-sends O(n) bytes instead of O(n²).
 

@@ -349,6 +349,13 @@ class MarkdownBlocks:
         return self._size - self._tail_added
 
     @property
+    def inserted(self) -> tuple[Insertion, ...]:
+        """What the splits added to the emitted raw text (a closed-and-reopened fence, a repeated
+        table header), as ``Insertion(offset, text)`` in order: removing them from the emitted text
+        gives back what the model wrote."""
+        return tuple(self._inserted)
+
+    @property
     def tail(self) -> str:
         """The open rest, escaped, for the live display (an open fence gets its closing line)."""
         if self._tail is None:
