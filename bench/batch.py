@@ -78,6 +78,16 @@ def _timed_map(hosts: list[str], prompt: str, items: list[int]) -> Sample:
     return {"items_per_s": len(items) / wall, "wall_s": wall}
 
 
+def _items_per_s_ratio(samples: dict[str, list[Sample]], name: str, baseline: str, target: float, **about: Any) -> dict[str, Any]:
+    """The area's result: what was run, each contender's figures, and the items/s ratio checked."""
+    ratio = paired_ratio(samples, name, baseline, "items_per_s")
+    return {
+        **about,
+        "contenders": summarize(samples, baseline, ["items_per_s", "wall_s"]),
+        "check": {"value": ratio, "target": f">= {target}", "met": ratio is not None and ratio >= target},
+    }
+
+
 # -- throughput -----------------------------------------------------------------------------------
 def bench_throughput(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
     n = 300 if quick else 1000
@@ -95,12 +105,8 @@ def bench_throughput(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
         return {"items_per_s": n / wall, "wall_s": wall}
 
     samples = interleave([("hand-written asyncio + httpx", handwritten), ("Session.map", ours)], 5 if quick else 9)
-    ratio = paired_ratio(samples, "Session.map", "hand-written asyncio + httpx", "items_per_s")
-    return {
-        "items": n, "concurrency": CONCURRENCY, "prompt": FULL_SPEED_ITEM,
-        "contenders": summarize(samples, "hand-written asyncio + httpx", ["items_per_s", "wall_s"]),
-        "check": {"value": ratio, "target": f">= {TARGET_THROUGHPUT}", "met": ratio is not None and ratio >= TARGET_THROUGHPUT},
-    }
+    return _items_per_s_ratio(samples, "Session.map", "hand-written asyncio + httpx", TARGET_THROUGHPUT,
+                              items=n, concurrency=CONCURRENCY, prompt=FULL_SPEED_ITEM)
 
 
 # -- two hosts against one ------------------------------------------------------------------------
@@ -108,16 +114,11 @@ def bench_two_hosts(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
     n = 48 if quick else 128
     items = list(range(n))
     with SimProcess() as second:
-
         samples = interleave([("one host", lambda: _timed_map([sim.url], PACED_ITEM, items)),
                               ("two hosts", lambda: _timed_map([sim.url, second.url], PACED_ITEM, items))],
                              5 if quick else 7)
-    speedup = paired_ratio(samples, "two hosts", "one host", "items_per_s")
-    return {
-        "items": n, "concurrency_per_host": CONCURRENCY, "prompt": PACED_ITEM,
-        "contenders": summarize(samples, "one host", ["wall_s", "items_per_s"]),
-        "check": {"value": speedup, "target": f">= {TARGET_TWO_HOSTS}", "met": speedup is not None and speedup >= TARGET_TWO_HOSTS},
-    }
+    return _items_per_s_ratio(samples, "two hosts", "one host", TARGET_TWO_HOSTS,
+                              items=n, concurrency_per_host=CONCURRENCY, prompt=PACED_ITEM)
 
 
 # -- 10,000 items in a kernel ---------------------------------------------------------------------
