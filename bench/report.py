@@ -116,6 +116,21 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             continue
         c = k["check"]
         rows.append((f"growth cell {k['first']}→{k['last']} ({name}): threads, sockets, widgets, RSS vs raw", c["text"], "no growth beyond noise", c["met"]))
+    batch = areas.get("batch", {})
+    for key, label, target_text, fmt in (
+        ("throughput", "batch: items/s, Session.map / hand-written asyncio + httpx", "≥ 0.95x", _x),
+        ("two_hosts", "batch: two simulator hosts / one (items/s)", "≥ 1.8x", _x),
+        ("big_batch", "batch: 10,000 items in a kernel, iopub bytes of the cell", "≤ 300 KB", lambda v: _num(v / 1000, 0) + " KB"),
+        ("stop", "batch: Stop → every open stream closed", "median ≤ 0.3 s", _ms),
+    ):
+        part = batch.get(key)
+        if part is None:
+            continue
+        if "error" in part:
+            rows.append((label, "error", target_text, False))
+            continue
+        c = part["check"]
+        rows.append((label, fmt(c["value"]) if c["value"] is not None else "lost", target_text, c["met"]))
     return rows
 
 
@@ -273,6 +288,31 @@ def _record(area: dict[str, Any]) -> list[str]:
     return render_record(area, {"ms": _ms, "x": _x, "table": _table})
 
 
+def _batch(area: dict[str, Any]) -> list[str]:
+    lines = ["### One prompt over many items (`Session.map`, `%%ollama --over`)", ""]
+    rows = []
+    for key, what in (("throughput", "throughput"), ("two_hosts", "hosts"), ("stop", "stop")):
+        part = area.get(key) or {}
+        if "error" in part:
+            rows.append([what, "error: " + part["error"].splitlines()[0], "", "", ""])
+            continue
+        for name, c in (part.get("contenders") or {}).items():
+            stat = next(k for k in ("items_per_s", "all_closed_s") if k in c)
+            value = c[stat]["median"]
+            rows.append([what, name, _num(value) + " items/s" if stat == "items_per_s" else _ms(value),
+                         _x(c[stat]["ratio"]), str(c["runs"])])
+    lines += _table(["part", "contender", "median", "ratio to the first", "runs"], rows)
+    big = area.get("big_batch") or {}
+    if big and "error" not in big:
+        lines += ["", f"10,000 items through `%%ollama --over` in ipykernel 7 (record on): {big['wall_s']:.1f} s, "
+                  f"{big['answered']:,} answered, iopub {_num(big['iopub_bytes'] / 1000, 0)} KB in {big['iopub_msgs']} messages, "
+                  f"kernel RSS growth {_mib(big['rss_growth_kib'])} (a hand-written asyncio + httpx loop keeping the same "
+                  f"answers: {_mib(big['raw_loop_rss_growth_kib'])}, {big['raw_loop_wall_s']:.1f} s)."]
+    elif big:
+        lines += ["", "10,000 items: error: `" + big["error"].splitlines()[0] + "`"]
+    return lines
+
+
 def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
     """The whole report; ``title=False`` leaves out the top heading (for a README section)."""
     areas = results.get("areas", {})
@@ -290,7 +330,7 @@ def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
     rows = [[what, measured, target, _met(met)] for what, measured, target, met in targets(results)]
     lines += _table(["what", "measured", "target", "met"], rows)
     for name, render in (("streams", _streams), ("first_token", _first_token), ("kernel", _kernel),
-                         ("stop", _stop), ("memory", _memory), ("record", _record)):
+                         ("stop", _stop), ("memory", _memory), ("record", _record), ("batch", _batch)):
         area = areas.get(name)
         if area is None:
             continue

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._batch import Batch, BatchProgress, ItemResult
 from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
 from ._client import AsyncClient, Client
 from ._errors import (
@@ -52,6 +53,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncClient",
     "AsyncReply",
+    "Batch",
+    "BatchProgress",
     "ChatRequest",
     "Chunk",
     "Client",
@@ -59,6 +62,7 @@ __all__ = [
     "ContextTrimmedWarning",
     "GenerateRequest",
     "Interrupted",
+    "ItemResult",
     "MalformedLineWarning",
     "ModelDetails",
     "ModelNotFoundError",

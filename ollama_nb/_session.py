@@ -24,6 +24,7 @@ import weakref
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar
 
+from ._batch import BatchMethods
 from ._client import AsyncClient, Client
 from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError
@@ -41,7 +42,7 @@ __all__ = ["Session", "Turn", "forget_sessions", "get_session", "set_session"]
 R = TypeVar("R", bound=BaseReply)
 
 _FORMAT_VERSION = 1
-class Session(RecordedSession):
+class Session(RecordedSession, BatchMethods):
     """Multi-turn history and timing, usable from plain Python and behind the notebook magics.
 
     ``**options`` of :meth:`chat` are Ollama options (``temperature=0.2``, ``num_ctx=8192``…),

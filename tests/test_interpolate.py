@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ollama_nb.magics._interpolate import interpolate
+from ollama_nb._interpolate import interpolate
 
 NS: dict[str, Any] = {
     "name": "Ada",

@@ -16,11 +16,11 @@ from typing import Any, Callable
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Dict, Float, Unicode
+from traitlets import Bool, Dict, Float, Int, Unicode
 
 from .._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from .._host import resolve_host
-from ._interpolate import interpolate
+from .._interpolate import interpolate
 from .._reply import AsyncReply, BaseReply, Reply
 from .._session import Session, get_session
 from .._view_protocol import ManyRepliesView, ReplyView
@@ -108,6 +108,8 @@ class OllamaMagics(Magics):
     session = Unicode("default", help="Name of the session the magics use.").tag(config=True)
     plain = Bool(False, help="Show replies as plain text instead of Markdown.").tag(config=True)
     allow_html = Bool(False, help="Render raw HTML in model output (unsafe: off by default).").tag(config=True)
+    concurrency = Int(0, help="Streams per host for %%ollama --over; 0 means 4 (see OLLAMA_NUM_PARALLEL).").tag(config=True)
+    hosts = Unicode("", help="Ollama hosts sharing a %%ollama --over batch, comma-separated; empty: the one host.").tag(config=True)
     # the record (issue 10)
     db = Unicode("", help="The record's SQLite file; empty: OLLAMA_NB_DB, else the user's data folder; 'off': no record.").tag(config=True)
     cache = Bool(False, help="Answer identical requests from the record instead of asking Ollama again.").tag(config=True)
@@ -115,6 +117,9 @@ class OllamaMagics(Magics):
     # -- the magics ----------------------------------------------------------------------------
     @magic_arguments()
     @_prompt_arguments
+    @argument("--over", metavar="NAME", help="send the cell once per item of NAME (list, dict, Series, DataFrame): {item}, {index}")
+    @argument("--concurrency", type=int, metavar="N", help="with --over: streams per host (default: %%config OllamaMagics.concurrency)")
+    @argument("--hosts", metavar="A,B", help="with --over: Ollama hosts sharing the items (default: %%config OllamaMagics.hosts)")
     @no_var_expand
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> Any:
@@ -151,7 +156,7 @@ class OllamaMagics(Magics):
         """Parse, interpolate and choose session and model (UsageError for bad input)."""
         args, message = parse(self._parser(kind), line, message=cell is None, expand=self.shell.var_expand)
         text = message if cell is None else cell
-        if args.interpolate:
+        if args.interpolate and not getattr(args, "over", None):  # a batch interpolates per item
             text = interpolate(text, self.shell.user_ns)
         text = text.strip("\n")
         if not text.strip():
@@ -261,6 +266,10 @@ class OllamaMagics(Magics):
 
         Several models (``-m a,b``) run one after another here.
         """
+        if getattr(call.args, "over", None):
+            from ._batch_magic import run_batch_sync
+
+            return run_batch_sync(self, call)
         from ..view import Interrupted, stream_sync
 
         result = None
@@ -281,6 +290,10 @@ class OllamaMagics(Magics):
         The cell is only the magic, so the view may clear its outputs at the end (``owns_cell``),
         except after another answer in the same cell.
         """
+        if getattr(call.args, "over", None):
+            from ._batch_magic import run_batch_async
+
+            return await run_batch_async(self, call)
         from ..view import (
             Interrupted, SideBySideView, abort_held_requests, side_by_side_available, stream_many_async, ui_poller,
         )

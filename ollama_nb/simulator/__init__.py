@@ -169,6 +169,10 @@ class Simulator:
         """Close the next ``n`` new connections right after accept, without sending a byte."""
         self._state.drop_next(n)
 
+    def busy_next_requests(self, n: int = 1) -> None:
+        """Answer the next ``n`` chat/generate requests ``503 server busy`` (Ollama's full queue)."""
+        self._state.busy_next(n)
+
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> Simulator:
         """Bind and serve in a daemon thread; returns self. Raises OSError if the port is busy."""

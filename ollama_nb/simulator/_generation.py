@@ -250,6 +250,8 @@ def _refuse(call: Call, job: _Job) -> None:
 def _respond(call: Call, job: _Job) -> None:
     _refuse(call, job)
     d = job.directives
+    if call.state.take_busy():  # Ollama's queue is full (OLLAMA_MAX_QUEUE): 503 before any byte
+        raise RequestError(503, _STATUS_TEXT[503])
     if d.status is not None:
         model = job.shape.model
         raise RequestError(d.status, _STATUS_TEXT.get(

@@ -45,7 +45,7 @@ class SimState:
         self.journal = Journal()
         self.shelf = ModelShelf()
         self._lock = threading.Lock()
-        self._drops = 0
+        self._next = {"drop": 0, "busy": 0}  # connections to drop, requests to answer 503
         self._open: set[socket.socket] = set()
 
     def token_delay(self) -> float:
@@ -55,14 +55,28 @@ class SimState:
 
     def drop_next(self, n: int) -> None:
         """Close the next ``n`` accepted connections without a byte."""
-        with self._lock:
-            self._drops += n
+        self._add("drop", n)
 
     def take_drop(self) -> bool:
+        return self._take("drop")
+
+    def busy_next(self, n: int) -> None:
+        """Answer the next ``n`` chat/generate requests 503 "server busy"."""
+        self._add("busy", n)
+
+    def take_busy(self) -> bool:
+        return self._take("busy")
+
+    def _add(self, what: str, n: int) -> None:
         with self._lock:
-            if self._drops <= 0:
+            self._next[what] += n
+
+    def _take(self, what: str) -> bool:
+        """True (and one fewer to go) when a ``drop``/``busy`` is still owed."""
+        with self._lock:
+            if self._next[what] <= 0:
                 return False
-            self._drops -= 1
+            self._next[what] -= 1
             return True
 
     def track(self, sock: socket.socket, add: bool) -> None:

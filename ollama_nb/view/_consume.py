@@ -84,6 +84,16 @@ def _no_stray_idle() -> Iterator[None]:
         del kernel._publish_status  # the class's method again
 
 
+def clear_cancellation() -> None:
+    """After catching the kernel's interrupt as a cancellation: let this task await again (the
+    clean-up that follows) instead of being cancelled at its next await."""
+    task = asyncio.current_task()
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        while task.cancelling():  # type: ignore[union-attr]
+            uncancel()
+
+
 async def stream_async(reply: AsyncReply, view: ReplyView, *, poll: Poll | None = None, tick: float = 0.25) -> None:
     """Read ``reply`` into ``view`` (awaiting, so the Stop button works); raise its error at the end.
 
@@ -152,11 +162,7 @@ async def stream_many_async(
             view.refresh()
     except (KeyboardInterrupt, asyncio.CancelledError):
         interrupted = True
-        task = asyncio.current_task()
-        uncancel = getattr(task, "uncancel", None)
-        if uncancel is not None:
-            while task.cancelling():
-                uncancel()
+        clear_cancellation()
         for reply in replies:
             reply.stop()
         for reader in readers:

@@ -1,0 +1,111 @@
+"""Which items of a batch already have a finished answer, and where each item is written.
+
+Two calls a batch makes: :meth:`BatchLedger.finished` (is there a finished answer to this exact
+request?) and :meth:`BatchLedger.add` (this item has ended). Answers are kept per session in
+memory and, when recording is on, in the record (issue 10): each item is a turn there, tagged
+with the batch and outside every conversation, and a finished one is found again by its request
+key (the model's digest plus the request body) — from another kernel too. A stopped or failed
+answer is never reused. A failing record warns once per batch; the batch goes on.
+
+Example:
+    >>> ledger = BatchLedger(record=None)
+    >>> ledger.finished({"model": "m", "prompt": "hi", "stream": True}) is None
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+import weakref
+from typing import Any, Mapping
+
+from ._errors import OllamaError, RecordError, RecordWarning
+
+__all__ = ["BatchLedger", "ledger_of"]
+
+_TRANSPORT = frozenset({"stream", "keep_alive"})
+
+
+def body_key(body: Mapping[str, Any]) -> str:
+    """A hash of what determines the answer: the request body minus transport details."""
+    what = {k: v for k, v in body.items() if k not in _TRANSPORT}
+    text = json.dumps(what, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class BatchLedger:
+    """Finished batch answers of one session, by request (see the module docstring)."""
+
+    def __init__(self, record: Any = None) -> None:
+        self.record = record
+        self.digests: dict[str, str | None] = {}
+        self._answers: dict[str, Any] = {}
+        self._warned = False
+
+    async def learn_digest(self, client: Any, model: str) -> None:
+        """The model's digest from ``/api/tags`` (the record's keys need it); None when unknown."""
+        if self.record is None:
+            return
+        from ._record import canonical_model
+
+        try:
+            models = await client.models()
+        except OllamaError:
+            return  # the items themselves will say what is wrong with the server
+        wanted = canonical_model(model)
+        found = (str(m.raw.get("digest") or "") or None for m in models if canonical_model(m.name) == wanted)
+        self.digests[model] = next(found, None)
+
+    def _record_key(self, body: Mapping[str, Any]) -> str | None:
+        from ._record import request_key
+
+        return request_key("generate", body, self.digests.get(body["model"])) if self.record is not None else None
+
+    def finished(self, body: Mapping[str, Any]) -> Any:
+        """The finished answer to this request: an :class:`~ollama_nb.ItemResult` kept in memory,
+        a :class:`~ollama_nb.RecordedTurn` from the record, or None."""
+        found = self._answers.get(body_key(body))
+        key = self._record_key(body)
+        if found is not None or key is None:
+            return found
+        try:
+            return self.record.find(key)
+        except RecordError as exc:
+            self._warn(exc)
+            return None
+
+    def add(self, body: Mapping[str, Any], result: Any, reply: Any, *, batch: str) -> None:
+        """Keep a finished ``result`` for reuse; write the item's turn to the record."""
+        if result.status == "ok":
+            self._answers[body_key(body)] = result
+        if self.record is None or reply is None:
+            return
+        from ._record import entry_from_reply
+
+        try:
+            entry = entry_from_reply(reply, sent=body, prompt=result.prompt, digest=self.digests.get(body["model"]),
+                                     request_key=self._record_key(body), in_context=False, batch=batch)
+            self.record.add(entry)
+        except RecordError as exc:
+            self._warn(exc)
+        except (TypeError, ValueError) as exc:  # something in the request that JSON cannot hold
+            self._warn(RecordError(f"cannot write this item to the record: {exc}."))
+
+    def _warn(self, exc: RecordError) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"{exc} The batch goes on; its answers are kept in memory only.", RecordWarning, stacklevel=2)
+
+
+_LEDGERS: weakref.WeakKeyDictionary[Any, BatchLedger] = weakref.WeakKeyDictionary()
+
+
+def ledger_of(session: Any) -> BatchLedger:
+    """The ledger of ``session`` (made on first use), writing to the session's record."""
+    ledger = _LEDGERS.get(session)
+    if ledger is None:
+        ledger = _LEDGERS[session] = BatchLedger()
+    ledger.record = session.record
+    return ledger

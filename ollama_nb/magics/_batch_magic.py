@@ -1,0 +1,95 @@
+"""``%%ollama --over NAME``: the cell body is a template sent once per item of NAME.
+
+``{item}``, ``{item.col}``/``{item[col]}`` and ``{index}`` are each item's; every other ``{name}``
+comes from the namespace as usual (one pass, so a value is never interpolated twice). ``-o VAR``
+stores the answers in input order: a list for a list or tuple, a pandas Series with the input's
+index for a Series, DataFrame or dict; ``None`` where an item failed or did not run; the parsed
+objects with ``--format``. ``--concurrency`` and ``--hosts`` default to ``%config
+OllamaMagics.concurrency`` and ``.hosts``. Running the cell again sends only the items without a
+finished answer; ``--no-cache`` sends them all.
+
+Example (a notebook cell)::
+
+    %%ollama --over reviews -o labels --format schema --concurrency 4
+    Classify this review as positive, negative or mixed: {item}
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from .._batch import Batch, start_batch
+
+if TYPE_CHECKING:
+    from ._magics import MagicCall, OllamaMagics
+
+__all__ = ["run_batch_async", "run_batch_sync"]
+
+#: Request fields of a prompt cell that a batch passes on (images and tools are not per item).
+_PASSED = ("format", "think", "keep_alive", "system")
+
+
+def _start(magics: OllamaMagics, call: MagicCall, *, in_loop: bool) -> Batch:
+    args = call.args
+    items = magics.shell.user_ns.get(args.over)
+    if items is None:
+        raise UsageError(f"--over takes the name of a list, dict, Series or DataFrame; {args.over!r} is not defined.")
+    if "images" in call.extra:
+        raise UsageError("--image is not available with --over (one prompt per item, no shared images).")
+    if len(call.models) > 1:
+        raise UsageError("--over runs one model; give one -m.")
+    hosts = args.hosts or magics.hosts or None
+    if hosts is None and (args.host or magics.host):
+        hosts = call.session.host
+    concurrency = args.concurrency if args.concurrency is not None else (magics.concurrency or None)
+    namespace = magics.shell.user_ns if args.interpolate else {}
+    extra = {k: v for k, v in call.extra.items() if k in _PASSED}
+    cache = True if getattr(args, "cache", None) is None else args.cache  # a batch resumes unless --no-cache
+    try:
+        return start_batch(call.session, call.prompt, items, in_loop=in_loop, concurrency=concurrency, hosts=hosts,
+                           model=call.model, namespace=namespace, cache=cache, **extra, **call.options)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _view(magics: OllamaMagics, batch: Batch) -> Any:
+    from ..view._batch_view import DEFAULT_INTERVAL, BatchView
+
+    return BatchView(batch, on_stop=batch.stop, interval=max(magics.update_interval, DEFAULT_INTERVAL))
+
+
+def _conclude(magics: OllamaMagics, call: MagicCall, batch: Batch) -> None:
+    if call.args.output:
+        magics.shell.user_ns[call.args.output] = batch.answers()
+
+
+def run_batch_sync(magics: OllamaMagics, call: MagicCall) -> None:
+    """Blocking path (terminal, nested cells): the batch runs in its own thread; Ctrl-C stops it."""
+    from ..view._batch_view import watch_batch_sync
+
+    batch = _start(magics, call, in_loop=False)
+    try:
+        watch_batch_sync(batch, _view(magics, batch))
+    finally:
+        _conclude(magics, call, batch)
+
+
+async def run_batch_async(magics: OllamaMagics, call: MagicCall) -> None:
+    """Awaiting path (a rewritten cell): the batch runs in the kernel's loop, so the Stop button
+    and the interrupt both reach it."""
+    from ..view import abort_held_requests, ui_poller
+    from ..view._batch_view import watch_batch_async
+
+    batch = _start(magics, call, in_loop=True)
+    try:
+        async with ui_poller() as poll:
+            try:
+                await watch_batch_async(batch, _view(magics, batch), poll=poll)
+            except Exception:
+                if poll is not None:
+                    abort_held_requests(magics.shell)
+                raise
+    finally:
+        _conclude(magics, call, batch)
