@@ -8,6 +8,7 @@ unsafe URL.
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from typing import Any, Iterable
@@ -53,6 +54,24 @@ FAILING = [
 ]
 
 
+#: TeX in a model's answer that MathJax (all packages, behind its safe filter, in JupyterLab 4)
+#: would turn into a link, a style, a class, an id, data or a loaded package; each in its own
+#: paragraph. Measured before the fix: the https links became ``<a href>`` and the styles stayed
+#: (border, padding, background capped at 3em); the javascript: links, classes and ids were dropped.
+MATH_PAYLOADS = [
+    r"$\href{javascript:window.__pwned=1}{jslink}$",
+    r"$\href{https://evil.example/}{httpslink}$",
+    r"$\style{position:fixed;top:0;left:0;width:100vw;height:100vh;z-index:99999;background:red;border:3em solid red}{cover}$",
+    r"$\class{jp-Notebook}{classed}$ $\cssId{main}{ided}$ $\data{onclick=window.__pwned}{dataed}$",
+    r"$\unicode[some-font]{65}$ $\require{html}\href{javascript:window.__pwned=1}{required}$",
+    r"$\bbox[background:blue;padding:3em]{boxed}$ $\mmlToken{mi}[href='https://evil.example/']{token}$",
+    r"\$\href{https://evil.example/}{dollarlink}\$ and \\(\href{https://evil.example/}{parenlink}\\)",
+    r"$$\style{border:3em solid red}{display}$$",
+]
+#: A reply made of :data:`MATH_PAYLOADS` (token by token, as the model sent it).
+MATH_CELL = "%ollama_chat --no-interpolate math [[script=" + json.dumps([p + "\n\n" for p in MATH_PAYLOADS]) + "]]"
+
+
 def hostile_cells(save_path: str) -> list[str]:
     """One cell per magic and subcommand, each fed hostile text (after a setup cell of the caller's).
 
@@ -64,6 +83,7 @@ def hostile_cells(save_path: str) -> list[str]:
         f"%config OllamaMagics.system = {PAYLOAD!r}",
         '%ollama_chat --no-interpolate --tools lookup find it [[tool=lookup]] [[args={"q": "<img src=x onerror=window.__pwned=1>"}]]',
         "%ollama_chat tell me [[html]] [[markdown]]",
+        MATH_CELL,
         "%%ollama -m qwen3 --think\nthink [[html]]",
         "%%ollama -m llama3.2,qwen3\ncompare [[html]]",
         "%ollama models",
