@@ -20,10 +20,10 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from ollama_nb import _session
 from ollama_nb._errors import ResponseError
 from ollama_nb._safe import terminal_text
 from ollama_nb.simulator import Simulator, _hostile
+from untrusted import ollama_shell
 
 #: What a hostile model, tool or server sends a terminal: clipboard write, clear screen, hidden
 #: hyperlink, an 8-bit CSI, a bell, a carriage return that would overwrite the line.
@@ -73,18 +73,6 @@ def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
         yield sim
 
 
-@pytest.fixture
-def ip(hostile: Simulator) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "ollama_nb")
-    magics = shell.magics_manager.registry["OllamaMagics"]
-    magics.host, magics.model, magics.system, magics.options = hostile.url, "llama3.2", "", {}
-    _session._SESSIONS.clear()
-    yield shell
-    shell.run_line_magic("unload_ext", "ollama_nb")
-    _session._SESSIONS.clear()
-
-
 def _run(ip: InteractiveShell, source: str) -> tuple[Any, str, list[str]]:
     """Run a cell; its result, what it wrote to stdout and stderr, and the text/plain of its outputs."""
     with capture_output() as captured:
@@ -93,7 +81,18 @@ def _run(ip: InteractiveShell, source: str) -> tuple[Any, str, list[str]]:
     return result, captured.stdout + captured.stderr, plains
 
 
-def test_a_shell_writes_no_escape_sequence_from_a_model_a_tool_or_a_server(ip: InteractiveShell) -> None:
+def test_a_shell_writes_no_escape_sequence_from_a_model_a_tool_or_a_server(hostile: Simulator) -> None:
+    with ollama_shell(hostile.url) as ip:
+        written, failed, cells = _run_cells(ip)
+    assert failed == cells[-2:]
+    assert {source: controls_in(text) for source, text in written.items() if controls_in(text)} == {}
+    for source in (cells[0], cells[1], cells[2], cells[4], cells[8], cells[9]):  # shown, as text
+        assert SHOWN in written[source], source
+    assert "ok " in written[cells[0]] and " done" in written[cells[0]]
+
+
+def _run_cells(ip: InteractiveShell) -> tuple[dict[str, str], list[str], list[str]]:
+    """Every kind of plain text the package writes, fed escape sequences: what each cell wrote."""
     ip.run_cell(TOOL)
     written: dict[str, str] = {}
     cells = [
@@ -114,11 +113,7 @@ def test_a_shell_writes_no_escape_sequence_from_a_model_a_tool_or_a_server(ip: I
         written[source] = out + "\n".join(plains)
         if not result.success:
             failed.append(source)
-    assert failed == cells[-2:]
-    assert {source: controls_in(text) for source, text in written.items() if controls_in(text)} == {}
-    for source in (cells[0], cells[1], cells[2], cells[4], cells[8], cells[9]):  # shown, as text
-        assert SHOWN in written[source] or "\\x1b]52" in written[source], source
-    assert "ok " in written[cells[0]] and " done" in written[cells[0]]
+    return written, failed, cells
 
 
 def test_terminal_ipython_in_a_pty_receives_no_escape_sequence_from_the_reply(hostile: Simulator) -> None:

@@ -13,11 +13,10 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from ollama_nb import _session
 from ollama_nb.simulator import Simulator
 from ollama_nb.simulator._hostile import HOSTILE_MODEL, PAYLOAD
 
-from untrusted import FAILING, RAW_TAG, TOOL_CALL, bundles_of, hostile_cells, problems_in
+from untrusted import FAILING, RAW_TAG, TOOL_CALL, bundles_of, hostile_cells, ollama_shell, problems_in
 
 @pytest.fixture
 def hostile() -> Iterator[Simulator]:
@@ -27,15 +26,8 @@ def hostile() -> Iterator[Simulator]:
 
 @pytest.fixture
 def ip(hostile: Simulator) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "ollama_nb")
-    magics = shell.magics_manager.registry["OllamaMagics"]
-    magics.host, magics.model, magics.system, magics.options = hostile.url, "llama3.2", "", {}
-    _session._SESSIONS.clear()
-    yield shell
-    magics.system = ""
-    shell.run_line_magic("unload_ext", "ollama_nb")
-    _session._SESSIONS.clear()
+    with ollama_shell(hostile.url) as shell:
+        yield shell
 
 
 def test_every_magic_and_subcommand_in_a_shell_shows_hostile_text_inert(ip: InteractiveShell, tmp_path: Path) -> None:

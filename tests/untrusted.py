@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from html.parser import HTMLParser
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
+
+from IPython.core.interactiveshell import InteractiveShell
 
 import test_markdown
+from ollama_nb import _session
 from ollama_nb.simulator._hostile import PAYLOAD
 from test_markdown import _render_in_jupyterlab  # JupyterLab's pipeline (node)
 
@@ -70,6 +74,22 @@ MATH_PAYLOADS = [
 ]
 #: A reply made of :data:`MATH_PAYLOADS` (token by token, as the model sent it).
 MATH_CELL = "%ollama_chat --no-interpolate math [[script=" + json.dumps([p + "\n\n" for p in MATH_PAYLOADS]) + "]]"
+
+
+@contextmanager
+def ollama_shell(host: str) -> Iterator[InteractiveShell]:
+    """A real ``InteractiveShell`` (not a kernel) with ollama_nb loaded and talking to ``host``."""
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "ollama_nb")
+    magics = shell.magics_manager.registry["OllamaMagics"]
+    magics.host, magics.model, magics.system, magics.options = host, "llama3.2", "", {}
+    _session._SESSIONS.clear()
+    try:
+        yield shell
+    finally:
+        magics.system = ""
+        shell.run_line_magic("unload_ext", "ollama_nb")
+        _session._SESSIONS.clear()
 
 
 def hostile_cells(save_path: str) -> list[str]:
