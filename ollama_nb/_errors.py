@@ -66,7 +66,9 @@ class OllamaError(Exception):
     reply: BaseReply | None = None
 
     def __init__(self, message: str, *, reply: BaseReply | None = None) -> None:
-        super().__init__(message)
+        from ._safe import terminal_text  # the message holds server text: no escape sequence in it
+
+        super().__init__(terminal_text(message))
         self.reply = reply
 
     @property

@@ -14,12 +14,16 @@ package displays as ``text/markdown`` or ``text/html`` is a :class:`SafeMarkdown
 ``SafeMarkdown.trusted(s)``     markup the package wrote itself (a literal), or the ``--html`` opt-in
 ``SafeHtml.escape(text)``       text for an HTML output (``html.escape``)
 ``SafeHtml.trusted(s)``         HTML the package wrote itself
+``terminal_text(text)``         text for a terminal or ``text/plain``: control characters made visible
 =============================  =====================================================================
 
 Joining keeps the type: ``a + b``, ``SafeMarkdown.join(parts)`` and ``template.format(...)`` take
 only safe parts (and numbers), and raise :class:`TypeError` on a plain ``str``. ``"…" + safe`` and
 any ``str`` method (``replace``, slicing…) give a plain ``str`` back, which every builder refuses:
-the safe way is the only easy way. Plain-text fallbacks (``text/plain``) are never markup and need none of this.
+the safe way is the only easy way. Plain text (``text/plain``, a terminal) is never markup, but a
+terminal obeys escape sequences (``ESC ]52`` writes the clipboard, ``ESC [2J`` clears the screen,
+``ESC ]8`` makes a hidden hyperlink) and Jupyter interprets colour codes in text outputs: every
+plain text the package writes goes through :func:`terminal_text`.
 
 Example:
     >>> row = SafeMarkdown.trusted("**{name}** says {what}").format(
@@ -38,7 +42,7 @@ import re
 import string
 from typing import Any, Iterable
 
-__all__ = ["SafeHtml", "SafeMarkdown", "require_safe"]
+__all__ = ["SafeHtml", "SafeMarkdown", "require_safe", "terminal_text"]
 
 # Every ASCII punctuation character that Markdown, GFM tables, JupyterLab's math pre-pass or HTML
 # could give a meaning to becomes a numeric entity: it renders as the character itself and can
@@ -50,6 +54,9 @@ _TEXT_ENTITIES.update({ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", or
 _LIST_START = re.compile(r"^([ \t]*)(\d*)([-+.])")
 _LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\x00": "\ufffd"}
 _NUMBERS = (int, float)
+# Every control character (Unicode category Cc: C0, DEL, C1 — ``\x9b`` is a one-byte CSI) but
+# ``\n`` and ``\t`` becomes its Python escape, shown as the four characters ``\x1b``.
+_CONTROLS = str.maketrans({c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"})
 
 
 def _normalise(text: str) -> str:
@@ -171,6 +178,18 @@ class SafeHtml(_Safe):
     def escape(cls, value: Any) -> SafeHtml:
         """Text shown exactly as written inside HTML (quotes escaped too, so attributes are safe)."""
         return cls(html.escape(_normalise(_as_text(value)), quote=True))
+
+
+def terminal_text(value: Any) -> str:
+    """``value`` as text that a terminal shows and never obeys: line breaks (``\\r\\n``, ``\\r``)
+    become ``\\n``, tabs stay, and every other control character is written visibly as its Python
+    escape (``ESC`` as the four characters ``\\x1b``), so no escape sequence reaches the terminal.
+
+    Example:
+        >>> terminal_text("ok\\x1b]52;c;cm0gLXJmIH4=\\x07\\tdone\\r\\n")
+        'ok\\\\x1b]52;c;cm0gLXJmIH4=\\\\x07\\tdone\\n'
+    """
+    return _as_text(value).replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROLS)
 
 
 def require_safe(value: Any, kind: type[_Safe] = SafeMarkdown, what: str = "markup") -> Any:

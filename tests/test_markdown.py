@@ -865,3 +865,38 @@ def test_random_texts_render_inert_through_jupyterlab_in_every_frozen_block() ->
         units.extend(out)  # each piece is shown in an output of its own
     rendered = _render_in_jupyterlab(units)
     assert [(u, _problems(h)) for u, h in zip(units, rendered) if _problems(h)] == []
+
+
+# -- TeX that MathJax would turn into links and styles (issue 9; measured in tests/browser) ---------
+#: MathJax typesets the rendered page: a command name right after a backslash is live there.
+_LIVE_COMMAND = re.compile(r"\\(bbox|class|cssId|data|href|mmlToken|require|style|unicode)(?![A-Za-z])")
+_SKIPPED_BY_MATHJAX = re.compile(r"<(code|pre)\b.*?</\1>", re.S)
+
+
+def _live_commands(rendered: str) -> list[str]:
+    """Attribute commands MathJax would read on the page (it skips ``<code>`` and ``<pre>``)."""
+    return _LIVE_COMMAND.findall(html.unescape(_SKIPPED_BY_MATHJAX.sub("", rendered)))
+
+TEX_ATTACKS = [
+    r"$\href{https://evil.example/}{x}$",
+    r"$\style{border:3em solid red}{x}$ and $\bbox[background:blue]{y}$",
+    r"\$\href{https://evil.example/}{x}\$",  # no math for the pre-pass, but $…$ on the page
+    r"\\(\class{a}{b} \cssId{c}{d} \data{e=f}{g} \unicode{65} \mmlToken{mi}{h}\\)",
+    r"$$\require{html}\href{https://evil.example/}{x}$$",
+    "$x `\\href{https://evil.example/}{x}` y$",  # math around kept code: the code is cut out as math
+]
+
+
+def test_tex_link_and_style_commands_reach_the_page_as_text_not_as_commands() -> None:
+    raw = _render_in_jupyterlab(TEX_ATTACKS)
+    assert all(_live_commands(h) for h in raw)  # the check sees them raw
+    escaped = [escape_untrusted(a) for a in TEX_ATTACKS]
+    rendered = _render_in_jupyterlab(escaped)
+    assert {a: h for a, h in zip(TEX_ATTACKS, rendered) if _live_commands(h)} == {}
+    for attack, h in zip(TEX_ATTACKS, rendered):  # still readable: the words, the math delimiters
+        assert "href" in h or "style" in h or "class" in h, attack
+    assert escape_untrusted(r"$\hrefx + \colorbox{red}{y}$") == r"$\hrefx + \colorbox{red}{y}$"  # others untouched
+
+
+def test_a_backslash_command_in_code_outside_math_is_kept_as_written() -> None:
+    assert escape_untrusted("use `\\href{url}{text}` for links") == "use `\\href{url}{text}` for links"

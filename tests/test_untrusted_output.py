@@ -13,11 +13,10 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from ollama_nb import _session
 from ollama_nb.simulator import Simulator
 from ollama_nb.simulator._hostile import HOSTILE_MODEL, PAYLOAD
 
-from untrusted import FAILING, RAW_TAG, TOOL_CALL, bundles_of, hostile_cells, problems_in
+from untrusted import FAILING, RAW_TAG, TOOL_CALL, bundles_of, hostile_cells, ollama_shell, problems_in
 
 @pytest.fixture
 def hostile() -> Iterator[Simulator]:
@@ -27,15 +26,8 @@ def hostile() -> Iterator[Simulator]:
 
 @pytest.fixture
 def ip(hostile: Simulator) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "ollama_nb")
-    magics = shell.magics_manager.registry["OllamaMagics"]
-    magics.host, magics.model, magics.system, magics.options = hostile.url, "llama3.2", "", {}
-    _session._SESSIONS.clear()
-    yield shell
-    magics.system = ""
-    shell.run_line_magic("unload_ext", "ollama_nb")
-    _session._SESSIONS.clear()
+    with ollama_shell(hostile.url) as shell:
+        yield shell
 
 
 def test_every_magic_and_subcommand_in_a_shell_shows_hostile_text_inert(ip: InteractiveShell, tmp_path: Path) -> None:
@@ -61,23 +53,28 @@ def test_every_magic_and_subcommand_in_a_shell_shows_hostile_text_inert(ip: Inte
 
 
 # -- in a real kernel ------------------------------------------------------------------------------
-def test_every_magic_and_subcommand_in_a_kernel_shows_hostile_text_inert(hostile: Simulator, tmp_path: Path) -> None:
+#: Each kernel line once (one kernel start each); pandas is installed beside ipykernel 7 only, so
+#: ``%ollama timings`` is a DataFrame (an HTML table) there and a list of rows on ipykernel 6.
+@pytest.mark.parametrize(("kernel_name", "dataframes"), [("onb-k6", 0), ("onb-k7", 1)])
+def test_every_magic_and_subcommand_in_a_kernel_shows_hostile_text_inert(
+    hostile: Simulator, tmp_path: Path, kernel_name: str, dataframes: int
+) -> None:
     from kernel_client import KernelSession
 
     save_path = tmp_path / "<img src=x onerror=alert(1)>.json"
     setup = f'%load_ext ollama_nb\n%config OllamaMagics.host = "{hostile.url}"\n%config OllamaMagics.model = "llama3.2"'
     messages = []
-    with KernelSession("onb-k7") as kernel:
+    with KernelSession(kernel_name) as kernel:
         kernel.check(setup)
         for source in hostile_cells(str(save_path).replace(" ", "\\ ")):
             messages += kernel.run(source, timeout=60).messages
     kinds = {m["msg_type"] for m in messages}
     assert {"display_data", "update_display_data", "error", "comm_open"} <= kinds
     bundles = [m["content"]["data"] for m in messages if m["msg_type"] in ("display_data", "update_display_data", "execute_result")]
-    assert sum(1 for b in bundles if "text/html" in b) >= 2  # side-by-side columns, timings table
+    assert sum(1 for b in bundles if "text/html" in b) >= 1 + dataframes  # side-by-side columns, timings table
     assert problems_in([b for b in bundles if "text/html" not in b or "dataframe" not in b["text/html"]]) == {}
     tables = [b["text/html"] for b in bundles if "dataframe" in b.get("text/html", "")]
-    assert len(tables) == 1 and RAW_TAG.findall(tables[0]) == []
+    assert len(tables) == dataframes and [t for t in tables if RAW_TAG.search(t)] == []
     # the pull label is an HTML widget (innerHTML): every value it was given is escaped text
     states = [m["content"]["data"].get("state", {}) for m in messages if m["msg_type"] in ("comm_open", "comm_msg")]
     labels = [s["value"] for s in states if isinstance(s.get("value"), str) and s["value"]]

@@ -8,11 +8,16 @@ unsafe URL.
 
 from __future__ import annotations
 
+import json
 import re
+from contextlib import contextmanager
 from html.parser import HTMLParser
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
+
+from IPython.core.interactiveshell import InteractiveShell
 
 import test_markdown
+from ollama_nb import _session
 from ollama_nb.simulator._hostile import PAYLOAD
 from test_markdown import _render_in_jupyterlab  # JupyterLab's pipeline (node)
 
@@ -53,6 +58,40 @@ FAILING = [
 ]
 
 
+#: TeX in a model's answer that MathJax (all packages, behind its safe filter, in JupyterLab 4)
+#: would turn into a link, a style, a class, an id, data or a loaded package; each in its own
+#: paragraph. Measured before the fix: the https links became ``<a href>`` and the styles stayed
+#: (border, padding, background capped at 3em); the javascript: links, classes and ids were dropped.
+MATH_PAYLOADS = [
+    r"$\href{javascript:window.__pwned=1}{jslink}$",
+    r"$\href{https://evil.example/}{httpslink}$",
+    r"$\style{position:fixed;top:0;left:0;width:100vw;height:100vh;z-index:99999;background:red;border:3em solid red}{cover}$",
+    r"$\class{jp-Notebook}{classed}$ $\cssId{main}{ided}$ $\data{onclick=window.__pwned}{dataed}$",
+    r"$\unicode[some-font]{65}$ $\require{html}\href{javascript:window.__pwned=1}{required}$",
+    r"$\bbox[background:blue;padding:3em]{boxed}$ $\mmlToken{mi}[href='https://evil.example/']{token}$",
+    r"\$\href{https://evil.example/}{dollarlink}\$ and \\(\href{https://evil.example/}{parenlink}\\)",
+    r"$$\style{border:3em solid red}{display}$$",
+]
+#: A reply made of :data:`MATH_PAYLOADS` (token by token, as the model sent it).
+MATH_CELL = "%ollama_chat --no-interpolate math [[script=" + json.dumps([p + "\n\n" for p in MATH_PAYLOADS]) + "]]"
+
+
+@contextmanager
+def ollama_shell(host: str) -> Iterator[InteractiveShell]:
+    """A real ``InteractiveShell`` (not a kernel) with ollama_nb loaded and talking to ``host``."""
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "ollama_nb")
+    magics = shell.magics_manager.registry["OllamaMagics"]
+    magics.host, magics.model, magics.system, magics.options = host, "llama3.2", "", {}
+    _session._SESSIONS.clear()
+    try:
+        yield shell
+    finally:
+        magics.system = ""
+        shell.run_line_magic("unload_ext", "ollama_nb")
+        _session._SESSIONS.clear()
+
+
 def hostile_cells(save_path: str) -> list[str]:
     """One cell per magic and subcommand, each fed hostile text (after a setup cell of the caller's).
 
@@ -64,6 +103,7 @@ def hostile_cells(save_path: str) -> list[str]:
         f"%config OllamaMagics.system = {PAYLOAD!r}",
         '%ollama_chat --no-interpolate --tools lookup find it [[tool=lookup]] [[args={"q": "<img src=x onerror=window.__pwned=1>"}]]',
         "%ollama_chat tell me [[html]] [[markdown]]",
+        MATH_CELL,
         "%%ollama -m qwen3 --think\nthink [[html]]",
         "%%ollama -m llama3.2,qwen3\ncompare [[html]]",
         "%ollama models",

@@ -5,6 +5,15 @@
 the HTML afterwards, also into attributes, where a raw ``"`` ends the attribute; and math that
 starts before an anchored fence and ends inside it hides the fence's opening line.
 
+MathJax (JupyterLab 4 loads every TeX package, behind MathJax's ``safe`` filter) then typesets
+the rendered page, also where the pre-pass saw no math (``\\$`` is a ``$`` there). The safe
+filter drops ``javascript:`` links, foreign classes and ids, but keeps an ``https:`` link
+(``\\href``, ``\\mmlToken``) and colours, borders and padding up to 3em (``\\style``, ``\\bbox``):
+a model's answer must make neither. So the commands that write attributes or load packages
+(:data:`ATTRIBUTE_COMMANDS`) get a word joiner (U+2060, invisible) after their backslash in
+prose, where TeX reads them as an undefined one-character command and shows them as text; kept
+code under math is written as HTML.
+
 Example:
     >>> pieces = [Piece(PieceKind.PROSE, 'cost $5 and "x" $6')]
     >>> edits, more = math_edits(pieces[0].text, pieces, [0])
@@ -20,7 +29,12 @@ from typing import NamedTuple
 
 from ._pieces import CodeOwner, Edit, Piece, PieceKind
 
-_MATH_TOKEN_RE = re.compile(r"\n[ \t]*(?=\n)|\\\\[(\[)\]]|\\(?:begin|end)\{|\\\$|\$\$?|\"")
+#: TeX commands that set an attribute (a link, a style, a class, an id, data) or load a package.
+ATTRIBUTE_COMMANDS = ("bbox", "class", "cssId", "data", "href", "mmlToken", "require", "style", "unicode")
+_MATH_TOKEN_RE = re.compile(
+    r"\n[ \t]*(?=\n)|\\\\[(\[)\]]|\\(?:begin|end)\{|\\(?:" + "|".join(ATTRIBUTE_COMMANDS) + r")(?![A-Za-z])|\\\$|\$\$?|\""
+)
+_JOINER = "\u2060"
 
 
 class _Delimiter(NamedTuple):
@@ -67,16 +81,24 @@ def math_edits(text: str, pieces: list[Piece], starts: list[int]) -> tuple[list[
     outer: list[_Delimiter] = []
     inner: list[tuple[int, int]] = []  # (position, start of its anchored fence)
     quotes: list[int] = []
+    commands_in_code: set[CodeOwner] = set()  # kept code holding an attribute command
     for m in _MATH_TOKEN_RE.finditer(text):
         token = m.group()
         if token[0] == "\n":
             _settle(outer, inner, quotes, edits, more)
-            outer, inner, quotes = [], [], []
+            more.update(commands_in_code if outer else ())
+            outer, inner, quotes, commands_in_code = [], [], [], set()
             continue
         at = m.start()
         index = bisect.bisect_right(starts, at) - 1
         piece = pieces[index]
         if piece.kind in (PieceKind.HTML, PieceKind.LINE_BREAK) or token == "\\$":
+            continue
+        if token[1:] in ATTRIBUTE_COMMANDS:
+            if piece.kind is PieceKind.PROSE:
+                edits.append(Edit(at + 1, 0, _JOINER))
+            elif piece.kind is PieceKind.KEPT_CODE and piece.owner is not None:
+                commands_in_code.add(piece.owner)
             continue
         if token == '"':
             quotes.append(at)
@@ -85,4 +107,5 @@ def math_edits(text: str, pieces: list[Piece], starts: list[int]) -> tuple[list[
         elif token[0] == "\\":
             inner.append((at, starts[index]))
     _settle(outer, inner, quotes, edits, more)
+    more.update(commands_in_code if outer else ())
     return edits, more

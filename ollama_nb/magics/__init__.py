@@ -7,6 +7,7 @@ from typing import Any
 
 from IPython.core.interactiveshell import InteractiveShell
 
+from .._safe import terminal_text
 from ._magics import OllamaMagics, ReplyText
 from ._rewrite import rewrite_cell, run_magic
 
@@ -17,7 +18,7 @@ _saved_custom_exc: dict[int, tuple[Any, Any]] = {}
 
 def _short_error(shell: InteractiveShell, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
     """Show an OllamaError as its one- to three-line message, not a traceback."""
-    lines = str(value).splitlines() or [etype.__name__]
+    lines = terminal_text(value).splitlines() or [etype.__name__]
     stb = [f"\x1b[0;31m{etype.__name__}\x1b[0m: {lines[0]}", *lines[1:]]
     shell._showtraceback(etype, value, stb)
     return stb

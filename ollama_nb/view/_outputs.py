@@ -14,9 +14,9 @@ import html
 import re
 from typing import Any
 
-from .._safe import SafeHtml, SafeMarkdown, require_safe
+from .._safe import SafeHtml, SafeMarkdown, require_safe, terminal_text
 
-__all__ = ["html_bundle", "markdown_bundle", "plain_text", "show_markdown"]
+__all__ = ["html_bundle", "markdown_bundle", "plain_bundle", "plain_text", "show_markdown"]
 
 _OUR_TAGS = re.compile(r"<br>|</?code>|<pre[^>]*>|</pre>|</?sub>|<span[^>]*>|</span>")
 
@@ -26,16 +26,27 @@ def plain_text(markdown: SafeMarkdown) -> str:
     return html.unescape(_OUR_TAGS.sub(lambda m: "\n" if m.group() == "<br>" else "", markdown))
 
 
+def plain_bundle(text: str) -> dict[str, str]:
+    """``{"text/plain": …}`` with every control character made visible (:func:`terminal_text`): a
+    terminal prints it as it is and Jupyter interprets escape sequences in text outputs.
+
+    Example:
+        >>> plain_bundle("a\x1b[2Jb")
+        {'text/plain': 'a\\\\x1b[2Jb'}
+    """
+    return {"text/plain": terminal_text(text)}
+
+
 def markdown_bundle(markdown: SafeMarkdown, plain: str | None = None) -> dict[str, str]:
     """``{"text/markdown": …, "text/plain": …}``; ``markdown`` must be SafeMarkdown."""
     require_safe(markdown, SafeMarkdown, "text/markdown")
-    return {"text/markdown": str(markdown), "text/plain": plain_text(markdown) if plain is None else plain}
+    return {"text/markdown": str(markdown), **plain_bundle(plain_text(markdown) if plain is None else plain)}
 
 
 def html_bundle(markup: SafeHtml, plain: str) -> dict[str, str]:
     """``{"text/html": …, "text/plain": …}``; ``markup`` must be SafeHtml."""
     require_safe(markup, SafeHtml, "text/html")
-    return {"text/html": str(markup), "text/plain": plain}
+    return {"text/html": str(markup), **plain_bundle(plain)}
 
 
 def show_markdown(markdown: SafeMarkdown, plain: str | None = None, **display_options: Any) -> Any:

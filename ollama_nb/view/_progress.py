@@ -9,7 +9,7 @@ from .._catalog import PullProgress
 from .._errors import Interrupted
 from .._safe import SafeHtml, SafeMarkdown
 from ._controls import widgets_available
-from ._outputs import markdown_bundle
+from ._outputs import markdown_bundle, plain_bundle
 
 
 def _size(n: float) -> str:
@@ -45,7 +45,7 @@ def show_pull(events: Iterable[PullProgress], name: str, *, interval: float = 0.
         box = w.HBox([bar, label])
         handle = display(box, display_id=True)
     else:
-        handle = display({"text/plain": f"pulling {name}…"}, raw=True, display_id=True)
+        handle = display(plain_bundle(f"pulling {name}…"), raw=True, display_id=True)
     last: PullProgress | None = None
     shown = 0.0
     started = time.monotonic()
@@ -71,7 +71,7 @@ def show_pull(events: Iterable[PullProgress], name: str, *, interval: float = 0.
                 else:
                     width = 30
                     filled = int(width * (event.fraction or (1.0 if event.success else 0.0)))
-                    handle.update({"text/plain": f"[{'#' * filled}{'.' * (width - filled)}] {text}"}, raw=True)
+                    handle.update(plain_bundle(f"[{'#' * filled}{'.' * (width - filled)}] {text}"), raw=True)
     except KeyboardInterrupt:
         outcome = "stopped"
         close = getattr(events, "close", None)

@@ -22,9 +22,9 @@ import time
 from typing import Any, Callable, Sequence
 
 from .._reply import BaseReply, Chunk
-from .._safe import SafeMarkdown, require_safe
+from .._safe import SafeMarkdown, require_safe, terminal_text
 from ._controls import Controls, widgets_available
-from ._outputs import markdown_bundle, plain_text
+from ._outputs import markdown_bundle, plain_bundle, plain_text
 from ._reply_lines import (  # re-exported: the footer and note builders are imported from here too
     call_text,
     footer_markdown,
@@ -151,7 +151,7 @@ class StreamView:
 
     def _final_bundle(self, markdown: SafeMarkdown, raw: str) -> dict[str, str]:
         if self.plain:
-            return {"text/plain": raw}
+            return plain_bundle(raw)
         return markdown_bundle(markdown, raw)
 
     def _piece_bundle(self, markdown: SafeMarkdown, raw: str) -> dict[str, str]:
@@ -184,7 +184,7 @@ class StreamView:
             pending = "".join(self._raw)
             cut = pending.rfind("\n") + 1
             if cut:
-                self._send({"text/plain": self._raw_text(upto=self._raw_shown + cut)}, new=self._handle is None)
+                self._send(plain_bundle(self._raw_text(upto=self._raw_shown + cut)), new=self._handle is None)
                 self._handle = None
 
     def _status(self) -> str:
@@ -193,7 +193,7 @@ class StreamView:
     def _live_bundle(self) -> dict[str, str]:
         status = self._status()
         if self.plain:
-            return {"text/plain": "".join(self._raw) + f"\n[{status}]"}
+            return plain_bundle("".join(self._raw) + f"\n[{status}]")
         md = SafeMarkdown.trusted
         parts = [n for n in self._notes]
         tail = self._blocks.tail_with_cursor(" ▍")
@@ -313,8 +313,12 @@ class PlainView:
         self.reply: BaseReply | None = None
         self._thinking_open = False
 
+    def _write(self, text: str) -> None:
+        """Model, tool and server text reach the terminal with its control characters made visible."""
+        self.stream.write(terminal_text(text))
+
     def add(self, chunks: Sequence[Chunk]) -> None:
-        write = self.stream.write
+        write = self._write
         for chunk in chunks:
             if chunk.thinking:
                 if not self._thinking_open:
@@ -332,7 +336,7 @@ class PlainView:
                 write(f"[tool {'error' if result.error else 'result'}] {short_text(result.error or result.content)}\n")
 
     def note(self, text: str) -> None:
-        self.stream.write(f"\n{text}\n")
+        self._write(f"\n{text}\n")
 
     def refresh(self, *, force: bool = False) -> bool:
         self.stream.flush()
@@ -341,8 +345,8 @@ class PlainView:
     def finish(self, reply: BaseReply) -> None:
         self.reply = reply
         for note in reply.notes:
-            self.stream.write(f"\nnote: {note}")
-        self.stream.write("\n— " + footer_text(reply) + "\n")
+            self._write(f"\nnote: {note}")
+        self._write("\n— " + footer_text(reply) + "\n")
         self.stream.flush()
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from ollama_nb.simulator import Simulator
 from ollama_nb.simulator._hostile import HOSTILE_MODEL
-from untrusted import FAILING, TOOL_CALL, hostile_cells
+from untrusted import FAILING, MATH_CELL, TOOL_CALL, hostile_cells
 
 from .jupyter import UI
 
@@ -32,6 +32,11 @@ WATCH = """() => {
     for (const a of el.attributes) {
       if (inOutput && a.name.startsWith('on')) note(el, a.name);
       if (a.value.includes('pwned') || /^\\s*javascript:/i.test(a.value)) note(el, 'attribute ' + a.name);
+    }
+    // typeset math (MathJax) links nothing and styles nothing from a model's TeX
+    if (inOutput && el.closest('mjx-container')) {
+      if (el.hasAttribute('href')) note(el, 'math link');
+      if (/background|border|some-font/.test(el.getAttribute('style') || '')) note(el, 'math style');
     }
   };
   new MutationObserver((mutations) => {
@@ -90,6 +95,11 @@ def test_hostile_model_tool_and_server_text_runs_nothing_and_creates_no_element(
     assert HOSTILE_MODEL in shown("%ollama models") and "<img" in shown("%ollama show llama3.2")
     assert "tinyllama" in shown("%ollama pull tinyllama")
     assert "answered 500" in shown(FAILING[0]) and "<img" in shown(FAILING[0])
+    # a model's math is typeset, and its link/style commands show as text
+    math = nb.outputs(sources.index(MATH_CELL))
+    assert math.locator("mjx-container").count() >= 8
+    assert math.locator("mjx-container a, mjx-container [href]").count() == 0
+    assert "evil.example" in shown(MATH_CELL) and "cover" in shown(MATH_CELL)
     assert save_path.exists()
     # server text is shown exactly as written: MathJax typesets none of its $…$ or \(…\)
     # (a model's answer may hold math, which is rendered: it is Markdown, made inert)
