@@ -353,6 +353,60 @@ def test_garbage_collecting_a_reply_being_read_closes_the_connection(simulator: 
     assert outcome == {"text": first.content, "stopped": True, "error": None}
 
 
+def pool_lock_of(client: Client) -> Any:
+    """The non-reentrant lock of the client's httpcore connection pool (held inside its request/close)."""
+    lock = client._http._transport._pool._optional_thread_lock._lock  # type: ignore[attr-defined]
+    assert isinstance(lock, type(threading.Lock()))
+    return lock
+
+
+@pytest.mark.parametrize("cycle_through", ["iterator", "reply"])
+def test_collecting_an_abandoned_reply_while_this_thread_holds_the_pool_lock_does_not_deadlock(
+    simulator: Simulator, cycle_through: str
+) -> None:
+    # The cyclic GC may run anywhere, also inside httpcore while it holds its pool lock; a
+    # finaliser that took that lock again in the same thread would hang the process for ever.
+    client = Client(simulator.url, backoff=0.0)
+    pool_lock = pool_lock_of(client)
+    collected = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def abandon_and_collect_under_the_lock() -> None:
+        reply = client.chat("llama3.2", user(SLOW))
+        reply.add_done_callback(lambda r: outcome.update(text=r.partial_text(), stopped=r.stopped))
+        chunks = iter(reply)
+        outcome["read"] = "".join(next(chunks).content for _ in range(3))
+        gone = weakref.ref(reply)
+        cycle: list[Any] = [chunks]
+        if cycle_through == "iterator":
+            cycle.append(cycle)
+        else:
+            reply.cycle = [reply, chunks]  # type: ignore[attr-defined]
+        del reply, chunks, cycle
+        with pool_lock:
+            gc.collect()
+        outcome["gone"] = gone() is None
+        collected.set()
+
+    gc.disable()  # only the collection under the lock may find the cycle
+    try:
+        worker = threading.Thread(target=abandon_and_collect_under_the_lock, daemon=True)
+        worker.start()
+        finished = collected.wait(timeout=10)
+    finally:
+        gc.enable()
+    assert finished, "gc.collect() deadlocked: a reply's finaliser took the pool lock its thread held"
+    worker.join()
+    try:
+        assert_server_saw_the_close(simulator)
+        assert outcome == {"read": outcome["read"], "text": outcome["read"], "stopped": True, "gone": True}
+        assert outcome["read"] != ""
+        # the connection went back to the pool: a new reply on the same client works
+        assert client.chat("llama3.2", user("hi [[tokens=2]]")).text != ""
+    finally:
+        client.close()
+
+
 def test_stop_from_another_thread_ends_a_blocked_iteration(simulator: Simulator, client: Client) -> None:
     reply = client.chat("llama3.2", user(GAPPED))
     first_chunk = threading.Event()
