@@ -12,7 +12,7 @@ import signal
 import socket
 import threading
 import weakref
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -353,11 +353,60 @@ def test_garbage_collecting_a_reply_being_read_closes_the_connection(simulator: 
     assert outcome == {"text": first.content, "stopped": True, "error": None}
 
 
+def pool_of(client: Client) -> Any:
+    """The httpcore connection pool behind the client's httpx transport."""
+    return client._http._transport._pool  # type: ignore[attr-defined]
+
+
 def pool_lock_of(client: Client) -> Any:
     """The non-reentrant lock of the client's httpcore connection pool (held inside its request/close)."""
-    lock = client._http._transport._pool._optional_thread_lock._lock  # type: ignore[attr-defined]
+    lock = pool_of(client)._optional_thread_lock._lock
     assert isinstance(lock, type(threading.Lock()))
     return lock
+
+
+@pytest.mark.parametrize("how", ["break", "close", "with"])
+def test_an_explicit_end_gives_the_connection_back_to_the_pool_at_once(
+    simulator: Simulator, client: Client, how: str
+) -> None:
+    # only a finaliser inside a garbage collection hands the release to another thread
+    reply = client.chat("llama3.2", user(SLOW))
+    if how == "break":
+        for _ in reply:
+            break
+    elif how == "close":
+        chunks = iter(reply)
+        next(chunks)
+        reply.close()
+    else:
+        with reply:
+            chunks = iter(reply)
+            next(chunks)
+    assert pool_of(client)._requests == []  # released in this thread, before the next line
+    assert_server_saw_the_close(simulator)
+    assert reply.stopped and reply.text != ""
+
+
+def collect_holding(lock: Any, abandon: Callable[[], weakref.ref[Any]]) -> bool:
+    """In a fresh thread: ``abandon()`` (garbage in a cycle; a weak ref to it), then ``gc.collect()``
+    while holding ``lock``. False when the collection never returned (a deadlock); the thread is a
+    daemon, so a failing test does not hang."""
+    collected = threading.Event()
+
+    def abandon_and_collect() -> None:
+        gone = abandon()
+        with lock:
+            gc.collect()
+        if gone() is None:
+            collected.set()
+
+    gc.disable()  # only the collection under the lock may find the cycle
+    try:
+        worker = threading.Thread(target=abandon_and_collect, daemon=True)
+        worker.start()
+        return collected.wait(timeout=10)
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("cycle_through", ["iterator", "reply"])
@@ -367,42 +416,50 @@ def test_collecting_an_abandoned_reply_while_this_thread_holds_the_pool_lock_doe
     # The cyclic GC may run anywhere, also inside httpcore while it holds its pool lock; a
     # finaliser that took that lock again in the same thread would hang the process for ever.
     client = Client(simulator.url, backoff=0.0)
-    pool_lock = pool_lock_of(client)
-    collected = threading.Event()
     outcome: dict[str, Any] = {}
 
-    def abandon_and_collect_under_the_lock() -> None:
+    def abandon() -> weakref.ref[Any]:
         reply = client.chat("llama3.2", user(SLOW))
         reply.add_done_callback(lambda r: outcome.update(text=r.partial_text(), stopped=r.stopped))
         chunks = iter(reply)
         outcome["read"] = "".join(next(chunks).content for _ in range(3))
-        gone = weakref.ref(reply)
-        cycle: list[Any] = [chunks]
         if cycle_through == "iterator":
+            cycle: list[Any] = [chunks]
             cycle.append(cycle)
         else:
             reply.cycle = [reply, chunks]  # type: ignore[attr-defined]
-        del reply, chunks, cycle
-        with pool_lock:
-            gc.collect()
-        outcome["gone"] = gone() is None
-        collected.set()
+        return weakref.ref(reply)
 
-    gc.disable()  # only the collection under the lock may find the cycle
-    try:
-        worker = threading.Thread(target=abandon_and_collect_under_the_lock, daemon=True)
-        worker.start()
-        finished = collected.wait(timeout=10)
-    finally:
-        gc.enable()
+    finished = collect_holding(pool_lock_of(client), abandon)
     assert finished, "gc.collect() deadlocked: a reply's finaliser took the pool lock its thread held"
-    worker.join()
     try:
         assert_server_saw_the_close(simulator)
-        assert outcome == {"read": outcome["read"], "text": outcome["read"], "stopped": True, "gone": True}
+        assert outcome == {"read": outcome["read"], "text": outcome["read"], "stopped": True}
         assert outcome["read"] != ""
         # the connection went back to the pool: a new reply on the same client works
         assert client.chat("llama3.2", user("hi [[tokens=2]]")).text != ""
+    finally:
+        client.close()
+
+
+def test_collecting_an_abandoned_pull_while_this_thread_holds_the_pool_lock_does_not_deadlock(
+    simulator: Simulator,
+) -> None:
+    client = Client(simulator.url, backoff=0.0)
+    first: list[str] = []
+
+    def abandon() -> weakref.ref[Any]:
+        progress = client.pull("mistral:7b")  # spread over a second: abandoned long before its end
+        first.append(next(progress).status)
+        cycle: list[Any] = [progress]
+        cycle.append(cycle)
+        return weakref.ref(progress)
+
+    finished = collect_holding(pool_lock_of(client), abandon)
+    assert finished, "gc.collect() deadlocked: the pull's finaliser took the pool lock its thread held"
+    try:
+        assert first == ["pulling manifest"]
+        assert client.version() == "0.0.0-ollama_nb-simulator"
     finally:
         client.close()
 
