@@ -387,24 +387,25 @@ def test_an_explicit_end_gives_the_connection_back_to_the_pool_at_once(
     assert reply.stopped and reply.text != ""
 
 
-def collect_holding(lock: Any, abandon: Callable[[], weakref.ref[Any]]) -> bool:
+def collect_holding(lock: Any, abandon: Callable[[], weakref.ref[Any]]) -> str:
     """In a fresh thread: ``abandon()`` (garbage in a cycle; a weak ref to it), then ``gc.collect()``
-    while holding ``lock``. False when the collection never returned (a deadlock); the thread is a
-    daemon, so a failing test does not hang."""
-    collected = threading.Event()
+    while holding ``lock``: "collected", "not collected", or "deadlocked" when the collection never
+    returned (the thread is a daemon, so a failing test does not hang)."""
+    returned = threading.Event()
+    outcome: list[str] = []
 
     def abandon_and_collect() -> None:
         gone = abandon()
         with lock:
             gc.collect()
-        if gone() is None:
-            collected.set()
+        outcome.append("collected" if gone() is None else "not collected")
+        returned.set()
 
     gc.disable()  # only the collection under the lock may find the cycle
     try:
         worker = threading.Thread(target=abandon_and_collect, daemon=True)
         worker.start()
-        return collected.wait(timeout=10)
+        return outcome[0] if returned.wait(timeout=10) else "deadlocked"
     finally:
         gc.enable()
 
@@ -430,8 +431,8 @@ def test_collecting_an_abandoned_reply_while_this_thread_holds_the_pool_lock_doe
             reply.cycle = [reply, chunks]  # type: ignore[attr-defined]
         return weakref.ref(reply)
 
-    finished = collect_holding(pool_lock_of(client), abandon)
-    assert finished, "gc.collect() deadlocked: a reply's finaliser took the pool lock its thread held"
+    # "deadlocked": a reply's finaliser took the pool lock its own thread held
+    assert collect_holding(pool_lock_of(client), abandon) == "collected"
     try:
         assert_server_saw_the_close(simulator)
         assert outcome == {"read": outcome["read"], "text": outcome["read"], "stopped": True}
@@ -455,8 +456,8 @@ def test_collecting_an_abandoned_pull_while_this_thread_holds_the_pool_lock_does
         cycle.append(cycle)
         return weakref.ref(progress)
 
-    finished = collect_holding(pool_lock_of(client), abandon)
-    assert finished, "gc.collect() deadlocked: the pull's finaliser took the pool lock its thread held"
+    # "deadlocked": the pull's finaliser took the pool lock its own thread held
+    assert collect_holding(pool_lock_of(client), abandon) == "collected"
     try:
         assert first == ["pulling manifest"]
         assert client.version() == "0.0.0-ollama_nb-simulator"
