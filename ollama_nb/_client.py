@@ -31,6 +31,7 @@ from ._errors import MalformedLineWarning, OllamaError, StreamError
 from ._host import headers_with_api_key, resolve_host
 from ._ndjson import LineBuffer, parse_line
 from ._protocol import BUSY_STATUSES, RETRYABLE, read_error, request_error, status_error
+from ._release import keep, release
 from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
 from ._tools import DEFAULT_MAX_TOOL_ROUNDS
@@ -253,8 +254,9 @@ class Client(_ClientBase[Reply]):
         """Download a model; yields progress events, the last one with status ``success``."""
         response = self._send("POST", "/api/pull", {"model": model, "insecure": insecure, "stream": True}, model=model)
         buffer = LineBuffer()
+        body = keep(response.iter_bytes())
         try:
-            for data in response.iter_bytes():
+            for data in body:
                 for line in buffer.feed(data):
                     event = self._pull_event(line, model)
                     if event is not None:
@@ -262,7 +264,7 @@ class Client(_ClientBase[Reply]):
         except httpx.HTTPError as exc:
             raise read_error(exc, self.host, kept=0, reply=None) from exc
         finally:
-            response.close()
+            release(response, body)  # also when an abandoned generator is collected (see _release)
 
     @property
     def is_closed(self) -> bool:

@@ -10,7 +10,8 @@ streaming response. The reply never names the client.
 
 Stopping (``reply.stop()``, leaving a ``with`` block, breaking out of the loop, garbage collection,
 Ctrl-C) closes the HTTP connection at once, so Ollama sees it and stops generating; the text so
-far is kept and ``stopped`` is True.
+far is kept and ``stopped`` is True. (Garbage collection hands the rest of the release to another
+thread: the collector may run while its thread holds httpcore's pool lock; see ``_release``.)
 
 Example:
     >>> from ollama_nb import Client
@@ -28,6 +29,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Iterator,
 import httpx
 
 from ._errors import OllamaError, ReplyNotReadError
+from ._release import keep, release
 from ._reply_state import BaseReply, Chunk, StopRequested, shutdown_connection
 from ._request import Request
 from ._sse import ReplyEvents, aiter_sse
@@ -79,6 +81,7 @@ class Reply(BaseReply):
     def __init__(self, request: Request, *, opener: Opener, host: str, **settings: Any) -> None:
         super().__init__(request, host=host, **settings)
         self._opener = opener
+        self._body: Iterator[bytes] | None = None
 
     @property
     def text(self) -> str:
@@ -104,7 +107,7 @@ class Reply(BaseReply):
         try:
             while True:
                 self._response = response = self._opener(self.request, self._before_send)
-                body = _body_bytes(response)
+                self._body = body = keep(_body_bytes(response))
                 while not self._stop_requested:
                     self._in_read = True
                     try:
@@ -121,7 +124,8 @@ class Reply(BaseReply):
                 tools_chunk = self._next_round()
                 if tools_chunk is None:
                     break
-                response.close()
+                self._body = None
+                release(response, body)
                 yield tools_chunk
         except StopRequested:
             pass
@@ -161,12 +165,17 @@ class Reply(BaseReply):
             self._finish()
 
     def close(self) -> None:
-        """Release the connection; a reply closed before its end is marked stopped."""
+        """Release the connection; a reply closed before its end is marked stopped.
+
+        Safe from a finaliser: inside a garbage collection the connection is only shut down here
+        and released by another thread (see :mod:`ollama_nb._release`).
+        """
         response, self._response = self._response, None
+        body, self._body = self._body, None
         if response is not None:
             if self._final is None:
                 shutdown_connection(response)
-            response.close()
+            release(response, body)
         self._finish()
 
     def __enter__(self) -> Reply:

@@ -12,7 +12,7 @@ import signal
 import socket
 import threading
 import weakref
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -351,6 +351,118 @@ def test_garbage_collecting_a_reply_being_read_closes_the_connection(simulator: 
     assert gone() is None
     assert_server_saw_the_close(simulator)
     assert outcome == {"text": first.content, "stopped": True, "error": None}
+
+
+def pool_of(client: Client) -> Any:
+    """The httpcore connection pool behind the client's httpx transport."""
+    return client._http._transport._pool  # type: ignore[attr-defined]
+
+
+def pool_lock_of(client: Client) -> Any:
+    """The non-reentrant lock of the client's httpcore connection pool (held inside its request/close)."""
+    lock = pool_of(client)._optional_thread_lock._lock
+    assert isinstance(lock, type(threading.Lock()))
+    return lock
+
+
+@pytest.mark.parametrize("how", ["break", "close", "with"])
+def test_an_explicit_end_gives_the_connection_back_to_the_pool_at_once(
+    simulator: Simulator, client: Client, how: str
+) -> None:
+    # only a finaliser inside a garbage collection hands the release to another thread
+    reply = client.chat("llama3.2", user(SLOW))
+    if how == "break":
+        for _ in reply:
+            break
+    elif how == "close":
+        chunks = iter(reply)
+        next(chunks)
+        reply.close()
+    else:
+        with reply:
+            chunks = iter(reply)
+            next(chunks)
+    assert pool_of(client)._requests == []  # released in this thread, before the next line
+    assert_server_saw_the_close(simulator)
+    assert reply.stopped and reply.text != ""
+
+
+def collect_holding(lock: Any, abandon: Callable[[], weakref.ref[Any]]) -> str:
+    """In a fresh thread: ``abandon()`` (garbage in a cycle; a weak ref to it), then ``gc.collect()``
+    while holding ``lock``: "collected", "not collected", or "deadlocked" when the collection never
+    returned (the thread is a daemon, so a failing test does not hang)."""
+    returned = threading.Event()
+    outcome: list[str] = []
+
+    def abandon_and_collect() -> None:
+        gone = abandon()
+        with lock:
+            gc.collect()
+        outcome.append("collected" if gone() is None else "not collected")
+        returned.set()
+
+    gc.disable()  # only the collection under the lock may find the cycle
+    try:
+        worker = threading.Thread(target=abandon_and_collect, daemon=True)
+        worker.start()
+        return outcome[0] if returned.wait(timeout=10) else "deadlocked"
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("cycle_through", ["iterator", "reply"])
+def test_collecting_an_abandoned_reply_while_this_thread_holds_the_pool_lock_does_not_deadlock(
+    simulator: Simulator, cycle_through: str
+) -> None:
+    # The cyclic GC may run anywhere, also inside httpcore while it holds its pool lock; a
+    # finaliser that took that lock again in the same thread would hang the process for ever.
+    client = Client(simulator.url, backoff=0.0)
+    outcome: dict[str, Any] = {}
+
+    def abandon() -> weakref.ref[Any]:
+        reply = client.chat("llama3.2", user(SLOW))
+        reply.add_done_callback(lambda r: outcome.update(text=r.partial_text(), stopped=r.stopped))
+        chunks = iter(reply)
+        outcome["read"] = "".join(next(chunks).content for _ in range(3))
+        if cycle_through == "iterator":
+            cycle: list[Any] = [chunks]
+            cycle.append(cycle)
+        else:
+            reply.cycle = [reply, chunks]  # type: ignore[attr-defined]
+        return weakref.ref(reply)
+
+    # "deadlocked": a reply's finaliser took the pool lock its own thread held
+    assert collect_holding(pool_lock_of(client), abandon) == "collected"
+    try:
+        assert_server_saw_the_close(simulator)
+        assert outcome == {"read": outcome["read"], "text": outcome["read"], "stopped": True}
+        assert outcome["read"] != ""
+        # the connection went back to the pool: a new reply on the same client works
+        assert client.chat("llama3.2", user("hi [[tokens=2]]")).text != ""
+    finally:
+        client.close()
+
+
+def test_collecting_an_abandoned_pull_while_this_thread_holds_the_pool_lock_does_not_deadlock(
+    simulator: Simulator,
+) -> None:
+    client = Client(simulator.url, backoff=0.0)
+    first: list[str] = []
+
+    def abandon() -> weakref.ref[Any]:
+        progress = client.pull("mistral:7b")  # spread over a second: abandoned long before its end
+        first.append(next(progress).status)
+        cycle: list[Any] = [progress]
+        cycle.append(cycle)
+        return weakref.ref(progress)
+
+    # "deadlocked": the pull's finaliser took the pool lock its own thread held
+    assert collect_holding(pool_lock_of(client), abandon) == "collected"
+    try:
+        assert first == ["pulling manifest"]
+        assert client.version() == "0.0.0-ollama_nb-simulator"
+    finally:
+        client.close()
 
 
 def test_stop_from_another_thread_ends_a_blocked_iteration(simulator: Simulator, client: Client) -> None:
