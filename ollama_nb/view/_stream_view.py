@@ -104,6 +104,7 @@ class StreamView:
     # -- input ---------------------------------------------------------------------------------
     def add(self, chunks: Sequence[Chunk]) -> None:
         """Take new chunks (cheap: frozen blocks are written, the tail waits for refresh)."""
+        finished: list[str] = []  # blocks finished by these chunks: frozen together, in one output
         for chunk in chunks:
             if chunk.content:
                 self._text.append(chunk.content)
@@ -114,16 +115,20 @@ class StreamView:
                     if "\n" in chunk.content:  # plain text freezes at line ends only
                         self._freeze_plain()
                 else:
-                    for block in self._blocks.feed(chunk.content):
-                        self._freeze(block)
+                    finished.extend(self._blocks.feed(chunk.content))
             if chunk.thinking:
                 self._thinking.append(chunk.thinking)
                 self._dirty = True
+            if (chunk.tool_calls or chunk.tool_results) and finished:
+                self._freeze(finished)  # the text before a tool note stays above it
+                finished = []
             for call in chunk.tool_calls:
                 self.note(tool_call_note(call))
             for result in chunk.tool_results:
                 self._ran_tools = True
                 self.note(tool_result_note(result))
+        if finished:
+            self._freeze(finished)
 
     def note(self, markdown: SafeMarkdown) -> None:
         """Show an extra line in the answer (a tool call or result); SafeMarkdown only."""
@@ -168,11 +173,16 @@ class StreamView:
         notes, self._notes = self._notes, []
         return SafeMarkdown.trusted("").join(n + SafeMarkdown.trusted("\n\n") for n in notes)
 
-    def _freeze(self, block: str) -> None:
-        """A finished block: its output is written one last time; the next text opens a new one."""
+    def _freeze(self, blocks: Sequence[str]) -> None:
+        """Finished blocks: written in one output one last time; the next text opens a new one.
+
+        Blocks escaped one by one stay safe joined by a blank line (see ``ollama_nb._markdown``), and
+        one message for all the blocks a drain of chunks finished keeps the message count low: every
+        display message makes ipykernel flush stdout and stderr.
+        """
         open_raw = self._blocks.open_length if not self.plain else 0
         raw = self._raw_text(upto=self._raw_total - open_raw)
-        markdown = self._take_notes() + self._block(block)
+        markdown = self._take_notes() + self._block("\n\n".join(blocks))
         bundle = self._piece_bundle(markdown, raw)
         self._send(bundle, new=self._handle is None)
         if "text/plain" not in bundle:
@@ -223,8 +233,9 @@ class StreamView:
                     return False
                 if over_budget and self.owns_cell and not self.plain:
                     # over budget, sent anyway (once a second): freeze first so that little is re-sent
-                    for block in self._blocks.freeze_now():
-                        self._freeze(block)
+                    blocks = list(self._blocks.freeze_now())
+                    if blocks:
+                        self._freeze(blocks)
         self._last = now
         self._dirty = False
         self._content_shown = self._content_shown or self._raw_total > 0
