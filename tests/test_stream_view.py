@@ -191,3 +191,20 @@ def test_tool_calls_without_functions_show_above_the_one_answer(simulator: Simul
     assert tools["data"]["text/markdown"] == "🔧 <code>get&#95;weather&#40;city&#61;'Tokyo'&#41;</code>\n\n"
     assert tools["data"]["text/plain"] == "🔧 get_weather(city='Tokyo')"
     assert footer["data"]["text/plain"].startswith("llama3.2")
+
+
+@pytest.mark.parametrize("owns_cell", [True, False])
+def test_a_plain_view_shows_the_tool_calls_and_results_in_its_text(
+    simulator: Simulator, publisher: RecordingPublisher, owns_cell: bool
+) -> None:
+    """A plain view (``--plain``) shows text only: the tool lines go into it, never dropped."""
+    session = Session(host=simulator.url)
+    reply = session.chat("weather in Paris? [[tokens=200]]", model="llama3.2", tools=[get_weather])
+    clock = FakeClock()
+    read_into_view(reply, StreamView(model="llama3.2", plain=True, controls=False, clock=clock, owns_cell=owns_cell), clock, 300)
+    assert reply.tool_results and reply.text
+    *pieces, footer = publisher.outputs()
+    shown = "".join(piece["data"]["text/plain"] for piece in pieces)
+    assert "🔧 get_weather(city=" in shown
+    assert "→ get_weather: 18 degrees and sunny in " in shown
+    assert shown.endswith(reply.text)
