@@ -863,6 +863,7 @@ def test_random_texts_render_inert_through_jupyterlab_in_every_frozen_block() ->
         units.extend(out)
         out, blocks = stream(text, [rng.randint(1, 9)], threshold=rng.randint(5, 60), split_anywhere=True)
         units.extend(out)  # each piece is shown in an output of its own
+        units.append("\n\n".join(out))  # or several, frozen by one drain of chunks, in one output
     rendered = _render_in_jupyterlab(units)
     assert [(u, _problems(h)) for u, h in zip(units, rendered) if _problems(h)] == []
 

@@ -191,3 +191,43 @@ def test_tool_calls_without_functions_show_above_the_one_answer(simulator: Simul
     assert tools["data"]["text/markdown"] == "🔧 <code>get&#95;weather&#40;city&#61;'Tokyo'&#41;</code>\n\n"
     assert tools["data"]["text/plain"] == "🔧 get_weather(city='Tokyo')"
     assert footer["data"]["text/plain"].startswith("llama3.2")
+
+
+@pytest.mark.parametrize("owns_cell", [True, False])
+def test_a_plain_view_shows_the_tool_calls_and_results_in_its_text(
+    simulator: Simulator, publisher: RecordingPublisher, owns_cell: bool
+) -> None:
+    """A plain view (``--plain``) shows text only: the tool lines go into it, never dropped."""
+    session = Session(host=simulator.url)
+    reply = session.chat("weather in Paris? [[tokens=200]]", model="llama3.2", tools=[get_weather])
+    clock = FakeClock()
+    read_into_view(reply, StreamView(model="llama3.2", plain=True, controls=False, clock=clock, owns_cell=owns_cell), clock, 300)
+    assert reply.tool_results and reply.text
+    *pieces, footer = publisher.outputs()
+    shown = "".join(piece["data"]["text/plain"] for piece in pieces)
+    assert "🔧 get_weather(city=" in shown
+    assert "→ get_weather: 18 degrees and sunny in " in shown
+    assert shown.endswith(reply.text)
+
+
+def test_side_by_side_live_updates_send_the_tails_only_and_the_end_the_whole_answers(
+    simulator: Simulator, publisher: RecordingPublisher
+) -> None:
+    """While the columns stream, each update carries the tail of each answer (HTML and text/plain):
+    re-sending the whole answers at every refresh would cost O(n²). The last update has them all."""
+    from ollama_nb.view._side_by_side import _LIVE_TAIL, SideBySideView
+
+    view = SideBySideView(["llama3.2", "qwen3"], interval=0.0)
+    replies = []
+    with Client(simulator.url) as client:
+        for index, model in enumerate(["llama3.2", "qwen3"]):
+            reply = client.generate(model, "write [[shape=paragraphs]] [[tokens=1500]]")
+            for chunk in reply:
+                view.add((chunk,), index)
+                view.refresh(force=True)
+            replies.append(reply)
+    view.finish(replies)
+    *live, last = [m for m in publisher.messages if m.get("update") and "text/html" in m["data"]]
+    assert all(len(r.text) > 3 * _LIVE_TAIL for r in replies)
+    assert max(len(m["data"]["text/plain"]) for m in live) <= 2 * (_LIVE_TAIL + 40)
+    assert all(f"=== {r.model} ===\n{r.text}" in last["data"]["text/plain"] for r in replies)

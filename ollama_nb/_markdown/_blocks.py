@@ -65,9 +65,9 @@ class MarkdownBlocks:
 
     With ``split_anywhere=True``, text with no blank line in time (a long list, blockquote or
     paragraph) is cut too: between two lines outside code and tables, and, for one long line, after
-    a sentence. Each block is then escaped on its own and safe shown on its own, but the blocks
-    joined are not the escape of the whole: show each in its own output, and the whole text,
-    escaped once, when it ends.
+    a sentence. Each block is then escaped on its own and safe shown on its own or joined to
+    others by a blank line, but the blocks joined are not the escape of the whole (a list or a
+    paragraph is cut in two): show the whole text, escaped once, when it ends.
 
     Example:
         >>> blocks = MarkdownBlocks(threshold=20)

@@ -87,7 +87,7 @@ class SideBySideView:
             shown = ("…" + text[-_LIVE_TAIL:]) if live and len(text) > _LIVE_TAIL else text
             cursor = SafeHtml.trusted(" ▍" if live else "")
             columns.append(column.format(model=SafeHtml.escape(model), text=SafeHtml.escape(shown), cursor=cursor))
-            plain.append(f"=== {model} ===\n{text}")
+            plain.append(f"=== {model} ===\n{shown}")  # live: the tail only, as in the HTML
         row = SafeHtml.trusted("<div style='display:flex;gap:1.5em;align-items:flex-start'>{}</div>")
         return html_bundle(row.format(SafeHtml.trusted("").join(columns)), "\n\n".join(plain))
 

@@ -135,6 +135,10 @@ class StreamView:
         self._notes.append(require_safe(markdown, SafeMarkdown, "a note"))
         self._all_notes.append(markdown)
         self._dirty = True
+        if self.plain:  # a plain view shows only its text: the note goes into it, in order
+            line = f"\n{plain_text(markdown)}\n"
+            self._raw.append(line)
+            self._raw_total += len(line)
 
     # -- output --------------------------------------------------------------------------------
     def _send(self, bundle: dict[str, str], *, new: bool, metadata: dict[str, Any] | None = None) -> None:
