@@ -175,7 +175,7 @@ class StreamView:
 
     def _take_notes(self) -> SafeMarkdown:
         notes, self._notes = self._notes, []
-        return SafeMarkdown.trusted("").join(n + SafeMarkdown.trusted("\n\n") for n in notes)
+        return _paragraphs(notes)
 
     def _freeze(self, blocks: Sequence[str]) -> None:
         """Finished blocks: written in one output one last time; the next text opens a new one.
@@ -283,12 +283,15 @@ class StreamView:
         if thinking is not None:
             self._send(thinking, new=True)
         if self._all_notes:
-            notes = SafeMarkdown.trusted("").join(n + SafeMarkdown.trusted("\n\n") for n in self._all_notes)
-            self._send(markdown_bundle(notes, "\n".join(plain_text(n) for n in self._all_notes)), new=True)
+            self._send(markdown_bundle(_paragraphs(self._all_notes), "\n".join(plain_text(n) for n in self._all_notes)), new=True)
         text = "".join(self._text)
         if text:
             # escaped once as a whole (the pieces were escaped one by one); raw under --html
-            markdown = SafeMarkdown.escape(text) if self._blocks.escape else self._block(text)
+            # (plain: no Markdown at all; --html: the user's opt-in, raw)
+            if self.plain:
+                markdown = SafeMarkdown.trusted("")
+            else:
+                markdown = SafeMarkdown.escape(text) if self._blocks.escape else self._block(text)
             self._send(self._final_bundle(markdown, text), new=True, metadata=metadata)
         self._handle = None
         self._notes, self._raw, self._plainless = [], [], []
@@ -317,6 +320,11 @@ class StreamView:
         elif replacement is not None:
             self._send(replacement, new=True)
         self._finish_footer(reply, metadata)
+
+
+def _paragraphs(parts: Sequence[SafeMarkdown]) -> SafeMarkdown:
+    """Safe parts as Markdown paragraphs, each followed by a blank line."""
+    return SafeMarkdown.trusted("").join(part + SafeMarkdown.trusted("\n\n") for part in parts)
 
 
 class PlainView:
@@ -349,9 +357,6 @@ class PlainView:
                 write(f"\n[tool call] {call_text(call)}\n")
             for result in chunk.tool_results:
                 write(f"[tool {'error' if result.error else 'result'}] {short_text(result.error or result.content)}\n")
-
-    def note(self, text: str) -> None:
-        self._write(f"\n{text}\n")
 
     def refresh(self, *, force: bool = False) -> bool:
         self.stream.flush()
