@@ -21,7 +21,7 @@ import warnings
 import weakref
 from typing import Any, Mapping
 
-from ._errors import OllamaError, RecordError, RecordWarning
+from ._errors import RecordError, RecordWarning
 
 __all__ = ["BatchLedger", "ledger_of"]
 
@@ -38,25 +38,19 @@ def body_key(body: Mapping[str, Any]) -> str:
 class BatchLedger:
     """Finished batch answers of one session, by request (see the module docstring)."""
 
-    def __init__(self, record: Any = None) -> None:
+    def __init__(self, record: Any = None, recording: Any = None) -> None:
         self.record = record
+        self.recording = recording  # the session's SessionRecording: its digests, learnt once per session
         self.digests: dict[str, str | None] = {}
         self._answers: dict[str, Any] = {}
         self._warned = False
 
     async def learn_digest(self, client: Any, model: str) -> None:
-        """The model's digest from ``/api/tags`` (the record's keys need it); None when unknown."""
-        if self.record is None:
+        """The model's digest (the record's keys need it), as the session's turns learn it: one
+        ``/api/tags`` per session; None when unknown or the server cannot say."""
+        if self.record is None or self.recording is None:
             return
-        from ._record import canonical_model
-
-        try:
-            models = await client.models()
-        except OllamaError:
-            return  # the items themselves will say what is wrong with the server
-        wanted = canonical_model(model)
-        found = (str(m.raw.get("digest") or "") or None for m in models if canonical_model(m.name) == wanted)
-        self.digests[model] = next(found, None)
+        self.digests[model] = await self.recording.adigest(client, model)
 
     def _record_key(self, body: Mapping[str, Any]) -> str | None:
         from ._record import request_key
@@ -107,5 +101,6 @@ def ledger_of(session: Any) -> BatchLedger:
     ledger = _LEDGERS.get(session)
     if ledger is None:
         ledger = _LEDGERS[session] = BatchLedger()
+    ledger.recording = session._recording
     ledger.record = session.record
     return ledger
