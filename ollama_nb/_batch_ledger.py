@@ -5,7 +5,8 @@ request?) and :meth:`BatchLedger.add` (this item has ended). Answers are kept pe
 memory and, when recording is on, in the record (issue 10): each item is a turn there, tagged
 with the batch and outside every conversation, and a finished one is found again by its request
 key (the model's digest plus the request body) — from another kernel too. A stopped or failed
-answer is never reused. A failing record warns once per batch; the batch goes on.
+answer is never reused. A failing record warns once per session (its turns and batches
+together); the batch goes on.
 
 Example:
     >>> ledger = BatchLedger(record=None)
@@ -43,7 +44,7 @@ class BatchLedger:
         self.recording = recording  # the session's SessionRecording: its digests, learnt once per session
         self.digests: dict[str, str | None] = {}
         self._answers: dict[str, Any] = {}
-        self._warned = False
+        self.warned = False  # without a session's recording: once per ledger
 
     async def learn_digest(self, client: Any, model: str) -> None:
         """The model's digest (the record's keys need it), as the session's turns learn it: one
@@ -88,9 +89,13 @@ class BatchLedger:
             self._warn(RecordError(f"cannot write this item to the record: {exc}."))
 
     def _warn(self, exc: RecordError) -> None:
-        if not self._warned:
-            self._warned = True
-            warnings.warn(f"{exc} The batch goes on; its answers are kept in memory only.", RecordWarning, stacklevel=2)
+        owner = self.recording if self.recording is not None else self  # the session's turns warned already?
+        if not owner.warned:
+            owner.warned = True
+            warnings.warn(
+                f"{exc} The batch goes on; its answers are kept in memory only; this session will not warn "
+                "again (OLLAMA_NB_DB=off turns recording off).", RecordWarning, stacklevel=2,
+            )
 
 
 _LEDGERS: weakref.WeakKeyDictionary[Any, BatchLedger] = weakref.WeakKeyDictionary()
