@@ -5,7 +5,8 @@ request?) and :meth:`BatchLedger.add` (this item has ended). Answers are kept pe
 memory and, when recording is on, in the record (issue 10): each item is a turn there, tagged
 with the batch and outside every conversation, and a finished one is found again by its request
 key (the model's digest plus the request body) — from another kernel too. A stopped or failed
-answer is never reused. A failing record warns once per batch; the batch goes on.
+answer is never reused. A failing record warns once per session (its turns and batches
+together); the batch goes on.
 
 Example:
     >>> ledger = BatchLedger(record=None)
@@ -21,7 +22,7 @@ import warnings
 import weakref
 from typing import Any, Mapping
 
-from ._errors import OllamaError, RecordError, RecordWarning
+from ._errors import RecordError, RecordWarning
 
 __all__ = ["BatchLedger", "ledger_of"]
 
@@ -38,25 +39,19 @@ def body_key(body: Mapping[str, Any]) -> str:
 class BatchLedger:
     """Finished batch answers of one session, by request (see the module docstring)."""
 
-    def __init__(self, record: Any = None) -> None:
+    def __init__(self, record: Any = None, recording: Any = None) -> None:
         self.record = record
+        self.recording = recording  # the session's SessionRecording: its digests, learnt once per session
         self.digests: dict[str, str | None] = {}
         self._answers: dict[str, Any] = {}
-        self._warned = False
+        self.warned = False  # without a session's recording: once per ledger
 
     async def learn_digest(self, client: Any, model: str) -> None:
-        """The model's digest from ``/api/tags`` (the record's keys need it); None when unknown."""
-        if self.record is None:
+        """The model's digest (the record's keys need it), as the session's turns learn it: one
+        ``/api/tags`` per session; None when unknown or the server cannot say."""
+        if self.record is None or self.recording is None:
             return
-        from ._record import canonical_model
-
-        try:
-            models = await client.models()
-        except OllamaError:
-            return  # the items themselves will say what is wrong with the server
-        wanted = canonical_model(model)
-        found = (str(m.raw.get("digest") or "") or None for m in models if canonical_model(m.name) == wanted)
-        self.digests[model] = next(found, None)
+        self.digests[model] = await self.recording.adigest(client, model)
 
     def _record_key(self, body: Mapping[str, Any]) -> str | None:
         from ._record import request_key
@@ -94,9 +89,13 @@ class BatchLedger:
             self._warn(RecordError(f"cannot write this item to the record: {exc}."))
 
     def _warn(self, exc: RecordError) -> None:
-        if not self._warned:
-            self._warned = True
-            warnings.warn(f"{exc} The batch goes on; its answers are kept in memory only.", RecordWarning, stacklevel=2)
+        owner = self.recording if self.recording is not None else self  # the session's turns warned already?
+        if not owner.warned:
+            owner.warned = True
+            warnings.warn(
+                f"{exc} The batch goes on; its answers are kept in memory only; this session will not warn "
+                "again (OLLAMA_NB_DB=off turns recording off).", RecordWarning, stacklevel=2,
+            )
 
 
 _LEDGERS: weakref.WeakKeyDictionary[Any, BatchLedger] = weakref.WeakKeyDictionary()
@@ -107,5 +106,6 @@ def ledger_of(session: Any) -> BatchLedger:
     ledger = _LEDGERS.get(session)
     if ledger is None:
         ledger = _LEDGERS[session] = BatchLedger()
+    ledger.recording = session._recording
     ledger.record = session.record
     return ledger

@@ -286,6 +286,16 @@ def test_each_item_is_a_turn_in_the_record_tagged_with_the_batch(simulator: Simu
     assert session.turns == [] and session.history == []
 
 
+def test_a_batch_learns_the_model_digest_once_per_session_as_the_turns_do(simulator: Simulator, record_db: Any) -> None:
+    session = Session(model="llama3.2", host=simulator.url)
+    session.generate("hi").read()  # the session's first turn asks /api/tags for the digest
+    session.map("{item}", ["a", "b"]).wait()
+    second = session.map("{item}", ["c"])
+    second.wait()
+    assert [r.path for r in simulator.requests].count("/api/tags") == 1
+    assert session.record.log(1, batch=second.id)[0].digest == session.record.log(None)[-1].digest
+
+
 def test_a_new_session_resumes_from_the_record_sending_only_the_missing(simulator: Simulator, record_db: Any) -> None:
     first = start_stopped_batch(Session(model="llama3.2", host=simulator.url), simulator)
     items = [r.prompt for r in first.results]

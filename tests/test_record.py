@@ -121,6 +121,14 @@ def test_a_recorded_turn_stays_lazy_and_learns_the_digest_after_the_server_answe
     assert [r.path for r in simulator.requests] == ["/api/chat", "/api/tags", "/api/generate"]
 
 
+def test_after_a_change_of_host_the_digest_comes_from_the_new_host(simulator: Simulator, session: Session) -> None:
+    session.chat("hi [[tokens=2]]").read()  # learns the digests of the first host
+    with Simulator(port=0) as other:
+        session.use_host(other.url)
+        session.generate("hello [[tokens=2]]", cache=True).read()
+        assert [r.path for r in other.requests] == ["/api/tags", "/api/generate"]  # its model may differ
+
+
 def test_with_the_server_down_a_cached_turn_fails_with_the_clients_error(session: Session, simulator: Simulator) -> None:
     simulator.stop()
     with pytest.raises(OllamaConnectionError) as info:

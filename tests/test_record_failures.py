@@ -115,3 +115,19 @@ def test_a_failed_lookup_for_reuse_asks_the_model_instead(simulator: Simulator, 
         assert reply.read() and getattr(reply, "reused_from", None) is None
     assert [r.path for r in simulator.requests] == ["/api/tags", "/api/generate"]
     assert sum(issubclass(w.category, RecordWarning) for w in caught) == 1
+
+
+def test_a_failing_record_warns_once_per_session_for_its_turns_and_batches(
+    simulator: Simulator, tmp_path: Path, monkeypatch: Any
+) -> None:
+    path = tmp_path / "record.db"
+    _garbage(path)
+    monkeypatch.setenv("OLLAMA_NB_DB", str(path))
+    session = Session("llama3.2", host=simulator.url)
+    messages = three_turns(session)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batch = session.map("{item} [[tokens=2]]", ["a", "b"])
+        batch.wait()
+    assert [r.status for r in batch.results] == ["ok", "ok"]  # the batch went on
+    check_one_short_warning(messages + [str(w.message) for w in caught if issubclass(w.category, RecordWarning)])

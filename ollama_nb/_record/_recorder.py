@@ -2,7 +2,7 @@
 
 One per session: the record it writes to (resolved on first use: ``OLLAMA_NB_DB``, else the path
 the magics configured, else the user's data folder; off with ``off``), the conversation id (a
-reset starts a new one), the model digests (one ``/api/tags`` per session, not per turn), and
+reset starts a new one), the model digests (one ``/api/tags`` per session and host, not per turn), and
 whether the one warning about a failing record was shown. A failure never reaches the reply:
 it streams and is kept in memory, and the session warns once.
 
@@ -55,6 +55,7 @@ class SessionRecording:
         self._record: Record | None = _UNSET
         self.conversation = uuid.uuid4().hex
         self.digests: dict[str, str | None] = {}
+        self._digests_host: str | None = None  # the host ``digests`` came from
         self.warned = False
         self._rows: weakref.WeakKeyDictionary[BaseReply, int] = weakref.WeakKeyDictionary()
 
@@ -83,7 +84,10 @@ class SessionRecording:
         self.conversation = uuid.uuid4().hex
 
     # -- digests ----------------------------------------------------------------------------------
-    def _known(self, model: str) -> tuple[bool, str | None]:
+    def _known(self, host: str, model: str) -> tuple[bool, str | None]:
+        if host != self._digests_host:  # another host may hold another model under the same name
+            self.digests.clear()
+            self._digests_host = host
         key = canonical_model(model)
         return key in self.digests, self.digests.get(key)
 
@@ -96,7 +100,7 @@ class SessionRecording:
         ``strict``: a server that cannot be reached raises (the reply then fails once, with it)."""
         if self.record is None:
             return None
-        known, digest = self._known(model)
+        known, digest = self._known(client.host, model)
         if not known:
             try:
                 self._learn(client.models())
@@ -106,7 +110,7 @@ class SessionRecording:
                 return None
             except OllamaError:
                 return None  # the turn itself will say what is wrong with the server
-            known, digest = self._known(model)
+            known, digest = self._known(client.host, model)
             if not known:
                 self.digests[canonical_model(model)] = None
         return digest
@@ -115,7 +119,7 @@ class SessionRecording:
         """The async twin of :meth:`digest`."""
         if self.record is None:
             return None
-        known, digest = self._known(model)
+        known, digest = self._known(client.host, model)
         if not known:
             try:
                 self._learn(await client.models())
@@ -125,7 +129,7 @@ class SessionRecording:
                 return None
             except OllamaError:
                 return None
-            known, digest = self._known(model)
+            known, digest = self._known(client.host, model)
             if not known:
                 self.digests[canonical_model(model)] = None
         return digest
