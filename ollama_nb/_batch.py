@@ -189,7 +189,7 @@ class Batch:
                        output_tokens=timing.output_tokens, tokens_per_s=timing.tokens_per_s)
         text = reply.partial_text()
         if error is not None:
-            result = replace(base, status="error", error=error.message.splitlines()[0])
+            result = replace(base, status="error", error=one_line(error))
         else:
             result = replace(base, status="ok", answer=text)
             if self.format is not None:
@@ -198,7 +198,7 @@ class Batch:
                 try:
                     result = replace(result, parsed=parse_json_reply(text))
                 except StructuredOutputError as exc:
-                    result = replace(result, status="error", error=str(exc).splitlines()[0])
+                    result = replace(result, status="error", error=one_line(exc))
         if self._ledger is not None:
             self._ledger.add(self._bodies[position], result, reply, batch=self.id)
         self._store(result)

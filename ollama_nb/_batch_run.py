@@ -182,13 +182,13 @@ class Runner:
                     batch._tokens += 1
         except OllamaConnectionError as exc:  # nothing answers there (after the client's retries)
             host.in_rotation = False
-            host.last_error = exc.message.splitlines()[0]
+            host.last_error = one_line(exc)
             self._again(position)
             return
         except (ResponseError, ConnectionLostError) as exc:
             busy = isinstance(exc, ResponseError) and exc.status_code == 503
             if (busy or isinstance(exc, ConnectionLostError)) and attempt < MAX_ATTEMPTS and not self.stopping:
-                host.last_error = str(exc).splitlines()[0]
+                host.last_error = one_line(exc)
                 await self._pause(min(BACKOFF_S * 2 ** (attempt - 1), BACKOFF_CAP_S))
                 self._again(position)
                 return
