@@ -62,7 +62,14 @@ def logprobs_from_wire(items: Any) -> tuple[TokenLogprob, ...]:
     """A chunk's ``logprobs`` array as :class:`TokenLogprob` values (malformed entries skipped)."""
     if not isinstance(items, list):
         return ()
-    return tuple(TokenLogprob.from_wire(item) for item in items if isinstance(item, Mapping))
+    found = []
+    for item in items:
+        if isinstance(item, Mapping):
+            try:
+                found.append(TokenLogprob.from_wire(item))
+            except (TypeError, ValueError):  # a logprob or byte that is not a number: that entry only
+                continue
+    return tuple(found)
 
 
 def logprobs_frame(logprobs: Sequence[TokenLogprob] | Iterable[TokenLogprob]) -> pandas.DataFrame:

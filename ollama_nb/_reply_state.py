@@ -312,6 +312,7 @@ class BaseReply:
         if self.rounds > self.max_tool_rounds:
             self.notes.append(f"stopped after {self.max_tool_rounds} rounds of tool calls")
             return None
+        self._final = None  # the round is over; a Ctrl-C or stop while the tools run is a stop
         results = tuple(run_tool_call(call, self.tool_functions) for call in calls)
         self.tool_results.extend(results)
         text = "".join(self._content[self._round_text :])
@@ -322,7 +323,6 @@ class BaseReply:
         self.rounds += 1
         self._round_start = len(self._tool_calls)
         self._round_text = len(self._content)
-        self._final = None
         self._buffer = LineBuffer()
         return Chunk(tool_results=results)
 

@@ -216,9 +216,8 @@ class Session(RecordedSession, BatchMethods):
         """
         for loop in [loop for loop in self._async_clients if loop.is_closed()]:
             del self._async_clients[loop]
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        loop = running_loop()
+        if loop is None:
             if self._loopless_client is None:
                 self._loopless_client = AsyncClient(self.host)
             return self._loopless_client

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from inspect import signature
@@ -152,12 +153,19 @@ class ReplyEvents:
                     self._reading.release()
 
 
+@functools.cache
+def _abandon_keyword() -> str:
+    """The keyword of anyio's ``run_sync`` that lets a cancelled caller go (``cancellable`` before 4.1)."""
+    from anyio import to_thread
+
+    return "abandon_on_cancel" if "abandon_on_cancel" in signature(to_thread.run_sync).parameters else "cancellable"
+
+
 async def _abandonable_thread(func: Any, *args: Any) -> Any:
     """``func(*args)`` in anyio's worker threads (httpx's dependency); a cancelled caller stops waiting."""
     from anyio import to_thread
 
-    abandon = "abandon_on_cancel" if "abandon_on_cancel" in signature(to_thread.run_sync).parameters else "cancellable"
-    return await to_thread.run_sync(func, *args, **{abandon: True})  # anyio < 4.1 names it ``cancellable``
+    return await to_thread.run_sync(func, *args, **{_abandon_keyword(): True})
 
 
 async def aiter_sse(reply: AsyncReply) -> AsyncIterator[bytes]:

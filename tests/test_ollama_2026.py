@@ -173,6 +173,25 @@ def test_chunks_carry_their_own_logprobs_and_the_summary_chunk_all_of_them(serve
     assert [t.token for t in next(iter(reply)).logprobs] == ["<b>", "Hi", "</b>"]
 
 
+def test_a_malformed_logprobs_entry_is_skipped_and_the_text_is_kept(server: FixtureServer) -> None:
+    """A logprob that is not a number (or bytes that are not ints) costs that entry, not the reply."""
+    lines = [
+        {"model": "m", "message": {"role": "assistant", "content": "A"}, "done": False,
+         "logprobs": [{"token": "A", "logprob": "n/a"}]},
+        {"model": "m", "message": {"role": "assistant", "content": "B"}, "done": False,
+         "logprobs": [{"token": "B", "logprob": -0.5, "bytes": ["x"]}, {"token": "b", "logprob": [-1]}]},
+        {"model": "m", "message": {"role": "assistant", "content": "C"}, "done": False,
+         "logprobs": [{"token": "C", "logprob": -0.25}]},
+        {"model": "m", "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop"},
+    ]
+    server.answers.append(Answer(body=b"".join(json.dumps(line).encode() + b"\n" for line in lines)))
+    with Client(server.url) as client:
+        reply = client.chat("m", [{"role": "user", "content": "x"}], logprobs=True)
+        assert reply.read() == "ABC"
+    assert reply.error is None and not reply.stopped and reply.done_reason == "stop"
+    assert [(t.token, t.logprob) for t in reply.logprobs] == [("C", -0.25)]
+
+
 def test_logprob_values_from_the_simulator_are_carried_exactly(simulator: Simulator) -> None:
     with Client(simulator.url) as client:
         reply = client.generate("llama3.2", f"bold hi {CHAT_SCRIPT}", logprobs=True, top_logprobs=2)

@@ -691,3 +691,23 @@ def test_async_leaving_an_async_with_block_stops_the_reply(simulator: Simulator)
 
     reply = asyncio.run(main())
     assert reply.stopped and reply.text
+
+
+def test_ctrl_c_inside_a_tool_marks_the_reply_stopped_not_done(client: Client) -> None:
+    """Ctrl-C while a tool runs ends the reply before its answer: stopped, as a Ctrl-C mid-stream."""
+    from ollama_nb import ChatRequest
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        raise KeyboardInterrupt
+
+    request = ChatRequest(
+        model="qwen3", messages=user('weather? [[tool=get_weather]] [[args={"city": "Paris"}]]'), tools=[get_weather]
+    )
+    reply = client.reply(request, run_tools=True)
+    with pytest.raises(KeyboardInterrupt):
+        for _ in reply:
+            pass
+    assert reply.done and reply.stopped and reply.error is None
+    assert reply.done_reason is None  # the first round's "stop" is not how the reply ended
+    assert [c.name for c in reply.tool_calls] == ["get_weather"]

@@ -284,3 +284,27 @@ def test_the_package_imports_no_web_framework(simulator: Simulator) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_blocking_reply_read_asynchronously_inspects_anyio_once_not_per_event(
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which keyword anyio's ``run_sync`` takes is found once, not on every token's event."""
+    import ollama_nb._sse as sse
+
+    calls: list[object] = []
+    real_signature = sse.signature
+
+    def counting_signature(obj: Any) -> Any:
+        calls.append(obj)
+        return real_signature(obj)
+
+    monkeypatch.setattr(sse, "signature", counting_signature)
+
+    async def collect(events: Any) -> list[bytes]:
+        return [event async for event in events]
+
+    with Client(simulator.url) as client:
+        events = asyncio.run(collect(client.generate("llama3.2", "hi [[tokens=20]]").sse()))
+    assert len([e for e in events if e.startswith(b"data: ")]) == 20
+    assert len(calls) <= 1
