@@ -143,7 +143,7 @@ class ChatRequest(Request):
     ``tools`` holds Python functions or JSON schema dicts; the body describes functions.
 
     Example:
-        >>> ChatRequest(model="m", messages=[]).with_messages([{"role": "user", "content": "x"}]).messages
+        >>> ChatRequest(model="m", messages=[{"role": "user", "content": "x"}]).messages
         ({'role': 'user', 'content': 'x'},)
     """
 
@@ -156,10 +156,6 @@ class ChatRequest(Request):
         object.__setattr__(self, "messages", tuple(self.messages))
         if self.tools is not None:
             object.__setattr__(self, "tools", tuple(self.tools))
-
-    def with_messages(self, added: Sequence[Mapping[str, Any]]) -> ChatRequest:
-        """The same request with ``added`` messages at the end (the next round of a tool loop)."""
-        return dataclasses.replace(self, messages=(*self.messages, *added))
 
     def tool_functions(self) -> dict[str, Callable[..., Any]]:
         """The Python functions among ``tools``, by the name the model calls them with."""
