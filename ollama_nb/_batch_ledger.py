@@ -43,6 +43,7 @@ class BatchLedger:
         self.record = record
         self.recording = recording  # the session's SessionRecording: its digests, learnt once per session
         self.digests: dict[str, str | None] = {}
+        self.server = ""  # "<host> <Ollama version>": answers are bound to where they came from
         self._answers: dict[str, Any] = {}
         self.warned = False  # without a session's recording: once per ledger
 
@@ -52,11 +53,13 @@ class BatchLedger:
         if self.record is None or self.recording is None:
             return
         self.digests[model] = await self.recording.adigest(client, model)
+        self.server = await self.recording.aserver(client) if self.digests[model] else ""
 
     def _record_key(self, body: Mapping[str, Any]) -> str | None:
         from ._record import request_key
 
-        return request_key("generate", body, self.digests.get(body["model"])) if self.record is not None else None
+        digest = self.digests.get(body["model"])
+        return request_key("generate", body, digest, server=self.server) if self.record is not None else None
 
     def finished(self, body: Mapping[str, Any]) -> Any:
         """The finished answer to this request: an :class:`~ollama_nb.ItemResult` kept in memory,

@@ -16,6 +16,20 @@ from typing import Any, Mapping
 __all__ = ["ModelDetails", "ModelSummary", "PullProgress", "RunningModel"]
 
 
+def _int(value: Any) -> int | None:
+    """A finite whole number from the wire, or None (wrong type, NaN, infinite)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return int(value)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _details(wire: Mapping[str, Any]) -> Mapping[str, Any]:
     details = wire.get("details")
     return details if isinstance(details, Mapping) else {}
@@ -38,7 +52,7 @@ class ModelSummary:
         details = _details(wire)
         return cls(
             name=str(wire.get("name") or wire.get("model") or ""),
-            size=int(wire.get("size") or 0),
+            size=_int(wire.get("size")) or 0,
             modified_at=str(wire.get("modified_at") or ""),
             family=str(details.get("family") or ""),
             parameter_size=str(details.get("parameter_size") or ""),
@@ -71,7 +85,7 @@ class ModelDetails:
             name=name,
             context_length=context,
             parameters=str(wire.get("parameters") or ""),
-            capabilities=tuple(str(c) for c in wire.get("capabilities") or ()),
+            capabilities=tuple(str(c) for c in _list(wire.get("capabilities"))),
             family=str(details.get("family") or ""),
             parameter_size=str(details.get("parameter_size") or ""),
             quantization_level=str(details.get("quantization_level") or ""),
@@ -95,10 +109,10 @@ class RunningModel:
         ctx = wire.get("context_length")
         return cls(
             name=str(wire.get("name") or wire.get("model") or ""),
-            size=int(wire.get("size") or 0),
-            size_vram=int(wire.get("size_vram") or 0),
+            size=_int(wire.get("size")) or 0,
+            size_vram=_int(wire.get("size_vram")) or 0,
             expires_at=str(wire.get("expires_at") or ""),
-            context_length=int(ctx) if isinstance(ctx, int) else None,
+            context_length=_int(ctx),
             raw=dict(wire),
         )
 
@@ -119,8 +133,8 @@ class PullProgress:
         return cls(
             status=str(wire.get("status") or ""),
             digest=str(wire.get("digest") or ""),
-            total=int(total) if isinstance(total, (int, float)) else None,
-            completed=int(completed) if isinstance(completed, (int, float)) else None,
+            total=_int(total),
+            completed=_int(completed),
             raw=dict(wire),
         )
 

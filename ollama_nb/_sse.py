@@ -34,12 +34,12 @@ Example:
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from inspect import signature
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
 
 from ._errors import OllamaError
+from ._finite import finite_json
 
 if TYPE_CHECKING:
     from ._reply import AsyncReply, Reply
@@ -50,11 +50,11 @@ __all__ = ["ReplyEvents", "aiter_sse", "delta_event", "done_event", "error_event
 
 def _json_line(data: Mapping[str, Any]) -> bytes:
     """Compact JSON on one line, UTF-8; a lone surrogate (from a ``\\ud800`` escape) stays escaped."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = finite_json(data, ensure_ascii=False, separators=(",", ":"))
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(data, separators=(",", ":")).encode("ascii")
+        return finite_json(data, separators=(",", ":")).encode("ascii")
 
 
 def event_bytes(data: Mapping[str, Any], *, event: str | None = None) -> bytes:
