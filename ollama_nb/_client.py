@@ -85,7 +85,7 @@ class _ClientBase(Generic[ReplyT]):
         self.headers = dict(headers or {})
         # what is sent: the caller's headers plus OLLAMA_API_KEY as a bearer token (ollama-python's
         # rule); kept inside the httpx client, whose repr masks it, and nowhere else
-        self._sent_headers = headers_with_api_key(self.headers)
+        self._sent_headers = headers_with_api_key(self.headers, host=self.host)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.host!r})"

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ._reply_state import BaseReply
 
 __all__ = [
+    "ApiKeyWithheldWarning",
     "ConnectionLostError",
     "ContextTrimmedWarning",
     "Interrupted",
@@ -150,8 +151,10 @@ class SignInRequiredError(ResponseError):
 
     def __init__(self, error: str, *, host: str = "", signin_url: str | None = None, api_key_sent: bool = False) -> None:
         self.signin_url = signin_url
-        if signin_url:
+        if signin_url and signin_url.startswith("https://ollama.com/"):
             hint = f"Run `ollama signin`, or open {signin_url}, then try again."
+        elif signin_url:  # any server can say anything: not presented as the link to follow
+            hint = f"The server asked to sign in at {signin_url[:200]!r} (not an ollama.com address); run `ollama signin`."
         elif api_key_sent:
             hint = "Check the API key sent (OLLAMA_API_KEY, or your Authorization header), or run `ollama signin`."
         else:
@@ -318,6 +321,10 @@ class StructuredOutputError(OllamaError, ValueError):
 
 class MalformedLineWarning(UserWarning):
     """A line of the NDJSON stream was not a JSON object; it was skipped and counted."""
+
+
+class ApiKeyWithheldWarning(UserWarning):
+    """``OLLAMA_API_KEY`` was not sent: the host is neither ``https://`` nor this machine."""
 
 
 class ContextTrimmedWarning(UserWarning):
