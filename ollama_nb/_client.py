@@ -31,7 +31,7 @@ from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
 from ._errors import LineTooLongError, MalformedLineWarning, MalformedReplyError, StreamError
 from ._host import headers_with_api_key, resolve_host
 from ._ndjson import LineBuffer, LineTooLong, parse_line
-from ._protocol import BUSY_STATUSES, RETRYABLE, error_text, read_error, request_error, status_error
+from ._protocol import BUSY_STATUSES, RETRYABLE, error_text, read_error, redirect_error, request_error, status_error
 from ._release import keep, release
 from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
@@ -115,6 +115,8 @@ class _ClientBase(Generic[ReplyT]):
         return pause
 
     def _check(self, response: httpx.Response, content: bytes, model: str | None, attempts: int = 1) -> None:
+        if 300 <= response.status_code < 400:
+            raise redirect_error(response.status_code, response.headers.get("location", ""), host=self.host)
         if response.status_code >= 400:
             raise status_error(
                 response.status_code,
@@ -236,7 +238,7 @@ class Client(_ClientBase[Reply]):
                 time.sleep(self._retry_pause(exc, attempt))
                 attempt += 1
                 continue
-            if response.status_code >= 400:
+            if response.status_code >= 300:  # a redirect is an error too: never followed
                 try:
                     content = read_bounded(response, self.max_line_bytes, cut=True)
                 except httpx.HTTPError:
@@ -351,7 +353,7 @@ class AsyncClient(_ClientBase[AsyncReply]):
                 await asyncio.sleep(self._retry_pause(exc, attempt))
                 attempt += 1
                 continue
-            if response.status_code >= 400:
+            if response.status_code >= 300:  # a redirect is an error too: never followed
                 try:
                     content = await aread_bounded(response, self.max_line_bytes, cut=True)
                 except httpx.HTTPError:

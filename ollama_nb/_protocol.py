@@ -30,7 +30,7 @@ from ._errors import (
 if TYPE_CHECKING:
     from ._reply import BaseReply
 
-__all__ = ["BUSY_STATUSES", "RETRYABLE", "error_text", "read_error", "request_error", "status_error"]
+__all__ = ["BUSY_STATUSES", "RETRYABLE", "error_text", "read_error", "redirect_error", "request_error", "status_error"]
 
 #: Failures before any byte of a reply arrived: safe to retry (nothing was generated yet).
 RETRYABLE: tuple[type[Exception], ...] = (
@@ -117,6 +117,20 @@ def status_error(
         return ResponseError(status, error, host=host, hint=f"Is {host} really an Ollama server? Check OLLAMA_HOST.")
     hint = next((h for needle, h in _HINTS if needle in error), "")
     return ResponseError(status, error, host=host, hint=hint)
+
+
+def redirect_error(status: int, location: str, *, host: str) -> ResponseError:
+    """The error for a 3xx answer: redirects are not followed (a key or a prompt could go elsewhere).
+
+    Example:
+        >>> str(redirect_error(301, "https://elsewhere.example/", host="http://h:1")).splitlines()[0]
+        "Ollama at http://h:1 answered 301: a redirect to 'https://elsewhere.example/'"
+    """
+    where = repr(location[:300]) if location else "nowhere (no Location header)"
+    return ResponseError(
+        status, f"a redirect to {where}", host=host,
+        hint="Redirects are not followed: if you trust that address, use it as the host (OLLAMA_HOST or host=).",
+    )
 
 
 def request_error(exc: Exception, host: str) -> OllamaError:

@@ -344,3 +344,26 @@ def test_odd_pull_events_are_read_or_raised_as_ollama_errors(serve: Any) -> None
             for event in client.pull("m"):
                 seen.append((event.status, event.total, event.completed))
     assert seen == [("pulling", None, None), ("5", None, None)]
+
+
+# -- 11. a redirect names where it points -----------------------------------------------------------
+@pytest.mark.parametrize("status", ["301 Moved Permanently", "302 Found", "307 Temporary Redirect", "308 Permanent Redirect"])
+def test_a_redirect_is_an_error_naming_its_location_and_is_not_followed(serve: Any, status: str) -> None:
+    def redirect(request: Request, send: Send) -> None:
+        send(f"HTTP/1.1 {status}\r\nLocation: http://127.0.0.1:9/api/generate\r\nContent-Length: 0\r\n"
+             "Connection: close\r\n\r\n".encode())
+
+    server = serve(redirect)
+    with Client(server.url) as client:
+        with pytest.raises(ResponseError, match=r"answered 30\d: a redirect to 'http://127.0.0.1:9/api/generate'") as caught:
+            client.generate("m", "hi").read()
+        with pytest.raises(ResponseError, match="redirect"):
+            client.models()
+    assert len(str(caught.value).splitlines()) == 2 and len(server.requests) == 2  # nothing followed
+
+
+def test_a_redirect_without_location_says_so(serve: Any) -> None:
+    server = serve(lambda request, send: send(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+    with Client(server.url) as client:
+        with pytest.raises(ResponseError, match="no Location header"):
+            client.version()

@@ -170,3 +170,11 @@ def test_migrate_on_a_memory_database_still_builds_the_tables() -> None:
     db = sqlite3.connect(":memory:")
     migrate(db)
     assert db.execute("SELECT count(*) FROM turns").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("search", ["hello\x00", "\x00", "hello \x00 world", "wor\x00ld"])
+def test_a_nul_in_a_search_is_a_word_break_not_an_error(tmp_path: Path, search: str) -> None:
+    record = Record(tmp_path / "record.db")
+    record.add(_turn("hello world"))
+    found = record.log(search=search)
+    assert [e.prompt for e in found] == ([] if search == "wor\x00ld" else ["hello world"])

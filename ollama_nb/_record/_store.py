@@ -44,13 +44,16 @@ DEFAULT_BUSY_TIMEOUT = 10.0
 
 def fts_query(text: str) -> str:
     """Words of ``text`` as an FTS5 query that matches turns holding all of them, whatever
-    punctuation they carry (each word is a quoted phrase, so ``-`` or ``:`` mean nothing).
+    punctuation they carry (each word is a quoted phrase, so ``-`` or ``:`` mean nothing). A NUL
+    separates words (FTS5 reads a query as a C string: a NUL would end it mid-phrase).
 
     Example:
         >>> fts_query("sky-blue -x:y")
         '"sky-blue" "-x:y"'
+        >>> fts_query("a\x00b")
+        '"a" "b"'
     """
-    return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+    return " ".join('"' + word.replace('"', '""') + '"' for word in text.replace("\x00", " ").split())
 
 
 def _not_a_file(text: str) -> bool:
@@ -263,9 +266,10 @@ class Record:
         if batch is not None:
             where.append("batch = ?")
             params.append(batch)
-        if search and search.strip():
+        query = fts_query(search or "")
+        if query:
             where.append("id IN (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?)")
-            params.append(fts_query(search))
+            params.append(query)
         sql = "SELECT * FROM turns" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
         if n is not None:
             sql += " LIMIT ?"
