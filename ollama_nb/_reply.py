@@ -108,6 +108,7 @@ class Reply(BaseReply):
                         yield chunk
                         if self._stop_requested:
                             break
+                    self._raise_deferred()
                 tools_chunk = self._next_round()
                 if tools_chunk is None:
                     break
@@ -244,6 +245,7 @@ class AsyncReply(BaseReply):
                             break
                     if self._stop_requested:
                         break
+                    self._raise_deferred()
                 tools_chunk = self._next_round()
                 if tools_chunk is None:
                     break

@@ -122,6 +122,7 @@ class BaseReply:
         self._final: dict[str, Any] | None = None
         self._chunks = 0
         self._objects = 0  # JSON objects read: a body whose first line is not one is not Ollama's
+        self._deferred: OllamaError | None = None
         self._buffer = LineBuffer(max_line_bytes)
         self._is_chat = request.endpoint == "chat"
         self._started = False
@@ -258,10 +259,22 @@ class BaseReply:
         except LineTooLong:
             raise self._too_long() from None
         for line in lines:
-            chunk = self._take(line)
+            try:
+                chunk = self._take(line)
+            except OllamaError as exc:
+                if not chunks:
+                    raise
+                self._deferred = exc  # the chunks before the bad line are shown first
+                break
             if chunk is not None:
                 chunks.append(chunk)
         return chunks
+
+    def _raise_deferred(self) -> None:
+        """Raise the error of a bad line met after good ones in the same piece of the body."""
+        if self._deferred is not None:
+            exc, self._deferred = self._deferred, None
+            raise exc
 
     def _too_long(self) -> LineTooLongError:
         return LineTooLongError(self.host, limit=self._buffer.limit, kept=len(self.partial_text()), reply=self)
