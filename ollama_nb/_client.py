@@ -234,6 +234,8 @@ class Client(_ClientBase[Reply]):
             before_send()
             try:
                 response = self._http.send(request, stream=True)
+            except httpx.InvalidURL as exc:
+                raise request_error(exc, self.host) from exc
             except httpx.HTTPError as exc:
                 time.sleep(self._retry_pause(exc, attempt))
                 attempt += 1
@@ -349,6 +351,8 @@ class AsyncClient(_ClientBase[AsyncReply]):
             before_send()
             try:
                 response = await self._http.send(request, stream=True)
+            except httpx.InvalidURL as exc:
+                raise request_error(exc, self.host) from exc
             except httpx.HTTPError as exc:
                 await asyncio.sleep(self._retry_pause(exc, attempt))
                 attempt += 1

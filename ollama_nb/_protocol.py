@@ -135,6 +135,11 @@ def redirect_error(status: int, location: str, *, host: str) -> ResponseError:
 
 def request_error(exc: Exception, host: str) -> OllamaError:
     """The error for a failure before any byte of a reply arrived."""
+    if isinstance(exc, httpx.InvalidURL):  # httpx reads a redirect's Location even when not following it
+        return OllamaError(
+            f"Ollama at {host} answered with a redirect to an address that cannot be read ({exc}).\n"
+            "Redirects are not followed: is that address really an Ollama server? Check OLLAMA_HOST."
+        )
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         timeout = getattr(getattr(exc, "request", None), "extensions", {}).get("timeout", {})
         return OllamaTimeoutError(host, timeout.get("read") if isinstance(timeout, dict) else None)

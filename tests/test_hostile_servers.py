@@ -367,3 +367,26 @@ def test_a_redirect_without_location_says_so(serve: Any) -> None:
     with Client(server.url) as client:
         with pytest.raises(ResponseError, match="no Location header"):
             client.version()
+
+
+@pytest.mark.parametrize("location", ["javascript:alert(1)//<img src=x>", "http://a b/"])
+def test_a_redirect_to_an_unreadable_address_is_one_ollama_error(serve: Any, location: str) -> None:
+    def redirect(request: Request, send: Send) -> None:
+        send(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
+
+    server = serve(redirect)
+    with Client(server.url) as client:
+        with pytest.raises(OllamaError, match="redirect") as caught:
+            client.generate("m", "hi").read()
+    assert len(str(caught.value).splitlines()) == 2
+
+
+def test_the_async_client_reports_an_unreadable_redirect_too(serve: Any) -> None:
+    server = serve(lambda request, send: send(b"HTTP/1.1 301 Moved\r\nLocation: javascript:x//y\r\nContent-Length: 0\r\n\r\n"))
+
+    async def main() -> None:
+        async with AsyncClient(server.url) as client:
+            with pytest.raises(OllamaError, match="redirect"):
+                await client.version()
+
+    asyncio.run(main())
