@@ -27,18 +27,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
-from ollama_nb import AsyncClient
+from ollama_nb import cross_origin, AsyncClient
 
 PAGE = (Path(__file__).with_name("sse_page.html")).read_text(encoding="utf-8")
-
-
-def cross_origin(origin: str | None, host: str | None) -> bool:
-    """True for a request from another site's page: an ``Origin`` that is neither this server nor in
-    ``ALLOWED_ORIGINS`` (space-separated). A request without ``Origin`` (curl, the page itself) is fine."""
-    if not origin:
-        return False
-    allowed = {f"http://{host}", f"https://{host}", *os.environ.get("ALLOWED_ORIGINS", "").split()}
-    return origin not in allowed
 
 
 def create_app(host: str | None = None, model: str | None = None) -> FastAPI:
@@ -49,7 +40,8 @@ def create_app(host: str | None = None, model: str | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def same_origin_only(request: Request, call_next: Any) -> Response:
-        if cross_origin(request.headers.get("origin"), request.headers.get("host")):
+        allowed = os.environ.get("ALLOWED_ORIGINS", "").split()
+        if cross_origin(request.headers.get("origin"), request.headers.get("host"), allowed):
             return PlainTextResponse("cross-origin requests are refused (see ALLOWED_ORIGINS)", status_code=403)
         return await call_next(request)
 

@@ -25,18 +25,9 @@ from pathlib import Path
 
 from flask import Flask, Response, abort, request
 
-from ollama_nb import Client
+from ollama_nb import cross_origin, Client
 
 PAGE = (Path(__file__).with_name("sse_page.html")).read_text(encoding="utf-8")
-
-
-def cross_origin(origin: str | None, host: str | None) -> bool:
-    """True for a request from another site's page: an ``Origin`` that is neither this server nor in
-    ``ALLOWED_ORIGINS`` (space-separated). A request without ``Origin`` (curl, the page itself) is fine."""
-    if not origin:
-        return False
-    allowed = {f"http://{host}", f"https://{host}", *os.environ.get("ALLOWED_ORIGINS", "").split()}
-    return origin not in allowed
 
 
 def create_app(host: str | None = None, model: str | None = None) -> Flask:
@@ -47,7 +38,8 @@ def create_app(host: str | None = None, model: str | None = None) -> Flask:
 
     @app.before_request
     def same_origin_only() -> None:
-        if cross_origin(request.headers.get("Origin"), request.headers.get("Host")):
+        allowed = os.environ.get("ALLOWED_ORIGINS", "").split()
+        if cross_origin(request.headers.get("Origin"), request.headers.get("Host"), allowed):
             abort(403)
 
     @app.get("/")

@@ -47,6 +47,7 @@ from ._record import Record, RecordedTurn
 from ._reply import AsyncReply, Chunk, Reply
 from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
+from ._sse import cross_origin
 from ._timing import Timing
 from ._tools import ToolCall, ToolResult, tool_schema
 
@@ -95,6 +96,7 @@ __all__ = [
     "ToolError",
     "ToolResult",
     "Turn",
+    "cross_origin",
     "get_session",
     "load_ipython_extension",
     "tool_schema",
