@@ -154,7 +154,10 @@ class SignInRequiredError(ResponseError):
         if signin_url and signin_url.startswith("https://ollama.com/"):
             hint = f"Run `ollama signin`, or open {signin_url}, then try again."
         elif signin_url:  # any server can say anything: not presented as the link to follow
-            hint = f"The server asked to sign in at {signin_url[:200]!r} (not an ollama.com address); run `ollama signin`."
+            hint = (
+                f"The server asked to sign in at {signin_url[:200]!r} (not an ollama.com address); "
+                "run `ollama signin`."
+            )
         elif api_key_sent:
             hint = "Check the API key sent (OLLAMA_API_KEY, or your Authorization header), or run `ollama signin`."
         else:

@@ -109,7 +109,8 @@ def headers_with_api_key(headers: Mapping[str, str] | None = None, *, host: str 
             _WARNED.add(host)
             warnings.warn(
                 f"{API_KEY_VARIABLE} is not sent to {host}: plain http:// to a host that is not this machine "
-                "would show it to the network. Use https://, or pass headers={'Authorization': 'Bearer ...'} to send it anyway.",
+                "would show it to the network. Use https://, "
+                "or pass headers={'Authorization': 'Bearer ...'} to send it anyway.",
                 ApiKeyWithheldWarning,
                 stacklevel=4,
             )

@@ -188,7 +188,9 @@ def _base64_data(text: str, limit: int) -> bytes | None:
     if not text or len(text) % 4 or not _BASE64_TEXT.match(text):
         return None
     if len(text) // 4 * 3 - 2 > limit:
-        raise ImageError(f"the base64 image is larger than the {_size(limit)} image limit; pass max_bytes= to allow more.")
+        raise ImageError(
+            f"the base64 image is larger than the {_size(limit)} image limit; pass max_bytes= to allow more."
+        )
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

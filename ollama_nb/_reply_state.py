@@ -299,7 +299,8 @@ class BaseReply:
         self._objects += 1
         if "error" in obj:
             raise StreamError(
-                error_text(obj["error"]), kept=len(self.partial_text()), reply=self, source=f"{self.model} at {self.host}"
+                error_text(obj["error"]), kept=len(self.partial_text()), reply=self,
+                source=f"{self.model} at {self.host}",
             )
         if self._is_chat:
             message = obj.get("message") or {}

@@ -60,7 +60,9 @@ _CONTROLS = str.maketrans({c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F,
 # Invisible format characters that reorder or hide text (bidi overrides and isolates: "Trojan
 # Source"; zero-width spaces, word joiners, BOM, interlinear annotations) become ``\u202e`` and the
 # like. Zero-width (non-)joiners stay: scripts and emoji sequences need them.
-_FORMATS = (0x061C, 0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFC))
+_FORMATS = (
+    0x061C, 0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFC)
+)
 _CONTROLS.update({c: f"\\u{c:04x}" for c in _FORMATS})
 
 

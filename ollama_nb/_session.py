@@ -149,7 +149,9 @@ class Session(RecordedSession, BatchMethods):
             session.turns = [Turn.from_dict(t) for t in data.get("turns") or []]
         except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
             detail = " ".join(str(exc).split())[:120]
-            raise OllamaError(f"{os.fspath(path)!r} is not a valid saved session ({type(exc).__name__}: {detail}).") from None
+            raise OllamaError(
+                f"{os.fspath(path)!r} is not a valid saved session ({type(exc).__name__}: {detail})."
+            ) from None
         return session
 
     # -- turns -----------------------------------------------------------------------------------

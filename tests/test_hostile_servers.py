@@ -163,7 +163,8 @@ _MEASURE = textwrap.dedent(
 
 def peak_growth_mib(server: HostileServer) -> float:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", _MEASURE, server.url], capture_output=True, text=True, env=env, timeout=300)
+    command = [sys.executable, "-c", _MEASURE, server.url]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     return float(done.stdout)
 
@@ -235,7 +236,9 @@ def test_non_finite_statistics_count_as_missing(serve: Any, number: str) -> None
         ({"model": "m", "message": {"role": "assistant", "content": {"a": 1}}, "done": False}, "chat"),
     ],
 )
-def test_a_field_of_the_wrong_type_ends_the_reply_with_an_ollama_error(serve: Any, line: dict[str, Any], endpoint: str) -> None:
+def test_a_field_of_the_wrong_type_ends_the_reply_with_an_ollama_error(
+    serve: Any, line: dict[str, Any], endpoint: str
+) -> None:
     hello = HELLO if endpoint == "generate" else {"model": "m", "message": {"role": "assistant", "content": "Hello"}}
     server = serve(lines_then(ndjson(hello, line, DONE)))
     with Client(server.url) as client:
@@ -294,7 +297,12 @@ def json_answer(status: str, body: bytes) -> Callable[[Request, Send], None]:
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"error": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", b'{"error": {"message": 5}}', b"[" * 50_000, b'{"error": NaN}'],
+    [
+        b'{"error": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"error": {"message": 5}}',
+        b"[" * 50_000,
+        b'{"error": NaN}',
+    ],
 )
 def test_odd_http_error_bodies_are_response_errors(serve: Any, body: bytes) -> None:
     server = serve(json_answer("500 Internal Server Error", body))
@@ -324,7 +332,8 @@ def test_odd_model_endpoint_answers_are_malformed_reply_errors(serve: Any, call:
 
 def test_wrong_typed_model_fields_are_read_as_missing(serve: Any) -> None:
     body = (
-        b'{"models": [{"name": "a", "size": "big", "details": [1]}, {"name": "b", "size": NaN}, {"name": "c", "size": 1e999}],'
+        b'{"models": [{"name": "a", "size": "big", "details": [1]}, {"name": "b", "size": NaN},'
+        b' {"name": "c", "size": 1e999}],'
         b' "capabilities": 5, "model_info": {"x.context_length": "many"}}'
     )
     server = serve(json_answer("200 OK", body))
@@ -336,7 +345,9 @@ def test_wrong_typed_model_fields_are_read_as_missing(serve: Any) -> None:
 
 
 def test_odd_pull_events_are_read_or_raised_as_ollama_errors(serve: Any) -> None:
-    events = ndjson({"status": "pulling", "total": "x", "completed": [1]}, {"status": 5, "total": 1e999}, {"error": [1, 2]})
+    events = ndjson(
+        {"status": "pulling", "total": "x", "completed": [1]}, {"status": 5, "total": 1e999}, {"error": [1, 2]}
+    )
     server = serve(lines_then(events))
     with Client(server.url) as client:
         seen = []
@@ -347,7 +358,9 @@ def test_odd_pull_events_are_read_or_raised_as_ollama_errors(serve: Any) -> None
 
 
 # -- 11. a redirect names where it points -----------------------------------------------------------
-@pytest.mark.parametrize("status", ["301 Moved Permanently", "302 Found", "307 Temporary Redirect", "308 Permanent Redirect"])
+@pytest.mark.parametrize(
+    "status", ["301 Moved Permanently", "302 Found", "307 Temporary Redirect", "308 Permanent Redirect"]
+)
 def test_a_redirect_is_an_error_naming_its_location_and_is_not_followed(serve: Any, status: str) -> None:
     def redirect(request: Request, send: Send) -> None:
         send(f"HTTP/1.1 {status}\r\nLocation: http://127.0.0.1:9/api/generate\r\nContent-Length: 0\r\n"
@@ -355,7 +368,8 @@ def test_a_redirect_is_an_error_naming_its_location_and_is_not_followed(serve: A
 
     server = serve(redirect)
     with Client(server.url) as client:
-        with pytest.raises(ResponseError, match=r"answered 30\d: a redirect to 'http://127.0.0.1:9/api/generate'") as caught:
+        expected = r"answered 30\d: a redirect to 'http://127.0.0.1:9/api/generate'"
+        with pytest.raises(ResponseError, match=expected) as caught:
             client.generate("m", "hi").read()
         with pytest.raises(ResponseError, match="redirect"):
             client.models()
@@ -382,7 +396,8 @@ def test_a_redirect_to_an_unreadable_address_is_one_ollama_error(serve: Any, loc
 
 
 def test_the_async_client_reports_an_unreadable_redirect_too(serve: Any) -> None:
-    server = serve(lambda request, send: send(b"HTTP/1.1 301 Moved\r\nLocation: javascript:x//y\r\nContent-Length: 0\r\n\r\n"))
+    answer = b"HTTP/1.1 301 Moved\r\nLocation: javascript:x//y\r\nContent-Length: 0\r\n\r\n"
+    server = serve(lambda request, send: send(answer))
 
     async def main() -> None:
         async with AsyncClient(server.url) as client:

@@ -106,7 +106,8 @@ def test_a_hostile_record_is_shown_inert_by_log_resume_and_export(
     magics.db = str(path)
     bundles: list[dict[str, Any]] = []
     try:
-        for source in ("%ollama log", "%ollama log --search onerror", "%ollama resume evil", "%ollama history --session evil"):
+        cells = ("%ollama log", "%ollama log --search onerror", "%ollama resume evil", "%ollama history --session evil")
+        for source in cells:
             with capture_output() as captured:
                 assert ip.run_cell(source).success, source
             bundles += bundles_of(captured.outputs)

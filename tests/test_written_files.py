@@ -35,7 +35,9 @@ def saved_session(path: Path, *, overwrite: bool = False) -> None:
 
 
 def exported(path: Path, *, overwrite: bool = False) -> None:
-    entry = RecordedTurn(host="h", endpoint="chat", model="m", prompt="hi", text="hello", session="s", timing=NAN_TIMING)
+    entry = RecordedTurn(
+        host="h", endpoint="chat", model="m", prompt="hi", text="hello", session="s", timing=NAN_TIMING
+    )
     export_conversation("s", [entry], path, overwrite=overwrite)
 
 
@@ -92,7 +94,9 @@ def test_a_dangling_symlink_is_not_followed_either(tmp_path: Path) -> None:
     assert not (tmp_path / "created-through-the-link").exists()
 
 
-def test_the_magics_refuse_an_existing_file_without_force(simulator: Simulator, tmp_path: Path, monkeypatch: Any) -> None:
+def test_the_magics_refuse_an_existing_file_without_force(
+    simulator: Simulator, tmp_path: Path, monkeypatch: Any
+) -> None:
     monkeypatch.setenv("OLLAMA_NB_DB", str(tmp_path / "record.db"))
     shell = InteractiveShell.instance()
     try:
