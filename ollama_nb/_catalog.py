@@ -13,7 +13,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["ModelDetails", "ModelSummary", "PullProgress", "RunningModel"]
+__all__ = ["ModelDetails", "ModelSummary", "PullProgress", "RunningModel", "version_of", "wire_entries"]
+
+
+def wire_entries(answer: Mapping[str, Any], key: str) -> list[dict[str, Any]] | None:
+    """The objects listed under ``key`` (``models`` of ``/api/tags``, ``/api/ps``); None when that is
+    not a list of objects.
+
+    Example:
+        >>> wire_entries({"models": [{"name": "a"}]}, "models"), wire_entries({"models": "a"}, "models")
+        ([{'name': 'a'}], None)
+    """
+    entries = answer.get(key) or []
+    return entries if isinstance(entries, list) and all(isinstance(e, dict) for e in entries) else None
+
+
+def version_of(answer: Mapping[str, Any]) -> str:
+    """The ``version`` of an ``/api/version`` answer ('' when it is not a string)."""
+    version = answer.get("version")
+    return version if isinstance(version, str) else ""
 
 
 def _int(value: Any) -> int | None:

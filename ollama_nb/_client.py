@@ -27,7 +27,7 @@ from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, Seq
 import httpx
 
 from ._body import DEFAULT_MAX_LINE_BYTES, abody_bytes, aread_bounded, body_bytes, read_bounded
-from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
+from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel, version_of, wire_entries
 from ._errors import LineTooLongError, MalformedLineWarning, MalformedReplyError, StreamError
 from ._host import headers_with_api_key, resolve_host
 from ._ndjson import LineBuffer, LineTooLong, parse_line
@@ -52,11 +52,6 @@ ReplyT = TypeVar("ReplyT", bound=BaseReply)
 
 def _nothing() -> None:
     """A ``before_send`` hook that does nothing (requests that are not replies)."""
-
-
-def _version(answer: dict[str, Any]) -> str:
-    version = answer.get("version")
-    return version if isinstance(version, str) else ""
 
 
 class _ClientBase(Generic[ReplyT]):
@@ -136,8 +131,8 @@ class _ClientBase(Generic[ReplyT]):
 
     def _entries(self, answer: dict[str, Any], key: str) -> list[dict[str, Any]]:
         """The list of objects under ``key`` (``models`` of ``/api/tags``…); a wrong type is an error."""
-        entries = answer.get(key) or []
-        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        entries = wire_entries(answer, key)
+        if entries is None:
             raise MalformedReplyError(self.host, f"'{key}' is not a list of objects")
         return entries
 
@@ -234,9 +229,7 @@ class Client(_ClientBase[Reply]):
             before_send()
             try:
                 response = self._http.send(request, stream=True)
-            except httpx.InvalidURL as exc:
-                raise request_error(exc, self.host) from exc
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: a redirect's unreadable Location
                 time.sleep(self._retry_pause(exc, attempt))
                 attempt += 1
                 continue
@@ -277,7 +270,7 @@ class Client(_ClientBase[Reply]):
 
     def version(self) -> str:
         """The server's version string (``/api/version``)."""
-        return _version(self._get_json("GET", "/api/version"))
+        return version_of(self._get_json("GET", "/api/version"))
 
     def pull(self, model: str, *, insecure: bool = False) -> Iterator[PullProgress]:
         """Download a model; yields progress events, the last one with status ``success``."""
@@ -351,9 +344,7 @@ class AsyncClient(_ClientBase[AsyncReply]):
             before_send()
             try:
                 response = await self._http.send(request, stream=True)
-            except httpx.InvalidURL as exc:
-                raise request_error(exc, self.host) from exc
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: a redirect's unreadable Location
                 await asyncio.sleep(self._retry_pause(exc, attempt))
                 attempt += 1
                 continue
@@ -393,7 +384,7 @@ class AsyncClient(_ClientBase[AsyncReply]):
 
     async def version(self) -> str:
         """The server's version string (``/api/version``)."""
-        return _version(await self._get_json("GET", "/api/version"))
+        return version_of(await self._get_json("GET", "/api/version"))
 
     async def pull(self, model: str, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
         """Download a model; yields progress events (``async for``)."""

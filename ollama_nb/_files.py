@@ -7,7 +7,7 @@ there is replaced, never followed).
 
 Example:
     >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "notes.md")
+    >>> path = os.path.join(tempfile.mkdtemp(), "session.json")
     >>> write_private(path, "hi")
     >>> oct(os.stat(path).st_mode & 0o777)
     '0o600'

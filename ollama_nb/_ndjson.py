@@ -22,9 +22,9 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
-__all__ = ["LineBuffer", "LineTooLong", "parse_line"]
+__all__ = ["LineBuffer", "LineTooLong", "parse_line", "text_field"]
 
 _loads = json.loads
 
@@ -97,3 +97,16 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
     return obj if type(obj) is dict else None
+
+
+def text_field(obj: Mapping[str, Any], key: str) -> str | None:
+    """``obj[key]`` as text: '' when missing or null, None when it is not a string.
+
+    Example:
+        >>> text_field({"response": "Hi"}, "response"), text_field({"response": 5}, "response")
+        ('Hi', None)
+    """
+    value = obj.get(key)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else None

@@ -17,17 +17,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 import httpx
 
-from ._errors import (
-    ConnectionLostError,
-    LineTooLongError,
-    MalformedLineWarning,
-    MalformedReplyError,
-    OllamaError,
-    StreamError,
-    ToolError,
-)
+from ._errors import ConnectionLostError, LineTooLongError, MalformedLineWarning, MalformedReplyError
+from ._errors import OllamaError, StreamError, ToolError
 from ._logprobs import TokenLogprob, logprobs_frame, logprobs_from_wire
-from ._ndjson import DEFAULT_LIMIT, LineBuffer, LineTooLong, parse_line
+from ._ndjson import DEFAULT_LIMIT, LineBuffer, LineTooLong, parse_line, text_field
 from ._protocol import error_text, read_error
 from ._request import Request
 from ._timing import Timing
@@ -63,14 +56,6 @@ class Chunk(NamedTuple):
 
     def __repr__(self) -> str:
         return f"Chunk(content={self.content!r}, thinking={self.thinking!r}, done={self.done})"
-
-
-def _text(obj: Mapping[str, Any], key: str) -> str | None:
-    """``obj[key]`` as text: '' when missing or null, None when it is not a string."""
-    value = obj.get(key)
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else None
 
 
 def shutdown_connection(response: httpx.Response) -> None:
@@ -306,10 +291,10 @@ class BaseReply:
             message = obj.get("message") or {}
             if not isinstance(message, dict):
                 raise self._malformed(f"'message' is a {type(message).__name__}, not an object")
-            content, thinking = _text(message, "content"), _text(message, "thinking")
+            content, thinking = text_field(message, "content"), text_field(message, "thinking")
             wire_calls = message.get("tool_calls")
         else:
-            content, thinking = _text(obj, "response"), _text(obj, "thinking")
+            content, thinking = text_field(obj, "response"), text_field(obj, "thinking")
             wire_calls = obj.get("tool_calls")
         if content is None or thinking is None:
             raise self._malformed(f"a text field is not a string: {line[:80]!r}")
