@@ -69,3 +69,21 @@ def test_load_talks_to_the_configured_host_not_the_saved_one(
     session.save(path)
     monkeypatch.setenv("OLLAMA_HOST", simulator.url)
     assert Session.load(path).host == simulator.url
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["in memory", "in the record"])
+def test_a_batch_reuses_an_answer_only_for_the_host_that_gave_it(
+    simulator: Simulator, tmp_path: Path, recorded: bool
+) -> None:
+    session = Session("llama3.2", host=simulator.url, record=Record(tmp_path / "record.db") if recorded else False)
+    items = ["a", "b"]
+    first = session.map("{item} [[tokens=2]]", items, seed=1)
+    first.wait()
+    with Simulator(port=0) as other:
+        elsewhere = session.map("{item} [[tokens=2]]", items, seed=1, hosts=[other.url])
+        elsewhere.wait()
+        assert [r.reused for r in elsewhere.results] == [False, False]
+        assert sum(r.path == "/api/generate" for r in other.requests) == 2
+    again = session.map("{item} [[tokens=2]]", items, seed=1)
+    again.wait()
+    assert [r.reused for r in again.results] == [True, True]
