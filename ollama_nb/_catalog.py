@@ -10,10 +10,15 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["ModelDetails", "ModelSummary", "PullProgress", "RunningModel", "version_of", "wire_entries"]
+from ._errors import LineTooLongError, MalformedLineWarning, MalformedReplyError, StreamError
+from ._ndjson import LineBuffer, LineTooLong, parse_line
+from ._protocol import error_text
+
+__all__ = ["ModelDetails", "ModelSummary", "PullProgress", "PullReader", "RunningModel", "version_of", "wire_entries"]
 
 
 def wire_entries(answer: Mapping[str, Any], key: str) -> list[dict[str, Any]] | None:
@@ -167,3 +172,44 @@ class PullProgress:
     def success(self) -> bool:
         """True on the final ``success`` event."""
         return self.status == "success"
+
+
+class PullReader:
+    """The progress events in the body of ``/api/pull``, read piece by piece under the line limit.
+
+    A body whose first line is not JSON (an HTML page) is one :class:`MalformedReplyError`; a bad
+    line later is skipped with a warning; an ``error`` line is a :class:`StreamError`.
+
+    Example:
+        >>> [e.status for e in PullReader("m", host="http://h:1").feed(b'{"status": "success"}\\n')]
+        ['success']
+    """
+
+    def __init__(self, model: str, *, host: str, limit: int | None = None) -> None:
+        self.model, self.host = model, host
+        self._buffer = LineBuffer() if limit is None else LineBuffer(limit)
+        self._seen = 0
+
+    def feed(self, data: bytes) -> list[PullProgress]:
+        """The events completed by ``data``."""
+        try:
+            lines = self._buffer.feed(data)
+        except LineTooLong:
+            raise LineTooLongError(self.host, limit=self._buffer.limit) from None
+        events = []
+        for line in lines:
+            obj = parse_line(line)
+            if obj is None:
+                if not self._seen:
+                    raise MalformedReplyError(self.host, repr(line[:80]))
+                warning = f"skipped a malformed line from Ollama: {line[:80]!r}"
+                warnings.warn(warning, MalformedLineWarning, stacklevel=4)
+                continue
+            self._seen += 1
+            if "error" in obj:
+                raise StreamError(
+                    error_text(obj["error"]),
+                    hint=f"Check the name '{self.model}' (see https://ollama.com/library) and your network.",
+                )
+            events.append(PullProgress.from_wire(obj))
+        return events

@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-import warnings
 from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
 
 import httpx
 
 from ._body import DEFAULT_MAX_LINE_BYTES, abody_bytes, aread_bounded, body_bytes, read_bounded
-from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel, version_of, wire_entries
-from ._errors import LineTooLongError, MalformedLineWarning, MalformedReplyError, StreamError
+from ._catalog import ModelDetails, ModelSummary, PullProgress, PullReader, RunningModel, version_of, wire_entries
+from ._errors import MalformedReplyError
 from ._host import headers_with_api_key, resolve_host
-from ._ndjson import LineBuffer, LineTooLong, parse_line
-from ._protocol import BUSY_STATUSES, RETRYABLE, error_text, read_error, redirect_error, request_error, status_error
+from ._ndjson import parse_line
+from ._protocol import BUSY_STATUSES, RETRYABLE, read_error, redirect_error, request_error, status_error
 from ._release import keep, release
 from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
@@ -135,24 +134,6 @@ class _ClientBase(Generic[ReplyT]):
         if entries is None:
             raise MalformedReplyError(self.host, f"'{key}' is not a list of objects")
         return entries
-
-    def _pull_event(self, line: bytes, model: str) -> PullProgress | None:
-        obj = parse_line(line)
-        if obj is None:
-            warnings.warn(f"skipped a malformed line from Ollama: {line[:80]!r}", MalformedLineWarning, stacklevel=3)
-            return None
-        if "error" in obj:
-            raise StreamError(
-                error_text(obj["error"]),
-                hint=f"Check the name '{model}' (see https://ollama.com/library) and your network.",
-            )
-        return PullProgress.from_wire(obj)
-
-    def _pull_lines(self, buffer: LineBuffer, data: bytes) -> list[bytes]:
-        try:
-            return buffer.feed(data)
-        except LineTooLong:
-            raise LineTooLongError(self.host, limit=buffer.limit) from None
 
     def reply(
         self,
@@ -275,14 +256,11 @@ class Client(_ClientBase[Reply]):
     def pull(self, model: str, *, insecure: bool = False) -> Iterator[PullProgress]:
         """Download a model; yields progress events, the last one with status ``success``."""
         response = self._send("POST", "/api/pull", {"model": model, "insecure": insecure, "stream": True}, model=model)
-        buffer = LineBuffer(self.max_line_bytes)
+        reader = PullReader(model, host=self.host, limit=self.max_line_bytes)
         body = keep(body_bytes(response))
         try:
             for data in body:
-                for line in self._pull_lines(buffer, data):
-                    event = self._pull_event(line, model)
-                    if event is not None:
-                        yield event
+                yield from reader.feed(data)
         except httpx.HTTPError as exc:
             raise read_error(exc, self.host, kept=0, reply=None) from exc
         finally:
@@ -389,13 +367,11 @@ class AsyncClient(_ClientBase[AsyncReply]):
     async def pull(self, model: str, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
         """Download a model; yields progress events (``async for``)."""
         response = await self._send("POST", "/api/pull", {"model": model, "insecure": insecure, "stream": True}, model=model)
-        buffer = LineBuffer(self.max_line_bytes)
+        reader = PullReader(model, host=self.host, limit=self.max_line_bytes)
         try:
             async for data in abody_bytes(response):
-                for line in self._pull_lines(buffer, data):
-                    event = self._pull_event(line, model)
-                    if event is not None:
-                        yield event
+                for event in reader.feed(data):
+                    yield event
         except httpx.HTTPError as exc:
             raise read_error(exc, self.host, kept=0, reply=None) from exc
         finally:

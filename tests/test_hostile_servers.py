@@ -405,3 +405,11 @@ def test_the_async_client_reports_an_unreadable_redirect_too(serve: Any) -> None
                 await client.version()
 
     asyncio.run(main())
+
+
+def test_a_pull_answered_with_an_html_page_is_one_error_not_a_warning_per_line(serve: Any) -> None:
+    server = serve(lines_then(b"<!DOCTYPE html>\n" + b"<p>nope</p>\n" * 3000, content_type="text/html"))
+    with Client(server.url) as client, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(MalformedReplyError, match="not Ollama's reply"):
+            list(client.pull("m"))
