@@ -24,7 +24,9 @@ from ._errors import (
     ConnectionLostError,
     ContextTrimmedWarning,
     Interrupted,
+    LineTooLongError,
     MalformedLineWarning,
+    MalformedReplyError,
     ModelNotFoundError,
     NoModelError,
     OllamaConnectionError,
@@ -45,6 +47,7 @@ from ._record import Record, RecordedTurn
 from ._reply import AsyncReply, Chunk, Reply
 from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
+from ._sse import cross_origin
 from ._timing import Timing
 from ._tools import ToolCall, ToolResult, tool_schema
 
@@ -63,7 +66,9 @@ __all__ = [
     "GenerateRequest",
     "Interrupted",
     "ItemResult",
+    "LineTooLongError",
     "MalformedLineWarning",
+    "MalformedReplyError",
     "ModelDetails",
     "ModelNotFoundError",
     "ModelSummary",
@@ -91,6 +96,7 @@ __all__ = [
     "ToolError",
     "ToolResult",
     "Turn",
+    "cross_origin",
     "get_session",
     "load_ipython_extension",
     "tool_schema",

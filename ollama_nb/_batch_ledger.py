@@ -4,8 +4,9 @@ Two calls a batch makes: :meth:`BatchLedger.finished` (is there a finished answe
 request?) and :meth:`BatchLedger.add` (this item has ended). Answers are kept per session in
 memory and, when recording is on, in the record (issue 10): each item is a turn there, tagged
 with the batch and outside every conversation, and a finished one is found again by its request
-key (the model's digest plus the request body) — from another kernel too. A stopped or failed
-answer is never reused. A failing record warns once per session (its turns and batches
+key (the model's digest, the host and its Ollama version, plus the request body) — from another
+kernel too. An answer is reused only for the host that gave it (the batch's first host: answers
+from its other hosts are kept but not reused). A stopped or failed answer is never reused. A failing record warns once per session (its turns and batches
 together); the batch goes on.
 
 Example:
@@ -43,25 +44,30 @@ class BatchLedger:
         self.record = record
         self.recording = recording  # the session's SessionRecording: its digests, learnt once per session
         self.digests: dict[str, str | None] = {}
-        self._answers: dict[str, Any] = {}
+        self.server = ""  # "<host> <Ollama version>": answers are bound to where they came from
+        self.host = ""  # the host lookups are for (the batch's first)
+        self._answers: dict[tuple[str, str], Any] = {}
         self.warned = False  # without a session's recording: once per ledger
 
     async def learn_digest(self, client: Any, model: str) -> None:
         """The model's digest (the record's keys need it), as the session's turns learn it: one
         ``/api/tags`` per session; None when unknown or the server cannot say."""
+        self.host = client.host
         if self.record is None or self.recording is None:
             return
         self.digests[model] = await self.recording.adigest(client, model)
+        self.server = await self.recording.aserver(client) if self.digests[model] else ""
 
     def _record_key(self, body: Mapping[str, Any]) -> str | None:
         from ._record import request_key
 
-        return request_key("generate", body, self.digests.get(body["model"])) if self.record is not None else None
+        digest = self.digests.get(body["model"])
+        return request_key("generate", body, digest, server=self.server) if self.record is not None else None
 
     def finished(self, body: Mapping[str, Any]) -> Any:
         """The finished answer to this request: an :class:`~ollama_nb.ItemResult` kept in memory,
         a :class:`~ollama_nb.RecordedTurn` from the record, or None."""
-        found = self._answers.get(body_key(body))
+        found = self._answers.get((self.host, body_key(body)))
         key = self._record_key(body)
         if found is not None or key is None:
             return found
@@ -73,15 +79,17 @@ class BatchLedger:
 
     def add(self, body: Mapping[str, Any], result: Any, reply: Any, *, batch: str) -> None:
         """Keep a finished ``result`` for reuse; write the item's turn to the record."""
+        answered_by = getattr(reply, "host", self.host)
         if result.status == "ok":
-            self._answers[body_key(body)] = result
+            self._answers[(answered_by, body_key(body))] = result
         if self.record is None or reply is None:
             return
         from ._record import entry_from_reply
 
         try:
             entry = entry_from_reply(reply, sent=body, prompt=result.prompt, digest=self.digests.get(body["model"]),
-                                     request_key=self._record_key(body), in_context=False, batch=batch)
+                                     request_key=self._record_key(body) if answered_by == self.host else None,
+                                     in_context=False, batch=batch)
             self.record.add(entry)
         except RecordError as exc:
             self._warn(exc)

@@ -28,6 +28,8 @@ from ._batch import BatchMethods
 from ._client import AsyncClient, Client
 from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError
+from ._files import write_private
+from ._finite import finite_json
 from ._host import resolve_host
 from ._record._session_api import RecordedSession  # the record (issue 10)
 from ._reply import AsyncReply, BaseReply, Reply, running_loop
@@ -114,8 +116,9 @@ class Session(RecordedSession, BatchMethods):
         return pandas.DataFrame(rows, columns=list(TIMING_COLUMNS))
 
     # -- saving ----------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the session (settings and every turn) as JSON."""
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        """Write the session (settings and every turn) as JSON, to a new 0600 file (an existing
+        one only with ``overwrite``; never through a symlink)."""
         data = {
             "ollama_nb_session": _FORMAT_VERSION,
             "model": self.model,
@@ -124,18 +127,12 @@ class Session(RecordedSession, BatchMethods):
             "host": self.host,
             "turns": [t.as_dict() for t in self.turns],
         }
-        try:
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(data, f, ensure_ascii=False, indent=1)
-        except OSError as exc:
-            raise OllamaError(
-                f"cannot write the session to {os.fspath(path)!r}: {exc.strerror or exc}.\n"
-                "Check that the folder exists and is writable."
-            ) from exc
+        write_private(path, finite_json(data, ensure_ascii=False, indent=1), overwrite=overwrite, what="the session")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, host: str | None = None) -> Session:
-        """Read a session written by :meth:`save` (equal history and turns)."""
+        """Read a session written by :meth:`save` (equal history and turns); it talks to ``host``,
+        else the configured one (``OLLAMA_HOST``), never silently to the host saved in the file."""
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
@@ -143,12 +140,18 @@ class Session(RecordedSession, BatchMethods):
             raise OllamaError(f"no session file at {os.fspath(path)!r}: check the path.") from None
         except OSError as exc:
             raise OllamaError(f"cannot read {os.fspath(path)!r}: {exc.strerror or exc}.") from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise OllamaError(f"{os.fspath(path)!r} is not a saved session (not JSON: {exc}).") from None
         if not isinstance(data, dict) or "ollama_nb_session" not in data:
             raise OllamaError(f"{os.fspath(path)!r} is not a session saved by ollama_nb.")
-        session = cls(data.get("model"), data.get("system"), host or data.get("host"), data.get("options"))
-        session.turns = [Turn.from_dict(t) for t in data.get("turns") or []]
+        try:
+            session = cls(data.get("model"), data.get("system"), host, data.get("options"))
+            session.turns = [Turn.from_dict(t) for t in data.get("turns") or []]
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
+            detail = " ".join(str(exc).split())[:120]
+            raise OllamaError(
+                f"{os.fspath(path)!r} is not a valid saved session ({type(exc).__name__}: {detail})."
+            ) from None
         return session
 
     # -- turns -----------------------------------------------------------------------------------

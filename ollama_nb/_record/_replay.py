@@ -7,6 +7,7 @@ of sending the request, so everything that reads a reply (the view, ``-o VAR``, 
 
 Example:
     >>> entry = RecordedTurn(host="h", endpoint="generate", model="m", prompt="hi", text="a\nb", id=3)
+    >>> import json
     >>> lines = recorded_lines(entry)
     >>> [json.loads(line)["response"] for line in lines], json.loads(lines[-1])["done"]
     (['a\n', 'b', ''], True)
@@ -14,11 +15,11 @@ Example:
 
 from __future__ import annotations
 
-import json
 from typing import Any, AsyncIterator
 
 import httpx
 
+from .._finite import finite_json
 from .._reply import AsyncOpener, AsyncReply, BeforeSend, Opener, Reply
 from .._request import Request
 from ._entry import RecordedTurn
@@ -58,7 +59,7 @@ def recorded_lines(entry: RecordedTurn) -> list[bytes]:
                 obj["thinking"] = thinking
         obj.update(extra)
         obj.setdefault("done", False)
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        return finite_json(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
     lines = [line(thinking=piece) for piece in entry.thinking.splitlines(keepends=True)]
     lines += [line(piece) for piece in entry.text.splitlines(keepends=True)]

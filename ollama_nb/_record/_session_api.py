@@ -67,6 +67,8 @@ class RecordedSession:
     def resume(cls: type[S], name: str, *, record: Record | str | bool | None = None, host: str | None = None) -> S:
         """The conversation last recorded under session ``name``, rebuilt: system prompt, turns,
         model and options. Its next turn sends the whole history and continues that conversation.
+        It talks to ``host``, else the configured one (``OLLAMA_HOST``), never silently to the
+        recorded host (a record may come from another machine).
 
         Example:
             >>> s = Session.resume("default")            # doctest: +SKIP
@@ -75,7 +77,7 @@ class RecordedSession:
         entries = resume_entries(cls(record=record)._need_record(), name)
         chats = [e for e in entries if e.endpoint == "chat"] or entries
         last = chats[-1]
-        session = cls(last.model, last.system, host or last.host, last.options, name=name, record=record)  # type: ignore[call-arg]
+        session = cls(last.model, last.system, host, last.options, name=name, record=record)  # type: ignore[call-arg]
         session.turns = [e.as_turn() for e in entries]  # type: ignore[attr-defined]
         session._recording.conversation = entries[-1].conversation or session._recording.conversation
         return session

@@ -49,6 +49,7 @@ def log_rows(entries: list[Any]) -> list[dict[str, Any]]:
             "when (UTC)": text((e.recorded_at or "")[:19].replace("T", " ")),
             "session": text(e.session or ""),
             "model": code(e.model),
+            "host": text(e.host),
             "status": text(e.status + (" (reused)" if e.reused_from else "")),
             "prompt": text(_short(e.prompt, 60)),
             "reply": text(_short(e.text, 80)),
@@ -94,11 +95,13 @@ def resume(magics: Any, rest: list[str], show: Any) -> Session:
 
 
 def export(magics: Any, rest: list[str], show: Any) -> str:
-    """``%ollama export NAME PATH``: Markdown, or JSON for a ``.json`` path."""
+    """``%ollama export NAME PATH [--force]``: Markdown, or JSON for a ``.json`` path."""
+    overwrite = "--force" in rest
+    rest = [word for word in rest if word != "--force"]
     if len(rest) != 2:
-        raise UsageError("export: usage is %ollama export NAME PATH (PATH ending in .md or .json)")
+        raise UsageError("export: usage is %ollama export NAME PATH [--force] (PATH ending in .md or .json)")
     name, path = rest
     entries = resume_entries(_reader(magics)._need_record(), name)
-    written = export_conversation(name, entries, path)
+    written = export_conversation(name, entries, path, overwrite=overwrite)
     show(md("Wrote {turns} of {name} to {path}.").format(turns=text(_turns(len(entries))), name=code(name), path=code(str(written))))
     return str(written)

@@ -103,6 +103,13 @@ def _session(magics: Any, rest: list[str]) -> Any:
     return session
 
 
+def forced(rest: list[str]) -> bool:
+    """True when ``--force`` is among ``rest`` (taken out): replace an existing file."""
+    found = "--force" in rest
+    rest[:] = [word for word in rest if word != "--force"]
+    return found
+
+
 def _need(rest: list[str], what: str, usage: str) -> str:
     if len(rest) != 1:
         raise UsageError(f"{what}: usage is {usage}")
@@ -194,15 +201,16 @@ def reset(magics: Any, rest: list[str]) -> None:
 
 def save(magics: Any, rest: list[str]) -> None:
     session = _session(magics, rest)
-    path = _need(rest, "save", "%ollama save PATH")
-    session.save(path)
+    overwrite = forced(rest)
+    path = _need(rest, "save", "%ollama save PATH [--force]")
+    session.save(path, overwrite=overwrite)
     _show(md("Saved {n} turns to {path}.").format(n=len(session.turns), path=code(path)))
 
 
 def load(magics: Any, rest: list[str]) -> None:
     name = _session_name(magics, rest)
     path = _need(rest, "load", "%ollama load PATH")
-    session = Session.load(path)
+    session = Session.load(path, host=magics.host or None)
     session.name = name  # its turns are recorded under this name (issue 10)
     set_session(name, session)
     _show(md("Loaded {n} turns from {path} into session {name}.").format(n=len(session.turns), path=code(path), name=code(name)))
