@@ -1,0 +1,78 @@
+"""A live cell that feels live, in a real JupyterLab: the page shows a paced reply within 0.5 s.
+
+The simulator paces a reply of numbered words (``tests/pace.py``) at 100 tokens/s. A
+MutationObserver in the page stamps every change of the cell's output area (``performance.timeOrigin
++ performance.now()``, turned into this machine's monotonic clock) with the highest word the
+outputs then show; token ``k`` is sent no earlier than the simulator's request time + ``k`` x the
+delay, so the lags measured are upper bounds. Asserted: p95 lag ≤ 0.5 s and no pause longer than
+0.5 s in what the page shows while the reply streams; the cell ends as one answer and the footer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from ollama_nb.simulator import Simulator
+
+from pace import MAX_LAG_S, MAX_PAUSE_S, Pace, paced_prompt, percentile
+
+SECONDS = 8
+
+# Records (epoch seconds, highest numbered word shown) at every change of cell INDEX's outputs.
+WATCH_OUTPUTS = """(index) => {
+  window.__onbShown = [];
+  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[index];
+  let highest = -1;
+  new MutationObserver(() => {
+    const area = cell.querySelector('.jp-OutputArea');
+    if (!area) return;
+    let top = -1;
+    for (const m of area.textContent.matchAll(/\\bw(\\d+)\\b/g)) top = Math.max(top, Number(m[1]));
+    if (top !== highest) {
+      highest = top;
+      window.__onbShown.push([(performance.timeOrigin + performance.now()) / 1000, top]);
+    }
+  }).observe(cell, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator() as simulator:
+        yield simulator
+
+
+def setup_cell(sim: Simulator) -> str:
+    return f'%load_ext ollama_nb\n%config OllamaMagics.host = "{sim.url}"\n%config OllamaMagics.model = "llama3.2"'
+
+
+def watch_paced_cell(nb: Any, sim: Simulator, tokens_per_s: int, count: int) -> Pace:
+    """Run cell 1 (a paced reply) while the page stamps its output changes; the pace the page showed."""
+    nb.page.evaluate(WATCH_OUTPUTS, 1)
+    nb.run_cell(1, wait=False)
+    nb.wait_for_cell_done(1, timeout=count / tokens_per_s + 60)
+    offset = time.time() - time.monotonic()
+    started = next(r.time for r in sim.requests if r.path == "/api/chat")
+    pace = Pace(token_times=[started + k / tokens_per_s for k in range(count)])
+    pace.shown = [(float(at) - offset, int(top)) for at, top in nb.page.evaluate("() => window.__onbShown")]
+    return pace
+
+
+@pytest.mark.parametrize("kernel", ["onb-k6", "onb-k7"])
+def test_the_page_shows_a_paced_reply_within_half_a_second(notebook: Any, sim: Simulator, kernel: str) -> None:
+    tokens_per_s = 100
+    count = tokens_per_s * SECONDS
+    nb = notebook([setup_cell(sim), f"%%ollama\n{paced_prompt(count, tokens_per_s)}"], kernel=kernel)
+    nb.run_cell(0)
+    pace = watch_paced_cell(nb, sim, tokens_per_s, count)
+    figures = pace.figures()
+    print(f"\n[{kernel}] JupyterLab, {tokens_per_s} tokens/s: {figures}")
+    assert pace.shown and pace.shown[-1][1] == count - 1, "the page does not end showing the last word"
+    assert percentile(pace.lags(), 0.95) <= MAX_LAG_S, figures
+    assert pace.max_pause() <= MAX_PAUSE_S, figures
+    outputs = nb.outputs(1)
+    assert outputs.count() == 2, [outputs.nth(i).inner_text()[:80] for i in range(outputs.count())]
+    assert "llama3.2" in (outputs.nth(1).text_content() or "")
