@@ -8,7 +8,8 @@ the simulator's request time + ``k`` x the delay, so the lags measured are upper
 
 Asserted, the issue's targets: p95 lag ≤ 0.5 s, no pause longer than 0.5 s between display
 messages while the reply streams, iopub traffic ≤ 5x the reply + 1 KB per second of streaming,
-and the cell still ends as one answer holding the model's text.
+and the cell still ends as one answer holding the model's text. Traffic is every iopub message
+of the cell but the ``execute_input`` echo of its source.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from kernel_client import KernelSession, Message
 from pace import BYTES_PER_SECOND, MAX_LAG_S, MAX_PAUSE_S, TIMES_REPLY, Pace, highest_word, paced_prompt, percentile
 from test_kernel import kernel, kernel_name, running_kernel  # noqa: F401  (the same fixtures: one kernel per kernelspec)
 
-#: About 8 s of streaming at each rate.
-SECONDS = 8
+#: Seconds of streaming at each rate: the cell's fixed costs (the Stop button's widget, the answer
+#: once as Markdown and as text, the footer: about 4 KB) are a small part of the traffic (15 s, as in the issue).
+SECONDS = 15
 
 MEASURED: list[str] = []
 
@@ -43,7 +45,13 @@ def shown_text(msg: Message) -> str:
     return str(msg["content"].get("data", {}).get("text/markdown", ""))
 
 
-@pytest.mark.timeout(120)
+def display_traffic(messages: list[Message]) -> int:
+    """Bytes of the cell's iopub contents (``len(json.dumps(content))``) but its ``execute_input``:
+    that echoes the cell's source (here a long script of words for the simulator), not the reply."""
+    return sum(len(json.dumps(m["content"]).encode()) for m in messages if m["msg_type"] != "execute_input")
+
+
+@pytest.mark.timeout(150)
 @pytest.mark.parametrize("tokens_per_s", [100, 20])
 def test_shown_text_trails_a_paced_model_by_at_most_half_a_second(
     kernel: KernelSession, simulator: Simulator, tokens_per_s: int
@@ -54,7 +62,7 @@ def test_shown_text_trails_a_paced_model_by_at_most_half_a_second(
     run = kernel.finish(msg_id)
     assert run.reply["status"] == "ok", run.reply
 
-    started = next(r.time for r in simulator.requests if r.path == "/api/chat")
+    started = next(r.time for r in simulator.requests if r.path in ("/api/chat", "/api/generate"))
     pace = Pace(token_times=[started + k / tokens_per_s for k in range(count)])
     for msg in run.messages:
         highest = highest_word(shown_text(msg))
@@ -65,13 +73,14 @@ def test_shown_text_trails_a_paced_model_by_at_most_half_a_second(
     size = len(text.encode())
     streaming = pace.token_times[-1] - pace.token_times[0]
     allowance = TIMES_REPLY * size + BYTES_PER_SECOND * streaming
+    traffic = display_traffic(run.messages)
     MEASURED.append(
-        f"[{kernel.kernel_name}] {tokens_per_s} tokens/s: {figures}, iopub {run.iopub_bytes} B = "
-        f"{run.iopub_bytes / size:.2f}x the {size}-byte reply (allowance {allowance:.0f} B)"
+        f"[{kernel.kernel_name}] {tokens_per_s} tokens/s: {figures}, display traffic {traffic} B = "
+        f"{traffic / size:.2f}x the {size}-byte reply (allowance {allowance:.0f} B)"
     )
     assert highest_word(text) == count - 1
     assert percentile(pace.lags(), 0.95) <= MAX_LAG_S, MEASURED[-1]
     assert pace.max_pause() <= MAX_PAUSE_S, MEASURED[-1]
-    assert run.iopub_bytes <= allowance, MEASURED[-1]
+    assert traffic <= allowance, MEASURED[-1]
     answers = [o for o in run.outputs if "text/plain" in o.get("data", {}) and o["data"]["text/plain"] == text]
     assert len(answers) == 1, "the cell does not end as one answer"

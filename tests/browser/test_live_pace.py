@@ -55,7 +55,7 @@ def watch_paced_cell(nb: Any, sim: Simulator, tokens_per_s: int, count: int) -> 
     nb.run_cell(1, wait=False)
     nb.wait_for_cell_done(1, timeout=count / tokens_per_s + 60)
     offset = time.time() - time.monotonic()
-    started = next(r.time for r in sim.requests if r.path == "/api/chat")
+    started = next(r.time for r in sim.requests if r.path in ("/api/chat", "/api/generate"))
     pace = Pace(token_times=[started + k / tokens_per_s for k in range(count)])
     pace.shown = [(float(at) - offset, int(top)) for at, top in nb.page.evaluate("() => window.__onbShown")]
     return pace
