@@ -35,7 +35,9 @@ from ._kernel import Cell, Kernel, magic_cell, setup_code
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.pace import BYTES_PER_SECOND, TIMES_REPLY, Pace, highest_word, paced_prompt, paced_words  # noqa: E402
+from tests.pace import (  # noqa: E402
+    BYTES_PER_SECOND, TIMES_REPLY, WATCH_OUTPUTS, Pace, highest_word, paced_prompt, paced_words,
+)
 
 RATES: tuple[int | None, ...] = (20, 100, None)  # None: full speed
 FULL_SPEED_WORDS = 4000
@@ -77,7 +79,8 @@ def _shown(cell: Cell) -> list[tuple[float, int]]:
 def _sample(pace: Pace, rate: int | None, traffic: int, count: int) -> Sample:
     size = len("".join(paced_words(count)).encode())
     streaming = pace.token_times[-1] - pace.token_times[0]
-    sample: Sample = {"iopub_per_reply": traffic / size, "allowance_used": traffic / (TIMES_REPLY * size + BYTES_PER_SECOND * streaming)}
+    allowance = TIMES_REPLY * size + BYTES_PER_SECOND * streaming
+    sample: Sample = {"iopub_per_reply": traffic / size, "allowance_used": traffic / allowance}
     if rate is None:  # no token times: updates and pauses over the cell's own streaming window
         times = [t for t, _ in pace.shown]
         window = max(times[-1] - times[0], 1e-9) if times else 1e-9
@@ -111,10 +114,8 @@ def bench_kernels(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
                 for rate in RATES:
                     label = "full" if rate is None else f"{rate}/s"
                     log(f"live: {name}, {label}, before/after, {rounds} interleaved rounds")
-                    samples = interleave(
-                        [(v, lambda v=v: _kernel_sample(kernel, sim, v, rate, seconds)) for v in VARIANTS],  # type: ignore[misc]
-                        rounds, warmup=0,
-                    )
+                    contenders = [(v, lambda v=v: _kernel_sample(kernel, sim, v, rate, seconds)) for v in VARIANTS]
+                    samples = interleave(contenders, rounds, warmup=0)  # type: ignore[arg-type]
                     per_rate[label] = {v: _medians(rows) for v, rows in samples.items()}
                 out["kernels"][name] = per_rate
         except Exception as exc:
@@ -129,25 +130,8 @@ def _medians(rows: list[Sample]) -> dict[str, float | None]:
 
 
 # -- JupyterLab + Chromium --------------------------------------------------------------------------
-# Records (epoch seconds, highest numbered word shown) at every change of cell INDEX's outputs.
-WATCH_OUTPUTS = """(index) => {
-  window.__onbShown = [];
-  if (window.__onbObserver) window.__onbObserver.disconnect();
-  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[index];
-  let highest = -1;
-  window.__onbObserver = new MutationObserver(() => {
-    const area = cell.querySelector('.jp-OutputArea');
-    if (!area) return;
-    let top = -1;
-    for (const m of area.textContent.matchAll(/\\bw(\\d+)\\b/g)) top = Math.max(top, Number(m[1]));
-    if (top !== highest) {
-      highest = top;
-      window.__onbShown.push([(performance.timeOrigin + performance.now()) / 1000, top]);
-    }
-  });
-  window.__onbObserver.observe(cell, {subtree: true, childList: true, characterData: true});
-}"""
-ONCE_CELL = "from IPython.display import Markdown as _Md, display as _d\nimport ollama_nb as _o\n_d(_Md(_o.get_session().last.text))"
+ONCE_CELL = ("from IPython.display import Markdown as _Md, display as _d\nimport ollama_nb as _o\n"
+             "_d(_Md(_o.get_session().last.text))")
 SETTLE_S = 0.5  # after the cell's prompt shows done: the last render lands inside the window
 
 
@@ -201,7 +185,9 @@ def bench_browser(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
                 pace = Pace(token_times=[started + k / rate for k in range(count)], shown=shown)
                 once = _timed_cell(nb, cdp, 4, 60)
                 sample: Sample = dict(pace.figures())
-                sample.update(main_thread_s=streaming, once_s=once, vs_once=streaming / once if once else None)  # type: ignore[arg-type]
+                sample.update(main_thread_s=streaming, once_s=once)
+                if once:
+                    sample["vs_once"] = streaming / once
                 return sample
 
             log(f"live: JupyterLab onb-k7, {rate} tokens/s, before/after, {rounds} interleaved rounds")
@@ -246,7 +232,8 @@ def live_targets(area: dict[str, Any], fmt: dict[str, Any]) -> list[tuple[str, s
     for key, what in (("p95_lag_s", "p95 lag"), ("max_pause_s", "max pause")):
         value = browser.get(key)
         if value is not None:
-            rows.append((f"live cell in JupyterLab (onb-k7, 100/s): {what}", ms(value), f"≤ {TARGET_S} s", value <= TARGET_S))
+            rows.append((f"live cell in JupyterLab (onb-k7, 100/s): {what}", ms(value), f"≤ {TARGET_S} s",
+                         value <= TARGET_S))
     return rows
 
 
@@ -266,7 +253,8 @@ def render_live(area: dict[str, Any], fmt: dict[str, Any]) -> list[str]:
     lines += table(["kernel", "tokens/s", "rule", "updates/s", "p95 lag", "max pause", "iopub / reply"], rows)
     browser = area.get("browser") or {}
     if "variants" in browser:
-        lines += ["", f"JupyterLab + Chromium, onb-k7, {browser['rate']} tokens/s for {browser['seconds_per_stream']:g} s "
+        lines += ["", f"JupyterLab + Chromium, onb-k7, {browser['rate']} tokens/s "
+                  f"for {browser['seconds_per_stream']:g} s "
                   "(MutationObserver in the page; main-thread time over the cell vs rendering the answer once):", ""]
         rows = [[v, num(m.get("updates_per_s")), ms(m.get("p95_lag_s")), ms(m.get("max_pause_s")),
                  num(m.get("main_thread_s")) + " s", x(m.get("vs_once"))] for v, m in browser["variants"].items()]

@@ -28,6 +28,26 @@ MAX_PAUSE_S = 0.5
 TIMES_REPLY = 5
 BYTES_PER_SECOND = 1024
 
+#: For a browser page (``page.evaluate(WATCH_OUTPUTS, index)``): records (epoch seconds, highest
+#: numbered word shown) in ``window.__onbShown`` at every change of cell ``index``'s outputs.
+WATCH_OUTPUTS = """(index) => {
+  window.__onbShown = [];
+  if (window.__onbObserver) window.__onbObserver.disconnect();
+  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[index];
+  let highest = -1;
+  window.__onbObserver = new MutationObserver(() => {
+    const area = cell.querySelector('.jp-OutputArea');
+    if (!area) return;
+    let top = -1;
+    for (const m of area.textContent.matchAll(/\\bw(\\d+)\\b/g)) top = Math.max(top, Number(m[1]));
+    if (top !== highest) {
+      highest = top;
+      window.__onbShown.push([(performance.timeOrigin + performance.now()) / 1000, top]);
+    }
+  });
+  window.__onbObserver.observe(cell, {subtree: true, childList: true, characterData: true});
+}"""
+
 
 def paced_words(count: int) -> list[str]:
     """``count`` numbered words as a model writes them: sentences of 12, a paragraph every 80."""

@@ -23,7 +23,7 @@ from ollama_nb.simulator import Simulator
 
 from kernel_client import KernelSession, Message
 from pace import BYTES_PER_SECOND, MAX_LAG_S, MAX_PAUSE_S, TIMES_REPLY, Pace, highest_word, paced_prompt, percentile
-from test_kernel import kernel, kernel_name, running_kernel  # noqa: F401  (the same fixtures: one kernel per kernelspec)
+from test_kernel import kernel, kernel_name, running_kernel  # noqa: F401  (the same fixtures)
 
 #: Seconds of streaming at each rate: the cell's fixed costs (the Stop button's widget, the answer
 #: once as Markdown and as text, the footer: about 4 KB) are a small part of the traffic (15 s, as in the issue).
@@ -69,7 +69,8 @@ def test_shown_text_trails_a_paced_model_by_at_most_half_a_second(
         if highest >= 0:
             pace.shown.append((msg["received"], highest))
     figures = pace.figures()
-    text = json.loads(kernel.check("import json, ollama_nb\nprint(json.dumps(ollama_nb.get_session().last.text))").stdout)
+    last_text = "import json, ollama_nb\nprint(json.dumps(ollama_nb.get_session().last.text))"
+    text = json.loads(kernel.check(last_text).stdout)
     size = len(text.encode())
     streaming = pace.token_times[-1] - pace.token_times[0]
     allowance = TIMES_REPLY * size + BYTES_PER_SECOND * streaming

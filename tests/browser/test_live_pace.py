@@ -17,27 +17,9 @@ import pytest
 
 from ollama_nb.simulator import Simulator
 
-from pace import MAX_LAG_S, MAX_PAUSE_S, Pace, paced_prompt, percentile
+from pace import MAX_LAG_S, MAX_PAUSE_S, WATCH_OUTPUTS, Pace, paced_prompt, percentile
 
 SECONDS = 8
-
-# Records (epoch seconds, highest numbered word shown) at every change of cell INDEX's outputs.
-WATCH_OUTPUTS = """(index) => {
-  window.__onbShown = [];
-  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[index];
-  let highest = -1;
-  new MutationObserver(() => {
-    const area = cell.querySelector('.jp-OutputArea');
-    if (!area) return;
-    let top = -1;
-    for (const m of area.textContent.matchAll(/\\bw(\\d+)\\b/g)) top = Math.max(top, Number(m[1]));
-    if (top !== highest) {
-      highest = top;
-      window.__onbShown.push([(performance.timeOrigin + performance.now()) / 1000, top]);
-    }
-  }).observe(cell, {subtree: true, childList: true, characterData: true});
-}"""
-
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
