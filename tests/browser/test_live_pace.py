@@ -11,7 +11,7 @@ delay, so the lags measured are upper bounds. Asserted: p95 lag ≤ 0.5 s and no
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,16 +19,9 @@ from ollama_nb.simulator import Simulator
 
 from pace import MAX_LAG_S, MAX_PAUSE_S, WATCH_OUTPUTS, Pace, paced_prompt, percentile
 
-SECONDS = 8
+from .test_one_output import setup_cell, sim  # noqa: F401  (the same fixture)
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator() as simulator:
-        yield simulator
-
-
-def setup_cell(sim: Simulator) -> str:
-    return f'%load_ext ollama_nb\n%config OllamaMagics.host = "{sim.url}"\n%config OllamaMagics.model = "llama3.2"'
+SECONDS = 15
 
 
 def watch_paced_cell(nb: Any, sim: Simulator, tokens_per_s: int, count: int) -> Pace:
