@@ -7,8 +7,8 @@ final flush. The clock is injectable, as in tqdm.
 
 The shown text never trails the model by more than about ``max_pause`` seconds: once the
 allowance is spent, a view that owns its cell still re-sends every ``max_pause`` seconds, after
-freezing what it can (up to the last sentence or line), so the re-sent tail stays short and the
-traffic within the allowance. A view that shares its cell may only freeze at block ends: over its
+freezing what it can (up to the last sentence or line) when the tail is long, so the re-sent tail
+stays short and the traffic linear. A view that shares its cell may only freeze at block ends: over its
 allowance it re-sends once every ``max_interval`` seconds, as does a ``plain`` view.
 
 When the view owns the cell's outputs (``owns_cell``: a cell that is only the magic), the frozen
