@@ -38,8 +38,8 @@ def stamped(publisher: RecordingPublisher) -> Iterator[tuple[RecordingPublisher,
 
 
 def read_paced(simulator: Simulator, prompt: str, clock: FakeClock, paced: Pace, tokens_per_s: float,
-               *, owns_cell: bool = True) -> Any:
-    view = StreamView(model="llama3.2", controls=False, clock=clock, owns_cell=owns_cell)
+               *, owns_cell: bool = True, **options: Any) -> Any:
+    view = StreamView(model="llama3.2", controls=False, clock=clock, owns_cell=owns_cell, **options)
     with Client(simulator.url) as client:
         reply = client.generate("llama3.2", prompt)
         view.reply = reply
@@ -110,3 +110,15 @@ def test_a_view_sharing_its_cell_stays_within_the_allowance_and_updates_at_least
     seconds = paced.token_times[-1] - paced.token_times[0]
     assert publisher.bytes() <= TIMES_REPLY * len(reply.text.encode()) + BYTES_PER_SECOND * seconds
     assert paced.max_pause() <= 1.0 + 2 / 100
+
+
+def test_the_rule_before_paused_for_a_second_and_this_measure_sees_it(
+    simulator: Simulator, stamped: tuple[RecordingPublisher, FakeClock, Pace]
+) -> None:
+    """Without the per-second allowance and with a forced refresh once a second (the rule before),
+    the same reply at 100 tokens/s stands still for a second: the measure above can fail."""
+    publisher, clock, paced = stamped
+    prompt = "write [[shape=paragraphs]] [[tokens=2000]]"
+    read_paced(simulator, prompt, clock, paced, 100, per_second=0.0, max_pause=1.0)
+    assert paced.max_pause() >= 0.9
+    assert max(paced.lags()) > MAX_LAG_S
