@@ -105,6 +105,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         from bench.record import record_targets
 
         rows += record_targets(areas["record"], {"ms": _ms, "x": _x})
+    if "live" in areas:
+        from bench.live import live_targets
+
+        rows += live_targets(areas["live"], {"ms": _ms, "x": _x})
     memory = areas.get("memory", {})
     peak = memory.get("peak")
     if peak and "error" not in peak:
@@ -288,6 +292,12 @@ def _record(area: dict[str, Any]) -> list[str]:
     return render_record(area, {"ms": _ms, "x": _x, "table": _table})
 
 
+def _live(area: dict[str, Any]) -> list[str]:
+    from bench.live import render_live
+
+    return render_live(area, {"ms": _ms, "x": _x, "table": _table, "num": _num})
+
+
 def _batch(area: dict[str, Any]) -> list[str]:
     lines = ["### One prompt over many items (`Session.map`, `%%ollama --over`)", ""]
     rows = []
@@ -330,7 +340,8 @@ def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
     rows = [[what, measured, target, _met(met)] for what, measured, target, met in targets(results)]
     lines += _table(["what", "measured", "target", "met"], rows)
     for name, render in (("streams", _streams), ("first_token", _first_token), ("kernel", _kernel),
-                         ("stop", _stop), ("memory", _memory), ("record", _record), ("batch", _batch)):
+                         ("stop", _stop), ("memory", _memory), ("record", _record), ("batch", _batch),
+                         ("live", _live)):
         area = areas.get(name)
         if area is None:
             continue

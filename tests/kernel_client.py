@@ -137,6 +137,7 @@ class KernelSession:
             msg = self.client.get_iopub_msg(timeout=timeout)
         except queue.Empty:
             return False
+        msg["received"] = time.monotonic()  # when this client read it (for pace measurements)
         parent = (msg.get("parent_header") or {}).get("msg_id")
         if parent:
             self._iopub[parent].append(msg)

@@ -93,13 +93,15 @@ def stream_into_view(simulator: Simulator, prompt: str, tokens_per_s: float, *, 
 
 @pytest.mark.parametrize("tokens_per_s", [100, 300, 100_000])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_traffic_stays_within_five_times_the_reply_at_any_speed_and_ends_as_one_output(
+def test_traffic_stays_within_five_times_the_reply_plus_1_kb_a_second_and_ends_as_one_output(
     simulator: Simulator, publisher: RecordingPublisher, shape: str, tokens_per_s: float
 ) -> None:
+    """The allowance per second of streaming lets a slow model update as often as a fast one."""
     reply, view = stream_into_view(simulator, f"write [[shape={shape}]] [[tokens=3000]]", tokens_per_s)
     text = reply.text
     size = len(text.encode())
-    assert publisher.bytes() <= 5 * size, f"{publisher.bytes() / size:.2f}x in {len(publisher.messages)} messages"
+    allowance = 5 * size + 1024 * 3000 / tokens_per_s
+    assert publisher.bytes() <= allowance, f"{publisher.bytes() / size:.2f}x in {len(publisher.messages)} messages"
 
     outputs = publisher.outputs()
     assert [sorted(o["data"]) for o in outputs] == [["text/markdown", "text/plain"]] * 2
@@ -110,15 +112,16 @@ def test_traffic_stays_within_five_times_the_reply_at_any_speed_and_ends_as_one_
 
 
 @pytest.mark.parametrize("shape", ["paragraph", "code", "list"])
-def test_a_slow_stream_costs_the_same_plus_one_small_refresh_a_second(
+def test_a_slow_stream_costs_the_same_plus_at_most_1_kb_of_refreshes_a_second(
     simulator: Simulator, publisher: RecordingPublisher, shape: str
 ) -> None:
-    """At 30 tokens/s (about 100 bytes/s) the once-a-second refresh of the status line, however
-    small, is the larger part; what grows with the reply stays within 5x its size."""
+    """At 30 tokens/s (about 100 bytes/s) the refreshes that keep the shown text within half a
+    second of the model (about three a second, tail and status line) are the larger part; what
+    grows with the reply stays within 5x its size."""
     reply, view = stream_into_view(simulator, f"write [[shape={shape}]] [[tokens=3000]]", 30)
     size = len(reply.text.encode())
     seconds = 3000 / 30
-    assert publisher.bytes() <= 5 * size + 300 * seconds, f"{publisher.bytes() / size:.2f}x"
+    assert publisher.bytes() <= 5 * size + 1024 * seconds, f"{publisher.bytes() / size:.2f}x"
     assert [o["data"]["text/plain"] for o in publisher.outputs()][0] == reply.text
 
 

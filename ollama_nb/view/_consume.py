@@ -94,7 +94,7 @@ def clear_cancellation() -> None:
             uncancel()
 
 
-async def stream_async(reply: AsyncReply, view: ReplyView, *, poll: Poll | None = None, tick: float = 0.25) -> None:
+async def stream_async(reply: AsyncReply, view: ReplyView, *, poll: Poll | None = None, tick: float = 0.05) -> None:
     """Read ``reply`` into ``view`` (awaiting, so the Stop button works); raise its error at the end.
 
     On interrupt or cancellation the stream is closed, the partial reply kept, and
@@ -104,7 +104,7 @@ async def stream_async(reply: AsyncReply, view: ReplyView, *, poll: Poll | None 
 
 
 async def stream_many_async(
-    replies: Sequence[AsyncReply], view: ReplyView | ManyRepliesView, *, poll: Poll | None = None, tick: float = 0.25
+    replies: Sequence[AsyncReply], view: ReplyView | ManyRepliesView, *, poll: Poll | None = None, tick: float = 0.05
 ) -> None:
     """Read replies into a view: one into a :class:`ReplyView`, several at once into a
     :class:`ManyRepliesView` (``view.add(chunks, index)`` gets each one's chunks).
@@ -146,6 +146,8 @@ async def stream_many_async(
         while True:
             running = not all(r.done() for r in readers)
             if running:
+                # wake at least every tick with nothing new, so a view's due refresh is never
+                # late by more than that (its pauses stay short at a slow token rate);
                 # not asyncio.wait_for: on Python <= 3.11 it swallows a cancel (the kernel's
                 # interrupt) that lands just as the wait ends; a timer that sets the event cannot
                 wake = loop.call_later(0.02 if poll is not None else tick, arrived.set)

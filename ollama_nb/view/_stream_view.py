@@ -1,8 +1,15 @@
 """Show one streaming reply: live Markdown that stays in the notebook, and a timing footer.
 
 Display traffic stays O(n): finished Markdown blocks are frozen (sent one last time, never again)
-and only the open tail is re-sent, at most every ``interval`` seconds and within a byte budget
-(a few times the reply's size), with a final flush. The clock is injectable, as in tqdm.
+and only the open tail is re-sent, at most every ``interval`` seconds and within a byte allowance
+(``budget`` times the reply's size plus ``per_second`` bytes for each second of streaming), with a
+final flush. The clock is injectable, as in tqdm.
+
+The shown text never trails the model by more than about ``max_pause`` seconds: once the
+allowance is spent, a view that owns its cell still re-sends every ``max_pause`` seconds, after
+freezing what it can (up to the last sentence or line) when the tail is long, so the re-sent tail
+stays short and the traffic linear. A view that shares its cell may only freeze at block ends: over its
+allowance it re-sends once every ``max_interval`` seconds, as does a ``plain`` view.
 
 When the view owns the cell's outputs (``owns_cell``: a cell that is only the magic), the frozen
 pieces are temporary: when the reply ends the outputs are cleared and the answer is shown again
@@ -38,6 +45,8 @@ from ._reply_lines import (  # re-exported: the footer and note builders are imp
 
 #: Estimated bytes of one iopub message around its data (header, signature, JSON framing).
 _ENVELOPE = 700
+#: A forced refresh freezes the open tail first only when that saves more than a message costs.
+_WORTH_FREEZING = 100
 _THINKING_PREVIEW = 400
 
 
@@ -56,7 +65,9 @@ class StreamView:
         allow_html: bool = False,
         interval: float = 0.1,
         max_interval: float = 1.0,
+        max_pause: float = 0.35,
         budget: float = 1.5,
+        per_second: float = 700.0,
         controls: bool = True,
         on_stop: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -74,7 +85,9 @@ class StreamView:
         self.allow_html = allow_html
         self.interval = interval
         self.max_interval = max_interval
+        self.max_pause = max_pause
         self.budget = budget
+        self.per_second = per_second
         self.clock = clock
         self.reply: BaseReply | None = None
         self.updates = 0
@@ -94,6 +107,7 @@ class StreamView:
         self._dirty = False
         self._last = clock()
         self._content_shown = False  # the first text goes out at once; later ones are throttled
+        self._first_shown = 0.0  # clock reading when the first text went out (the allowance's start)
         self._controls: Controls | None = None
         if controls and on_stop is not None and widgets_available():
             try:
@@ -220,7 +234,13 @@ class StreamView:
         return {"text/markdown": require_safe(md("\n\n").join(parts))}
 
     def refresh(self, *, force: bool = False) -> bool:
-        """Re-send the open tail and status if due (time and byte budget allow); True if sent."""
+        """Re-send the open tail and status if due (time and byte allowance permit); True if sent.
+
+        Due: the first text at once; new text ``interval`` seconds after the last send while the
+        traffic stays within :meth:`allowance`, and ``max_pause`` seconds after it in any case
+        (``max_interval`` in a cell shared with other output or a ``plain`` view); the status
+        line alone once every ``max_interval`` seconds.
+        """
         now = self.clock()
         waited = now - self._last
         first_text = self._dirty and not self._content_shown and self._raw_total > 0
@@ -232,19 +252,43 @@ class StreamView:
                     return False  # nothing new: only the status line would change; once a second
             else:
                 cost = self.bytes_sent + self._blocks.open_length + _ENVELOPE
-                over_budget = cost > self.budget * self._raw_total + 4096
-                if over_budget and waited < self.max_interval:
+                over_allowance = cost > self.allowance(now)
+                may_cut = self.owns_cell and not self.plain
+                if over_allowance and waited < (self.max_pause if may_cut else self.max_interval):
                     return False
-                if over_budget and self.owns_cell and not self.plain:
-                    # over budget, sent anyway (once a second): freeze first so that little is re-sent
-                    blocks = list(self._blocks.freeze_now())
-                    if blocks:
-                        self._freeze(blocks)
+                if over_allowance and may_cut:
+                    self._freeze_if_worth_it()
+        if first_text:
+            self._first_shown = now
         self._last = now
         self._dirty = False
         self._content_shown = self._content_shown or self._raw_total > 0
         self._send(self._live_bundle(), new=False)
         return True
+
+    def _freeze_if_worth_it(self) -> None:
+        """Over the allowance and sent anyway: freeze what can be frozen first, so that little is
+        re-sent, when the text it takes out of the tail outweighs the extra message. What a cut adds
+        to the tail (a table's header rows, a reopened fence) counts against it."""
+        open_length = self._blocks.open_length
+        added = max(0, len(self._blocks.tail) - open_length)
+        if open_length > _WORTH_FREEZING + added:
+            blocks = list(self._blocks.freeze_now())
+            if blocks:
+                self._freeze(blocks)
+
+    def allowance(self, now: float | None = None) -> float:
+        """Bytes the view may have sent by ``now``: ``budget`` x the reply so far + 4 KB, plus
+        ``per_second`` for each second since the first text was shown (a slow model may then
+        update as often as a fast one).
+
+        Example:
+            >>> StreamView(model="m", controls=False, clock=lambda: 0.0).allowance()
+            4096.0
+        """
+        now = self.clock() if now is None else now
+        streaming = now - self._first_shown if self._content_shown else 0.0
+        return self.budget * self._raw_total + 4096 + self.per_second * max(0.0, streaming)
 
     def finish(self, reply: BaseReply) -> None:
         """The answer as one output, notes, the footer (with metadata); widgets closed.
