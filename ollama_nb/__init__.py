@@ -46,6 +46,7 @@ from ._reply import AsyncReply, Chunk, Reply
 from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
 from ._timing import Timing
+from .experiment import Experiment, Paired, judge
 from ._tools import ToolCall, ToolResult, tool_schema
 
 __version__ = "0.1.0"
@@ -58,6 +59,7 @@ __all__ = [
     "ChatRequest",
     "Chunk",
     "Client",
+    "Experiment",
     "ConnectionLostError",
     "ContextTrimmedWarning",
     "GenerateRequest",
@@ -71,6 +73,7 @@ __all__ = [
     "OllamaConnectionError",
     "OllamaError",
     "OllamaTimeoutError",
+    "Paired",
     "PullProgress",
     "Record",
     "RecordError",
@@ -92,6 +95,7 @@ __all__ = [
     "ToolResult",
     "Turn",
     "get_session",
+    "judge",
     "load_ipython_extension",
     "tool_schema",
     "unload_ipython_extension",
