@@ -324,3 +324,22 @@ def test_a_list_of_prompts_is_named_p1_p2(session: Session, simulator: Simulator
     results = exp.results
     assert set(results["prompt"]) == {"p1", "p2"} and "score" in results.columns and results["score"].gt(0).all()
     assert sorted(b["prompt"] for b in generations(simulator)) == ["A x", "A y", "B x", "B y"]
+
+
+def test_a_labelling_pass_records_each_choice_at_once_and_skips_nothing_else(session: Session) -> None:
+    exp = run(session, repeat=1, models=["qwen3"])
+    labelling = exp.label(seed=3)
+    assert len(labelling.tasks) == 6 and labelling.current is not None
+    first = labelling.current
+    labelling.choose("A")
+    assert exp.labels.all() == [(str(first["index"]), first["a"], first["b"], False)]
+    second = labelling.current
+    labelling.choose("B")
+    labelling.choose("tie")
+    labelling.choose("skip")
+    assert exp.labels.all()[1] == (str(second["index"]), second["b"], second["a"], False)
+    assert len(exp.labels.all()) == 3 and exp.labels.all()[2][3] is True
+    assert labelling.line() == "4 of 6 seen · A 1 · B 1 · tie 1 · skip 1"
+    with pytest.raises(ValueError, match="choose one of"):
+        labelling.choose("C")
+    assert "A: " in repr(labelling) and "steps" not in repr(labelling).split(">")[0]  # unnamed

@@ -25,14 +25,14 @@ import json
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping
 
 from .._batch import Batch, ItemResult
 from .._batch_items import items_of, render
 from .._errors import OllamaError
 from .._host import resolve_host
-from ._grid import Cell, Scorer, models_of, prompts_of, scorers_of, variant_name
+from ._labelling import LabelMethods
+from ._grid import Cell, CellResult, ExperimentProgress, Scorer, models_of, prompts_of, scorers_of, variant_name
 
 __all__ = ["CellResult", "Experiment", "ExperimentProgress"]
 
@@ -46,43 +46,7 @@ def _as_is(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class CellResult:
-    """How one cell went: the :class:`Cell` and the batch's :class:`~ollama_nb.ItemResult`."""
-
-    cell: Cell
-    result: ItemResult
-
-
-@dataclass(frozen=True)
-class ExperimentProgress:
-    """A snapshot for a progress row: cells done of all, per variant, and the judging."""
-
-    total: int
-    done: int
-    ok: int
-    failed: int
-    not_run: int
-    reused: int
-    elapsed_s: float
-    finished: bool
-    per_variant: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-    scoring: str | None = None
-
-    def line(self) -> str:
-        """``'37/120 cells · 35 ok (12 from an earlier run) · 2 failed · terse · llama3.2 20/60 …'``"""
-        ok = f"{self.ok} ok" + (f" ({self.reused} from an earlier run)" if self.reused else "")
-        parts = [f"{self.done}/{self.total} cells", ok, f"{self.failed} failed"]
-        if self.not_run:
-            parts.append(f"{self.not_run} not run")
-        parts.extend(f"{name} {done}/{total}" for name, (done, total) in self.per_variant.items())
-        if self.scoring:
-            parts.append(self.scoring)
-        parts.append(f"in {self.elapsed_s:.1f} s" if self.finished else f"{self.elapsed_s:.1f} s")
-        return " · ".join(parts)
-
-
-class Experiment:
+class Experiment(LabelMethods):
     """Prompts × models × items × repeats, with scores; see the module docstring.
 
     Iterate it for :class:`CellResult` objects as cells complete; :meth:`stop`, :meth:`wait`,
@@ -298,10 +262,14 @@ class Experiment:
             return None
         return row.parsed if self.format is not None else row.answer
 
+    def rows(self) -> list[ItemResult | None]:
+        """The :class:`~ollama_nb.ItemResult` of each cell, in the order of :attr:`cells` (None while pending)."""
+        with self._changed:
+            return list(self._rows)
+
     def finished_cells(self) -> list[tuple[int, str, Any, Any]]:
         """``(cell index, answer text, item, item label)`` of every cell that finished."""
-        with self._changed:
-            rows = list(self._rows)
+        rows = self.rows()
         return [(i, row.answer or "", self.items.values[cell.position], self.items.labels[cell.position])
                 for i, (cell, row) in enumerate(zip(self.cells, rows)) if row is not None and row.status == "ok"]
 
@@ -418,64 +386,6 @@ class Experiment:
         from ._tables import plot_summary
 
         return plot_summary(self.summary(), score or next(iter(self.scorers), None))
-
-    # -- labels -------------------------------------------------------------------------------------
-    def add_label(self, index: Any, winner: str, loser: str, *, tie: bool = False) -> None:
-        """Record one judgement from code: on item ``index``, ``winner`` beat ``loser`` (or a tie).
-        Variants are ``"prompt · model"`` names, or a prompt's or a model's name when that is unique."""
-        self.labels.add(index, self.variant_of(winner), self.variant_of(loser), tie=tie)
-
-    def variant_of(self, name: str) -> str:
-        """The variant a prompt's name, a model's name or a variant's name stands for."""
-        variants = self.variants()
-        if name in variants:
-            return name
-        found = [v for v in variants if name in v.split(" · ", 1)]
-        if len(found) == 1:
-            return found[0]
-        raise ValueError(f"{name!r} is not one variant of this experiment; use one of: {', '.join(variants)}.")
-
-    def leaderboard(self) -> Any:
-        """A Bradley–Terry strength per variant from the labels, with its 95% interval and the
-        number of judgements (a DataFrame, strongest first)."""
-        import pandas
-
-        from ._statistics import bradley_terry
-
-        rows = bradley_terry(self.variants(), [(w, l, t) for _, w, l, t in self.labels.all()])
-        return pandas.DataFrame(rows).set_index("variant")
-
-    def label(self, *, pair: Sequence[str] | None = None, seed: int | None = None) -> Any:
-        """Blind labelling: one item at a time, two variants' answers in random order and unnamed,
-        with *A is better*, *B is better*, *tie* and *skip*; each choice is recorded at once."""
-        from ..view._label_view import LabelView
-
-        return LabelView(self, pair=pair, seed=seed).show()
-
-    def label_tasks(self, *, pair: Sequence[str] | None = None, seed: int | None = None) -> Iterator[dict[str, Any]]:
-        """What :meth:`label` shows, one task at a time: the item, and two variants' answers (first
-        repeat) in a random order; items already labelled for that pair come last."""
-        import random
-
-        rng = random.Random(seed)
-        variants = [self.variant_of(v) for v in pair] if pair else self.variants()
-        if len(variants) < 2:
-            raise ValueError("labelling needs two variants (two prompts or two models).")
-        answers: dict[tuple[str, int], str] = {}
-        for cell, row in zip(self.cells, self._rows):
-            if cell.repeat == 0 and row is not None and row.status == "ok":
-                answers[(cell.variant, cell.position)] = row.answer or ""
-        done = {(str(i), frozenset((w, l))) for i, w, l, _ in self.labels.all()}
-        tasks = []
-        for position in range(len(self.items)):
-            first, second = rng.sample(variants, 2)
-            if (first, position) in answers and (second, position) in answers:
-                seen = (str(self.items.labels[position]), frozenset((first, second))) in done
-                tasks.append((seen, rng.random(), position, first, second))
-        for _, _, position, first, second in sorted(tasks):
-            yield {"index": self.items.labels[position], "item": self.items.values[position],
-                   "a": first, "b": second, "answer_a": answers[(first, position)],
-                   "answer_b": answers[(second, position)]}
 
 
 def _labels_for(experiment: Experiment) -> Any:

@@ -17,10 +17,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-__all__ = ["Cell", "Scorer", "models_of", "prompts_of", "scorers_of", "variant_name"]
+__all__ = ["Cell", "CellResult", "ExperimentProgress", "Scorer", "models_of", "prompts_of", "scorers_of", "variant_name"]
 
 Scorer = Callable[[Any, Any], Any]
 #: Between a prompt's name and a model's in a variant's name.
@@ -95,3 +95,39 @@ def scorers_of(score: Any) -> dict[str, Scorer]:
         if not callable(fn):
             raise TypeError(f"scorer {name!r} must be a function (answer, item) -> number or bool.")
     return named
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """How one cell went: the :class:`Cell` and the batch's :class:`~ollama_nb.ItemResult`."""
+
+    cell: Cell
+    result: Any  # an ItemResult
+
+
+@dataclass(frozen=True)
+class ExperimentProgress:
+    """A snapshot for a progress row: cells done of all, per variant, and the judging."""
+
+    total: int
+    done: int
+    ok: int
+    failed: int
+    not_run: int
+    reused: int
+    elapsed_s: float
+    finished: bool
+    per_variant: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    scoring: str | None = None
+
+    def line(self) -> str:
+        """``'37/120 cells · 35 ok (12 from an earlier run) · 2 failed · terse · llama3.2 20/60 …'``"""
+        ok = f"{self.ok} ok" + (f" ({self.reused} from an earlier run)" if self.reused else "")
+        parts = [f"{self.done}/{self.total} cells", ok, f"{self.failed} failed"]
+        if self.not_run:
+            parts.append(f"{self.not_run} not run")
+        parts.extend(f"{name} {done}/{total}" for name, (done, total) in self.per_variant.items())
+        if self.scoring:
+            parts.append(self.scoring)
+        parts.append(f"in {self.elapsed_s:.1f} s" if self.finished else f"{self.elapsed_s:.1f} s")
+        return " · ".join(parts)
