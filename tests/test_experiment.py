@@ -343,3 +343,14 @@ def test_a_labelling_pass_records_each_choice_at_once_and_skips_nothing_else(ses
     with pytest.raises(ValueError, match="choose one of"):
         labelling.choose("C")
     assert "A: " in repr(labelling) and "steps" not in repr(labelling).split(">")[0]  # unnamed
+
+
+def test_an_experiment_rebuilt_from_its_saved_results_rescores_the_same_without_a_server(
+        session: Session, simulator: Simulator) -> None:
+    exp = run(session, repeat=2)
+    saved = exp.results
+    before = len(generations(simulator))
+    again = Experiment.from_results(saved, REVIEWS, score={"exact": exact}, format=SCHEMA)
+    assert len(generations(simulator)) == before
+    pandas.testing.assert_frame_equal(again.results, saved)
+    assert repr(again.paired("steps", "terse", model="qwen3")) == repr(exp.paired("steps", "terse", model="qwen3"))

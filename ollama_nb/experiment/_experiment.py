@@ -32,6 +32,7 @@ from .._batch_items import items_of, render
 from .._errors import OllamaError
 from .._host import resolve_host
 from ._labelling import LabelMethods
+from ._servers import servers_of
 from ._grid import Cell, CellResult, ExperimentProgress, Scorer, models_of, prompts_of, scorers_of, variant_name
 
 __all__ = ["CellResult", "Experiment", "ExperimentProgress"]
@@ -101,6 +102,35 @@ class Experiment(LabelMethods):
         self._thread: threading.Thread | None = None
         self.labels = _labels_for(self)
 
+    @classmethod
+    def from_results(cls, results: Any, items: Any, *, score: Any = None, format: Any = None,
+                     session: Any = None) -> Experiment:
+        """An ended experiment rebuilt from a saved :attr:`results` table (``items``: the same data
+        again, for the scorers); summary, paired, rescore and labels work on it, nothing is sent.
+
+        Example:
+            >>> exp.results.to_pickle("grid.pkl")                                          # doctest: +SKIP
+            >>> again = Experiment.from_results(pandas.read_pickle("grid.pkl"), reviews).rescore(exact)  # doctest: +SKIP
+        """
+        prompts = {str(p): str(p) for p in dict.fromkeys(results["prompt"])}
+        models = [str(m) for m in dict.fromkeys(results["model"])]
+        seeds = sorted({int(s) for s in results["seed"]})
+        exp = cls(session, prompts, items, models=models, repeat=len(seeds), score=score, format=format,
+                  options={"seed": seeds[0]})
+        where = {label: position for position, label in enumerate(exp.items.labels)}
+        index_of = {(c.position, c.prompt, c.model, c.repeat): i for i, c in enumerate(exp.cells)}
+        data = {column: results[column].tolist() for column in (*FIRST_COLUMNS, *LAST_COLUMNS)}
+        for row, label in enumerate(results.index):
+            cell = index_of[(where[label], str(data["prompt"][row]), str(data["model"][row]), int(data["repeat"][row]))]
+            fields = {k: data[k][row] for k in ("answer", "parsed", "status", "error", "ttft_s", "output_tokens",
+                                                "tokens_per_s", "wall_s", "gpu_s", "host")}
+            exp._rows[cell] = ItemResult(label, where[label], "", **fields)
+            exp._digests[(fields["host"] or "", str(data["model"][row]))] = data["digest"][row]
+            exp._versions[fields["host"] or ""] = data["server_version"][row]
+        exp._end()
+        exp._score(exp.scorers)
+        return exp
+
     def _default_name(self) -> str:
         """A name fixed by what the experiment asks (prompts, models, items, repeats), so the same
         experiment made again after a restart finds its labels."""
@@ -119,7 +149,7 @@ class Experiment(LabelMethods):
 
     def _drive(self) -> None:
         try:
-            self._learn_provenance()
+            self._versions, self._digests = servers_of(self.hosts, self.models)
             per_batch = len(self._pairs)
             texts = [self._texts[p][position] for p, position in self._pairs]
             for group, (model, repeat) in enumerate((m, r) for m in self.models for r in range(self.repeat)):
@@ -139,27 +169,6 @@ class Experiment(LabelMethods):
             self.failure = exc
         finally:
             self._end()
-
-    def _learn_provenance(self) -> None:
-        """Each host's Ollama version and the models' digests there (one /api/version and one
-        /api/tags per host and run); None where the server cannot say."""
-        from .._client import Client
-        from .._record import canonical_model
-
-        for url in dict.fromkeys(self.hosts):
-            if url is None:
-                continue
-            with Client(url) as client:
-                try:
-                    self._versions[url] = client.version()
-                except OllamaError:
-                    self._versions[url] = None
-                try:
-                    digests = {canonical_model(m.name): m.raw.get("digest") for m in client.models()}
-                except OllamaError:
-                    digests = {}
-            for model in self.models:
-                self._digests[(url, model)] = digests.get(canonical_model(model))
 
     def _place(self, index: int, result: ItemResult) -> None:
         with self._changed:

@@ -53,7 +53,7 @@ def bradley_terry(names: Sequence[str], judgements: Sequence[tuple[str, str, boo
                   resamples: int = 200, seed: int = 0) -> list[dict[str, Any]]:
     """Bradley–Terry strengths (geometric mean 1) from ``(winner, loser, tie)`` judgements, fitted
     by the MM algorithm (a tie counts half a win each way), with a 95% bootstrap interval over the
-    judgements; one dict per name, strongest first.
+    judgements; one dict per name, strongest first (NaN, and last, for a name never judged).
 
     Example:
         >>> rows = bradley_terry(["a", "b"], [("a", "b", False)] * 3 + [("b", "a", False)])
@@ -92,6 +92,7 @@ def bradley_terry(names: Sequence[str], judgements: Sequence[tuple[str, str, boo
         if w in counts and l in counts:
             counts[w] += 1
             counts[l] += 1
-    rows = [{"variant": name, "strength": float(point[i]), "low": float(low[i]), "high": float(high[i]),
+    rows = [{"variant": name, "strength": float(point[i]) if counts[name] else math.nan,
+             "low": float(low[i]) if counts[name] else math.nan, "high": float(high[i]) if counts[name] else math.nan,
              "judgements": counts[name]} for i, name in enumerate(names)]
-    return sorted(rows, key=lambda r: -r["strength"])
+    return sorted(rows, key=lambda r: (not r["judgements"], -r["strength"] if r["judgements"] else 0.0))
