@@ -10,7 +10,7 @@ import sqlite3
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas
 import pytest
@@ -19,6 +19,7 @@ from ollama_nb import Experiment, Paired, Session, judge
 from ollama_nb.experiment._statistics import bootstrap_interval, bradley_terry, sign_test
 from ollama_nb.simulator import Simulator
 from ollama_nb.simulator._grading import graded, right_label, skill
+from test_batch import second_simulator, session  # noqa: F401  (fixtures: a session on the simulator, a second host)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,17 +40,6 @@ def exact(answer: Any, item: Any) -> bool:
 
 def generations(sim: Simulator) -> list[dict[str, Any]]:
     return [r.body for r in sim.requests if r.path == "/api/generate" and r.body]
-
-
-@pytest.fixture
-def session(simulator: Simulator) -> Session:
-    return Session(model="llama3.2", host=simulator.url)
-
-
-@pytest.fixture
-def second_simulator() -> Iterator[Simulator]:
-    with Simulator(port=0) as sim:
-        yield sim
 
 
 def run(session: Session, **kwargs: Any) -> Experiment:

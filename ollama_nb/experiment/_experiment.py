@@ -208,7 +208,18 @@ class Experiment(LabelMethods):
 
     @property
     def done(self) -> bool:
+        """True once every cell has ended and the scores are in."""
         return self._finished
+
+    def __await__(self) -> Any:
+        """``await exp``: wait for the end without blocking the event loop."""
+        import asyncio
+
+        async def wait() -> Experiment:
+            await asyncio.get_running_loop().run_in_executor(None, self.wait)
+            return self
+
+        return wait().__await__()
 
     def resume(self) -> Experiment:
         """The same experiment again: only the cells without a finished answer are sent."""

@@ -70,11 +70,11 @@ def _view(magics: OllamaMagics, experiment: Experiment) -> Any:
 
 def run_experiment_sync(magics: OllamaMagics, call: MagicCall) -> None:
     """Blocking path: the experiment runs in its own thread; Ctrl-C stops it."""
-    from ..view._experiment_view import watch_experiment_sync
+    from ..view._experiment_view import watch_batch_sync
 
     experiment = _start(magics, call)
     try:
-        watch_experiment_sync(experiment, _view(magics, experiment))
+        watch_batch_sync(experiment, _view(magics, experiment))  # type: ignore[arg-type]  # a batch's protocol
     finally:
         if call.args.output:
             magics.shell.user_ns[call.args.output] = experiment
@@ -83,12 +83,12 @@ def run_experiment_sync(magics: OllamaMagics, call: MagicCall) -> None:
 async def run_experiment_async(magics: OllamaMagics, call: MagicCall) -> None:
     """Awaiting path (a rewritten cell): the Stop button and the interrupt both reach it."""
     from ..view import ui_poller
-    from ..view._experiment_view import watch_experiment_async
+    from ..view._experiment_view import watch_batch_async
 
     experiment = _start(magics, call)
     try:
         async with ui_poller() as poll:
-            await watch_experiment_async(experiment, _view(magics, experiment), poll=poll)
+            await watch_batch_async(experiment, _view(magics, experiment), poll=poll)  # type: ignore[arg-type]
     finally:
         if call.args.output:
             magics.shell.user_ns[call.args.output] = experiment

@@ -12,31 +12,15 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
-import sys
-import time
-from typing import Any, Callable
+from typing import Any
 
-from .._errors import Interrupted
 from .._safe import SafeMarkdown
-from ._batch_view import DEFAULT_INTERVAL
-from ._consume import Poll, clear_cancellation
-from ._controls import Controls, widgets_available
+from ._batch_view import DEFAULT_INTERVAL, BatchView, watch_batch_async, watch_batch_sync
 from ._outputs import markdown_bundle, plain_text
 from ._tables import markdown_table
 
-__all__ = ["ExperimentView", "summary_markdown", "watch_experiment_async", "watch_experiment_sync"]
-
-
-def _kernel_running() -> bool:
-    """True inside a Jupyter kernel (a progress output there; a text line in a terminal)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return getattr(get_ipython(), "kernel", None) is not None
+__all__ = ["DEFAULT_INTERVAL", "ExperimentView", "summary_markdown", "watch_batch_async", "watch_batch_sync"]
 
 
 def _interval(mean: Any, low: Any, high: Any) -> SafeMarkdown:
@@ -76,30 +60,12 @@ def paired_sentence(experiment: Any) -> str | None:
     return None
 
 
-class ExperimentView:
-    """The progress of one experiment (see the module docstring); ``clock`` is injectable."""
-
-    def __init__(self, experiment: Any, *, on_stop: Callable[[], None] | None = None,
-                 interval: float = DEFAULT_INTERVAL, clock: Callable[[], float] = time.monotonic,
-                 kernel: bool | None = None) -> None:
-        self.experiment = experiment
-        self.interval = interval
-        self.clock = clock
-        self.kernel = _kernel_running() if kernel is None else kernel
-        self.redraws = 0
-        self._shown_at: float | None = None
-        self._controls: Controls | None = None
-        self._handle: Any = None
-        if self.kernel:
-            from IPython.display import display
-
-            if on_stop is not None and widgets_available():
-                self._controls = Controls(on_stop, label="Stop")
-            self._handle = display(self._bundle(), raw=True, display_id=True)
-            self._shown_at = clock()
+class ExperimentView(BatchView):
+    """The progress of one experiment: the batch view's throttle, Stop button and terminal line,
+    with the experiment's own progress row and final summary (``batch`` is the experiment)."""
 
     def _bundle(self, outcome: str | None = None) -> dict[str, str]:
-        exp = self.experiment
+        exp = self.batch
         line = exp.progress().line()
         shape = f"{len(exp.prompts)} prompts × {len(exp.models)} models × {len(exp.items)} items × {exp.repeat} repeats"
         if outcome is None:
@@ -121,83 +87,3 @@ class ExperimentView:
         if exp.failure is not None:
             parts.append(SafeMarkdown.text(f"The experiment failed: {exp.failure}"))
         return markdown_bundle(SafeMarkdown.trusted("\n\n").join(parts), "\n".join(plain))
-
-    def refresh(self) -> None:
-        """Redraw if ``interval`` has passed since the last redraw."""
-        now = self.clock()
-        if self._shown_at is not None and now - self._shown_at < self.interval:
-            return
-        self._shown_at = now
-        self.redraws += 1
-        if self._handle is not None:
-            self._handle.update(self._bundle(), raw=True)
-        elif not self.kernel:
-            sys.stdout.write("\r" + self.experiment.progress().line() + "   ")
-            sys.stdout.flush()
-
-    def finish(self, outcome: str) -> None:
-        """The last redraw: close the Stop button, show the summary and the paired sentence."""
-        if self._controls is not None:
-            self._controls.close()
-            self._controls = None
-        bundle = self._bundle(outcome)
-        if self._handle is not None:
-            self._handle.update(bundle, raw=True)
-        else:
-            sys.stdout.write("\r" + bundle["text/plain"] + "\n")
-            sys.stdout.flush()
-
-
-def _outcome(experiment: Any, interrupted: bool) -> str:
-    progress = experiment.progress()
-    if interrupted:
-        return "interrupted"
-    if progress.not_run:
-        return "stopped"
-    return "done" if not progress.failed else "done with errors"
-
-
-def _interrupted(experiment: Any) -> Interrupted:
-    p = experiment.progress()
-    return Interrupted(what="the experiment", detail=f"stopped: {p.ok} finished cells are kept, {p.not_run} did not run",
-                       hint="Run the cell again: only the cells without a finished answer are sent.")
-
-
-def watch_experiment_sync(experiment: Any, view: ExperimentView, *, tick: float = 0.1) -> None:
-    """Redraw until the experiment ends (blocking); Ctrl-C stops it and raises :class:`Interrupted`."""
-    interrupted = False
-    try:
-        while not experiment.wait(tick):
-            view.refresh()
-    except KeyboardInterrupt:
-        interrupted = True
-        experiment.stop()
-        experiment.wait(10)
-    finally:
-        view.finish(_outcome(experiment, interrupted))
-    if interrupted:
-        raise _interrupted(experiment)
-
-
-async def watch_experiment_async(experiment: Any, view: ExperimentView, *, poll: Poll | None = None,
-                                 tick: float = 0.1) -> None:
-    """The awaiting twin (the kernel's loop keeps running, so the Stop button is heard)."""
-    interrupted = False
-    try:
-        while not experiment.done:
-            await asyncio.sleep(0.02 if poll is not None else tick)
-            if poll is not None:
-                await poll(10)
-            view.refresh()
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        interrupted = True
-        clear_cancellation()
-        experiment.stop()
-    finally:
-        if not experiment.done:
-            experiment.stop()
-            with contextlib.suppress(BaseException):
-                await asyncio.get_running_loop().run_in_executor(None, experiment.wait, 10)
-        view.finish(_outcome(experiment, interrupted))
-    if interrupted:
-        raise _interrupted(experiment)
