@@ -78,7 +78,7 @@ class Experiment(LabelMethods):
         self.seeds = [int(base) + r for r in range(self.repeat)]
         if isinstance(hosts, str):
             hosts = [h for h in hosts.split(",") if h.strip()]
-        self.hosts = [resolve_host(h.strip()) for h in hosts] if hosts else [getattr(session, "host", None)]
+        self.hosts = [resolve_host(h.strip()) for h in hosts] if hosts else [session.host] if session is not None else []
         self._texts = {p: [render(t, v, label, namespace or {}) for v, label in zip(self.items.values, self.items.labels)]
                        for p, t in self.prompts.items()}
         self._pairs = [(p, position) for p in self.prompts for position in range(len(self.items))]
@@ -94,6 +94,7 @@ class Experiment(LabelMethods):
         self._completed: list[int] = []
         self._batch: Batch | None = None
         self._scoring: str | None = None
+        self._judging = False
         self._stopping = False
         self._finished = False
         self.failure: BaseException | None = None
@@ -252,7 +253,10 @@ class Experiment(LabelMethods):
         reused = 0
         per_variant = {name: [0, 0] for name in self.variants()}
         with self._changed:
-            rows, finished, scoring = list(self._rows), self._finished, self._scoring
+            rows, finished, scoring, batch = list(self._rows), self._finished, self._scoring, self._batch
+        if scoring is not None and self._judging and batch is not None:  # a judge's requests, counted
+            judged = batch.progress()
+            scoring = f"{scoring} {judged.done}/{judged.total}"
         for cell, row in zip(self.cells, rows):
             per_variant[cell.variant][1] += 1
             if row is None or row.status == "pending":
@@ -305,10 +309,12 @@ class Experiment(LabelMethods):
             with self._changed:
                 self._scores[name] = values
                 self.scorers[name] = scorer
+                self._judging = False
 
     def _watch(self, batch: Batch) -> None:
         with self._changed:
             self._batch = batch
+            self._judging = True
         if self._stopping:
             batch.stop()
 

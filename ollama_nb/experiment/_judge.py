@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from .._batch_items import render
+from .._errors import OllamaError
 
 if TYPE_CHECKING:
     from .._batch import Batch
@@ -57,6 +58,9 @@ class Judge:
 
     def score_cells(self, experiment: Experiment, *, on_batch: Callable[[Batch], None] | None = None) -> list[Any]:
         """One grade per finished cell of ``experiment`` (None for the others), as one batch."""
+        if experiment.session is None:
+            raise OllamaError("a judge sends requests through a session: rebuild the experiment with "
+                              "Experiment.from_results(..., session=Session(...)).")
         finished = experiment.finished_cells()
         values: list[Any] = [None] * len(experiment.cells)
         if not finished:
