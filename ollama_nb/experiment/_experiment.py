@@ -92,6 +92,7 @@ class Experiment(LabelMethods):
         self._digests: dict[tuple[str, str], str | None] = {}
         self._changed = threading.Condition()
         self._completed: list[int] = []
+        self._readers = 0  # iterators waiting for cells
         self._batch: Batch | None = None
         self._scoring: str | None = None
         self._judging = False
@@ -175,7 +176,8 @@ class Experiment(LabelMethods):
         with self._changed:
             self._rows[index] = result
             self._completed.append(index)
-            self._changed.notify_all()
+            if self._readers:  # wake iterators only: wait() needs the end alone (one wake-up fewer per cell)
+                self._changed.notify_all()
 
     def _end(self) -> None:
         with self._changed:
@@ -228,16 +230,22 @@ class Experiment(LabelMethods):
 
     def __iter__(self) -> Iterator[CellResult]:
         cursor = 0
-        while True:
+        with self._changed:
+            self._readers += 1
+        try:
+            while True:
+                with self._changed:
+                    self._changed.wait_for(lambda: len(self._completed) > cursor or self._finished)
+                    if len(self._completed) <= cursor:
+                        return
+                    index = self._completed[cursor]
+                    row = self._rows[index]
+                cursor += 1
+                assert row is not None
+                yield CellResult(self.cells[index], row)
+        finally:
             with self._changed:
-                self._changed.wait_for(lambda: len(self._completed) > cursor or self._finished)
-                if len(self._completed) <= cursor:
-                    return
-                index = self._completed[cursor]
-                row = self._rows[index]
-            cursor += 1
-            assert row is not None
-            yield CellResult(self.cells[index], row)
+                self._readers -= 1
 
     def __len__(self) -> int:
         return len(self.cells)
