@@ -349,3 +349,20 @@ def test_an_experiment_rebuilt_from_its_saved_results_rescores_the_same_without_
     assert len(generations(simulator)) == before
     pandas.testing.assert_frame_equal(again.results, saved)
     assert repr(again.paired("steps", "terse", model="qwen3")) == repr(exp.paired("steps", "terse", model="qwen3"))
+
+
+def test_a_missing_model_and_a_dead_host_end_as_errors_in_the_grid_not_exceptions(
+        session: Session, simulator: Simulator) -> None:
+    exp = run(session, models=["llama3.2", "missing-model"], repeat=1)
+    results = exp.results
+    missing = results[results["model"] == "missing-model"]
+    assert (missing["status"] == "error").all() and missing["error"].str.contains("is not on the Ollama server").all()
+    assert (results[results["model"] == "llama3.2"]["status"] == "ok").all()
+    assert exp.summary().loc[("terse", "missing-model"), "failed"] == 6
+    from test_batch import free_port_url
+
+    dead = Session(model="llama3.2", host=free_port_url())
+    down = dead.experiment("{item}", ["a", "b"], score=lambda answer, item: 1)
+    assert down.wait(60) and down.failure is None
+    assert (down.results["status"] == "error").all() and down.results["score"].isna().all()
+    assert down.results["server_version"].isna().all()
