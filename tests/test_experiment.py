@@ -311,10 +311,10 @@ def test_import_ollama_nb_experiment_pulls_no_numpy_or_pandas() -> None:
     assert out.split() == ["False", "False"]
 
 
-def test_a_list_of_prompts_is_named_p1_p2(session: Session, simulator: Simulator) -> None:
+def test_a_list_of_prompts_templates_or_functions_is_named_p1_p2(session: Session, simulator: Simulator) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        exp = session.experiment(["A {item}", "B {item}"], ["x", "y"], score=lambda answer, item: len(answer))
+        exp = session.experiment(["A {item}", lambda item: f"B {item}"], ["x", "y"], score=lambda answer, item: len(answer))
         assert exp.wait(30)
     results = exp.results
     assert set(results["prompt"]) == {"p1", "p2"} and "score" in results.columns and results["score"].gt(0).all()

@@ -43,10 +43,11 @@ def test_prompts_models_repeats_and_a_score_make_an_experiment(ip: InteractiveSh
 
 def test_the_cell_body_is_the_one_prompt_and_two_models_give_the_paired_sentence(
         ip: InteractiveShell, simulator: Simulator, capsys: Any) -> None:
-    ip.user_ns.update(words=["red", "green", "blue"], long=lambda answer, item: len(answer) > 60)
-    result = ip.run_cell("%%ollama --over words -m llama3.2,qwen3 --score long -o exp\nDescribe {item}")
+    ip.user_ns.update(words=["red", "green", "blue"], long=lambda answer, item: len(answer) > 60, tone="briefly")
+    result = ip.run_cell("%%ollama --over words -m llama3.2,qwen3 --score long -o exp\n{index}. Describe {item} {tone}")
     assert result.success, result.error_in_exec
-    assert sorted(b["prompt"] for b in sent(simulator)) == sorted(["Describe red", "Describe green", "Describe blue"] * 2)
+    expected = ["0. Describe red briefly", "1. Describe green briefly", "2. Describe blue briefly"]
+    assert sorted(b["prompt"] for b in sent(simulator)) == sorted(expected * 2)  # notebook names and {index}
     out = capsys.readouterr().out
     assert "qwen3 beats llama3.2 on" in out and "of 3 items" in out
 
