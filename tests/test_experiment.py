@@ -14,12 +14,12 @@ from typing import Any
 
 import pandas
 import pytest
+from test_batch import second_simulator, session  # noqa: F401  (fixtures: a session on the simulator, a second host)
 
 from ollama_nb import Experiment, Paired, Session, judge
 from ollama_nb.experiment._statistics import bootstrap_interval, bradley_terry, sign_test
 from ollama_nb.simulator import Simulator
 from ollama_nb.simulator._grading import graded, right_label, skill
-from test_batch import second_simulator, session  # noqa: F401  (fixtures: a session on the simulator, a second host)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,7 +43,8 @@ def generations(sim: Simulator) -> list[dict[str, Any]]:
 
 
 def run(session: Session, **kwargs: Any) -> Experiment:
-    settings: dict[str, Any] = {"models": ["llama3.2", "qwen3"], "repeat": 2, "format": SCHEMA, "score": {"exact": exact}}
+    settings: dict[str, Any] = {"models": ["llama3.2", "qwen3"], "repeat": 2, "format": SCHEMA,
+                                "score": {"exact": exact}}
     exp = session.experiment(kwargs.pop("prompts", PROMPTS), kwargs.pop("items", REVIEWS), **{**settings, **kwargs})
     assert exp.wait(60)
     assert exp.failure is None
@@ -103,7 +104,8 @@ def test_paired_equals_a_hand_computation(session: Session) -> None:
     paired = exp.paired("steps", "terse", model="qwen3")
     results = exp.results
     qwen = results[results["model"] == "qwen3"]
-    per_item = {p: {i: sum(g["exact"]) / len(g) for i, g in qwen[qwen["prompt"] == p].groupby(level=0)} for p in PROMPTS}
+    per_item = {p: {i: sum(g["exact"]) / len(g) for i, g in qwen[qwen["prompt"] == p].groupby(level=0)}
+                for p in PROMPTS}
     diffs = [per_item["steps"][i] - per_item["terse"][i] for i in REVIEWS.index]
     wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
     n = wins + losses
@@ -314,7 +316,8 @@ def test_import_ollama_nb_experiment_pulls_no_numpy_or_pandas() -> None:
 def test_a_list_of_prompts_templates_or_functions_is_named_p1_p2(session: Session, simulator: Simulator) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        exp = session.experiment(["A {item}", lambda item: f"B {item}"], ["x", "y"], score=lambda answer, item: len(answer))
+        exp = session.experiment(["A {item}", lambda item: f"B {item}"], ["x", "y"],
+                                 score=lambda answer, item: len(answer))
         assert exp.wait(30)
     results = exp.results
     assert set(results["prompt"]) == {"p1", "p2"} and "score" in results.columns and results["score"].gt(0).all()

@@ -4,14 +4,14 @@ test's record): the same experiment made again finds its labels and its answers,
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from kernel_client import KernelSession
 
 from ollama_nb.simulator import Simulator
-
-from kernel_client import KernelSession
 
 pytest.importorskip("ipykernel")
 
@@ -40,7 +40,8 @@ def generations(simulator: Simulator) -> list[Any]:
 def test_labels_and_answers_survive_a_kernel_restart(kernel: KernelSession, simulator: Simulator,
                                                      record_db: Path) -> None:
     kernel.check(MAKE.format(url=simulator.url))
-    kernel.check("exp.add_label('x', 'a · qwen3', 'b · qwen3')\nexp.add_label('y', 'b · llama3.2', 'a · llama3.2', tie=True)")
+    kernel.check("exp.add_label('x', 'a · qwen3', 'b · qwen3')\n"
+                 "exp.add_label('y', 'b · llama3.2', 'a · llama3.2', tie=True)")
     sent = len(generations(simulator))
     assert sent == 8
     kernel.restart()

@@ -9,12 +9,12 @@ from typing import Any
 import pandas
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from test_batch_magic import batch_defaults  # noqa: F401  (autouse: no concurrency or hosts from %config)
+from test_magics import ip  # noqa: F401  (the shell fixture, with the extension loaded)
 
 from ollama_nb import Experiment, Session
 from ollama_nb.simulator import Simulator
 from ollama_nb.view._experiment_view import ExperimentView, summary_markdown
-from test_batch_magic import batch_defaults  # noqa: F401  (autouse: no concurrency or hosts from %config)
-from test_magics import ip  # noqa: F401  (the shell fixture, with the extension loaded)
 
 pytestmark = pytest.mark.timeout(120)
 

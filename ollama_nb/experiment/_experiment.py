@@ -20,20 +20,23 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
 import time
 import warnings
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from .._batch import Batch, ItemResult
 from .._batch_items import items_of, render
 from .._errors import OllamaError
 from .._host import resolve_host
+from ._grid import Cell, CellResult, ExperimentProgress, Scorer, models_of, prompts_of, scorers_of, variant_name
 from ._labelling import LabelMethods
 from ._servers import servers_of
-from ._grid import Cell, CellResult, ExperimentProgress, Scorer, models_of, prompts_of, scorers_of, variant_name
+from ._tables import TableMethods
 
 __all__ = ["CellResult", "Experiment", "ExperimentProgress"]
 
@@ -47,7 +50,7 @@ def _as_is(text: str) -> str:
     return text
 
 
-class Experiment(LabelMethods):
+class Experiment(LabelMethods, TableMethods):
     """Prompts × models × items × repeats, with scores; see the module docstring.
 
     Iterate it for :class:`CellResult` objects as cells complete; :meth:`stop`, :meth:`wait`,
@@ -78,9 +81,10 @@ class Experiment(LabelMethods):
         self.seeds = [int(base) + r for r in range(self.repeat)]
         if isinstance(hosts, str):
             hosts = [h for h in hosts.split(",") if h.strip()]
-        self.hosts = [resolve_host(h.strip()) for h in hosts] if hosts else [session.host] if session is not None else []
-        self._texts = {p: [render(t, v, label, namespace or {}) for v, label in zip(self.items.values, self.items.labels)]
-                       for p, t in self.prompts.items()}
+        own = [session.host] if session is not None else []
+        self.hosts = [resolve_host(h.strip()) for h in hosts] if hosts else own
+        pairs = list(zip(self.items.values, self.items.labels))
+        self._texts = {p: [render(t, v, label, namespace or {}) for v, label in pairs] for p, t in self.prompts.items()}
         self._pairs = [(p, position) for p in self.prompts for position in range(len(self.items))]
         self.cells = [Cell(position, p, m, r, self.seeds[r]) for m in self.models for r in range(self.repeat)
                       for p, position in self._pairs]
@@ -112,7 +116,8 @@ class Experiment(LabelMethods):
 
         Example:
             >>> exp.results.to_pickle("grid.pkl")                                          # doctest: +SKIP
-            >>> again = Experiment.from_results(pandas.read_pickle("grid.pkl"), reviews).rescore(exact)  # doctest: +SKIP
+            >>> saved = pandas.read_pickle("grid.pkl")                                       # doctest: +SKIP
+            >>> Experiment.from_results(saved, reviews).rescore(exact)                        # doctest: +SKIP
         """
         prompts = {str(p): str(p) for p in dict.fromkeys(results["prompt"])}
         models = [str(m) for m in dict.fromkeys(results["model"])]
@@ -157,8 +162,9 @@ class Experiment(LabelMethods):
             for group, (model, repeat) in enumerate((m, r) for m in self.models for r in range(self.repeat)):
                 if self._stopping:
                     break
+                options = {**self.options, "seed": self.seeds[repeat]}
                 batch = self.session.map(_as_is, texts, model=model, hosts=self.hosts, concurrency=self.concurrency,
-                                         format=self.format, cache=self.cache, **{**self.options, "seed": self.seeds[repeat]})
+                                         format=self.format, cache=self.cache, **options)
                 with self._changed:
                     self._batch = batch
                 if self._stopping:
@@ -235,7 +241,7 @@ class Experiment(LabelMethods):
         try:
             while True:
                 with self._changed:
-                    self._changed.wait_for(lambda: len(self._completed) > cursor or self._finished)
+                    self._changed.wait_for(functools.partial(self._has_more, cursor))
                     if len(self._completed) <= cursor:
                         return
                     index = self._completed[cursor]
@@ -246,6 +252,9 @@ class Experiment(LabelMethods):
         finally:
             with self._changed:
                 self._readers -= 1
+
+    def _has_more(self, cursor: int) -> bool:
+        return len(self._completed) > cursor or self._finished
 
     def __len__(self) -> int:
         return len(self.cells)
@@ -286,14 +295,6 @@ class Experiment(LabelMethods):
         p.text(repr(self))
 
     # -- scores -------------------------------------------------------------------------------------
-    def answer_of(self, index: int) -> Any:
-        """What a scorer is given for cell ``index``: the parsed object with a ``format``, else the
-        text; None when the cell did not finish."""
-        row = self._rows[index]
-        if row is None or row.status != "ok":
-            return None
-        return row.parsed if self.format is not None else row.answer
-
     def rows(self) -> list[ItemResult | None]:
         """The :class:`~ollama_nb.ItemResult` of each cell, in the order of :attr:`cells` (None while pending)."""
         with self._changed:
@@ -390,36 +391,6 @@ class Experiment(LabelMethods):
         labels = data.pop("index")
         index = pandas.Index(labels, name=(self.items.index.name if self.items.index is not None else None) or "item")
         return pandas.DataFrame(data, index=index, columns=[*FIRST_COLUMNS, *self.scorers, *LAST_COLUMNS])
-
-    def summary(self) -> Any:
-        """One row per (prompt, model): ``n`` items, ``failed`` cells, each score's mean over items
-        (repeats averaged first) with its 95% bootstrap interval (``<score>_low``, ``<score>_high``),
-        mean output tokens, tokens/s, wall time, and the GPU seconds the server reported in all."""
-        from ._tables import summary_table
-
-        return summary_table(self.results, list(self.scorers), self.prompts, self.models)
-
-    def paired(self, a: str, b: str, *, score: str | None = None, model: str | None = None,
-               prompt: str | None = None) -> Any:
-        """Compare two prompts (the model held fixed) or two models (the prompt held fixed), item
-        by item: a :class:`Paired`."""
-        from ._tables import paired_comparison
-
-        return paired_comparison(self.results, a, b, scores=list(self.scorers), prompts=list(self.prompts),
-                                 models=self.models, score=score, model=model, prompt=prompt)
-
-    def provenance(self) -> Any:
-        """Per (prompt, model): the digests, Ollama versions, hosts and options seen; warns when one
-        variant's answers came from more than one digest or version (drift)."""
-        from ._tables import provenance_table
-
-        return provenance_table(self.results, {**(getattr(self.session, "options", None) or {}), **self.options})
-
-    def plot(self, score: str | None = None) -> Any:
-        """Each variant's mean score with its interval (matplotlib; the ``plot`` extra)."""
-        from ._tables import plot_summary
-
-        return plot_summary(self.summary(), score or next(iter(self.scorers), None))
 
 
 def _labels_for(experiment: Experiment) -> Any:

@@ -17,10 +17,12 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
-__all__ = ["Cell", "CellResult", "ExperimentProgress", "Scorer", "models_of", "prompts_of", "scorers_of", "variant_name"]
+__all__ = ["Cell", "CellResult", "ExperimentProgress", "Scorer", "models_of", "prompts_of", "scorers_of",
+           "variant_name"]
 
 Scorer = Callable[[Any, Any], Any]
 #: Between a prompt's name and a model's in a variant's name.

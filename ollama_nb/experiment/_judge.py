@@ -12,7 +12,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .._batch_items import render
 from .._errors import OllamaError
@@ -42,8 +43,8 @@ class Judge:
             raise ValueError("scale must be (lowest, highest) with lowest < highest, e.g. (1, 5).")
         self.model, self.rubric, self.scale = model, rubric, (low, high)
         self.name = name or f"judge {model}"
-        self.schema = {"type": "object", "properties": {"score": {"type": "integer", "enum": list(range(low, high + 1))}},
-                       "required": ["score"]}
+        grades = {"type": "integer", "enum": list(range(low, high + 1))}
+        self.schema = {"type": "object", "properties": {"score": grades}, "required": ["score"]}
 
     def prompt(self, answer: Any, item: Any, index: Any = None) -> str:
         """The grading prompt for one answer to one item."""
@@ -91,6 +92,7 @@ def judge(model: str, rubric: str, *, scale: tuple[int, int] = (1, 5)) -> Judge:
     """A scorer that asks ``model`` to grade each answer against ``rubric`` (integers in ``scale``).
 
     Example:
-        >>> exp = session.experiment(prompts, reviews, score={"judge": judge("qwen3", "Is it right?")})  # doctest: +SKIP
+        >>> grader = judge("qwen3", "Is the label right?")                          # doctest: +SKIP
+        >>> exp = session.experiment(prompts, reviews, score={"judge": grader})      # doctest: +SKIP
     """
     return Judge(model, rubric, scale=scale)

@@ -14,7 +14,8 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["BOOTSTRAP_RESAMPLES", "bootstrap_interval", "bradley_terry", "sign_test"]
 

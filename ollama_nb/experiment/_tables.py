@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ._grid import variant_name
 from ._statistics import bootstrap_interval, sign_test
 
-__all__ = ["Paired", "paired_comparison", "plot_summary", "provenance_table", "summary_table"]
+__all__ = ["Paired", "TableMethods", "paired_comparison", "plot_summary", "provenance_table", "summary_table"]
 
 
 def _numeric(column: Any) -> Any:
@@ -175,3 +176,37 @@ def plot_summary(summary: Any, score: str | None) -> Any:
     axes.set_xlabel(f"{score} (mean, 95% interval)")
     figure.tight_layout()
     return figure
+
+
+class TableMethods:
+    """The tables of :class:`~ollama_nb.Experiment`, read from its :attr:`results` (a base class,
+    so the grid's module stays about running the grid)."""
+
+    results: Any
+    scorers: dict[str, Any]
+    prompts: dict[str, Any]
+    models: list[str]
+    session: Any
+    options: dict[str, Any]
+
+    def summary(self) -> Any:
+        """One row per (prompt, model): ``n`` items, ``failed`` cells, each score's mean over items
+        (repeats averaged first) with its 95% bootstrap interval (``<score>_low``, ``<score>_high``),
+        mean output tokens, tokens/s, wall time, and the GPU seconds the server reported in all."""
+        return summary_table(self.results, list(self.scorers), list(self.prompts), self.models)
+
+    def paired(self, a: str, b: str, *, score: str | None = None, model: str | None = None,
+               prompt: str | None = None) -> Any:
+        """Compare two prompts (the model held fixed) or two models (the prompt held fixed), item
+        by item: a :class:`Paired`."""
+        return paired_comparison(self.results, a, b, scores=list(self.scorers), prompts=list(self.prompts),
+                                 models=self.models, score=score, model=model, prompt=prompt)
+
+    def provenance(self) -> Any:
+        """Per (prompt, model): the digests, Ollama versions, hosts and options seen; warns when one
+        variant's answers came from more than one digest or version (drift)."""
+        return provenance_table(self.results, {**(getattr(self.session, "options", None) or {}), **self.options})
+
+    def plot(self, score: str | None = None) -> Any:
+        """Each variant's mean score with its interval (matplotlib; the ``plot`` extra)."""
+        return plot_summary(self.summary(), score or next(iter(self.scorers), None))

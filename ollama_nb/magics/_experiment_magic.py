@@ -33,8 +33,15 @@ def is_experiment(call: MagicCall) -> bool:
                 or len(call.models) > 1)
 
 
+def _names(magics: OllamaMagics) -> dict[str, Any]:
+    """The notebook's variables."""
+    shell = magics.shell
+    assert shell is not None  # a magic runs in a shell
+    return shell.user_ns
+
+
 def _named(magics: OllamaMagics, option: str, name: str) -> Any:
-    found = magics.shell.user_ns.get(name)
+    found = _names(magics).get(name)
     if found is None:
         raise UsageError(f"{option} takes the name of a variable of this notebook; {name!r} is not defined.")
     return found
@@ -56,7 +63,7 @@ def _start(magics: OllamaMagics, call: MagicCall) -> Experiment:
     try:
         return call.session.experiment(prompts, items, models=call.models, repeat=args.repeat or 1, score=score,
                                        hosts=hosts, concurrency=concurrency, cache=cache,
-                                       namespace=magics.shell.user_ns if args.interpolate else {}, **extra,
+                                       namespace=_names(magics) if args.interpolate else {}, **extra,
                                        **call.options)
     except (TypeError, ValueError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
@@ -65,7 +72,8 @@ def _start(magics: OllamaMagics, call: MagicCall) -> Experiment:
 def _view(magics: OllamaMagics, experiment: Experiment) -> Any:
     from ..view._experiment_view import DEFAULT_INTERVAL, ExperimentView
 
-    return ExperimentView(experiment, on_stop=experiment.stop, interval=max(magics.update_interval, DEFAULT_INTERVAL))
+    return ExperimentView(experiment, on_stop=experiment.stop,  # type: ignore[arg-type]  # a batch's progress protocol
+                          interval=max(magics.update_interval, DEFAULT_INTERVAL))
 
 
 def run_experiment_sync(magics: OllamaMagics, call: MagicCall) -> None:
@@ -77,7 +85,7 @@ def run_experiment_sync(magics: OllamaMagics, call: MagicCall) -> None:
         watch_batch_sync(experiment, _view(magics, experiment))  # type: ignore[arg-type]  # a batch's protocol
     finally:
         if call.args.output:
-            magics.shell.user_ns[call.args.output] = experiment
+            _names(magics)[call.args.output] = experiment
 
 
 async def run_experiment_async(magics: OllamaMagics, call: MagicCall) -> None:
@@ -91,4 +99,4 @@ async def run_experiment_async(magics: OllamaMagics, call: MagicCall) -> None:
             await watch_batch_async(experiment, _view(magics, experiment), poll=poll)  # type: ignore[arg-type]
     finally:
         if call.args.output:
-            magics.shell.user_ns[call.args.output] = experiment
+            _names(magics)[call.args.output] = experiment

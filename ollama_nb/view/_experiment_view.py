@@ -65,7 +65,7 @@ class ExperimentView(BatchView):
     with the experiment's own progress row and final summary (``batch`` is the experiment)."""
 
     def _bundle(self, outcome: str | None = None) -> dict[str, str]:
-        exp = self.batch
+        exp: Any = self.batch  # an Experiment: a batch's progress protocol, and its grid
         line = exp.progress().line()
         shape = f"{len(exp.prompts)} prompts × {len(exp.models)} models × {len(exp.items)} items × {exp.repeat} repeats"
         if outcome is None:

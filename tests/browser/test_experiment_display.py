@@ -5,7 +5,8 @@ reach the record and survive a restart is tests/test_experiment_kernel.py)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -23,8 +24,8 @@ def sim() -> Iterator[Simulator]:
 def test_summary_and_label_widget_show_html_as_text(notebook: Any, sim: Simulator) -> None:
     cells = [
         f'%load_ext ollama_nb\n%config OllamaMagics.host = "{sim.url}"\n%config OllamaMagics.model = "llama3.2"',
-        f"items = ['one', 'two']\nprompts = {{{PAYLOAD!r}: '{{item}} [[html]]', 'plain': 'Plain {{item}} [[html]]'}}\n"
-        "score = lambda answer, item: len(answer)",
+        (f"items = ['one', 'two']\nprompts = {{{PAYLOAD!r}: '{{item}} [[html]]', 'plain': 'Plain {{item}} [[html]]'}}\n"
+         "score = lambda answer, item: len(answer)"),
         "%%ollama --over items --prompts prompts --score score -o exp\n",
         "exp.label(seed=0)",
         "print([tie for _, _, _, tie in exp.labels.all()])",
