@@ -51,3 +51,28 @@ def test_summary_and_label_widget_show_html_as_text(notebook: Any, sim: Simulato
     nb.run_cell(4)
     assert nb.wait_for_output_text(4, "]", timeout=30).strip() == "[False, True]"  # one label per click
     assert nb.page.title() != "pwned"
+
+
+def test_the_stop_button_stops_an_experiment_and_keeps_the_finished_cells(notebook: Any, sim: Simulator) -> None:
+    cells = [
+        f'%load_ext ollama_nb\n%config OllamaMagics.host = "{sim.url}"\n%config OllamaMagics.model = "llama3.2"',
+        "items = [f'slow {i} [[tokens=4000]] [[delay=0.02]]' for i in range(4)]\nprompts = ['A {item}', 'B {item}']",
+        "%%ollama --over items --prompts prompts -m llama3.2,qwen3 --concurrency 2 -o exp\n",
+        "print(exp.progress().ok, exp.progress().not_run)",
+    ]
+    nb = notebook(cells, kernel="onb-k7")
+    nb.run_cell(0)
+    nb.run_cell(1)
+    nb.run_cell(2, wait=False)
+    while sum(r.path == "/api/generate" for r in sim.requests) < 2:
+        sim.wait_for("request", timeout=60)  # two streams open
+    nb.click_button("Stop", 2)
+    sim.wait_for("disconnect", timeout=10)
+    nb.wait_for_cell_done(2, timeout=30)
+    text = nb.wait_for_output_text(2, "stopped", timeout=15)
+    assert "16/16 cells · 0 ok · 0 failed · 16 not run" in text, text
+    assert "Traceback" not in text
+    assert nb.page.locator(".jp-Notebook button.widget-button").count() == 0
+    nb.run_cell(3)
+    assert nb.wait_for_output_text(3, "16", timeout=30).strip() == "0 16"
+    assert sum(r.path == "/api/generate" for r in sim.requests) == 2  # nothing sent after the click
