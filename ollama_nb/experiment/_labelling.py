@@ -76,8 +76,8 @@ class Labelling:
     def _ipython_display_(self) -> None:
         if _WIDGET:
             _WIDGET[0](self)
-        else:
-            print(repr(self))
+        else:  # the view was never imported: no buttons to show
+            print(f"{self!r}\n(%load_ext ollama_nb shows the buttons; from code: .choose('A'), 'B', 'tie' or 'skip')")
 
 
 class LabelMethods:
