@@ -135,6 +135,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             continue
         c = part["check"]
         rows.append((label, fmt(c["value"]) if c["value"] is not None else "lost", target_text, c["met"]))
+    if "experiment" in areas:
+        from bench.experiment import experiment_targets
+
+        rows += experiment_targets(areas["experiment"], {"x": _x})
     return rows
 
 

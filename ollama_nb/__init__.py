@@ -49,6 +49,7 @@ from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
 from ._sse import cross_origin
 from ._timing import Timing
+from .experiment import Experiment, Paired, judge
 from ._tools import ToolCall, ToolResult, tool_schema
 
 __version__ = "0.1.0"
@@ -63,6 +64,7 @@ __all__ = [
     "Client",
     "ConnectionLostError",
     "ContextTrimmedWarning",
+    "Experiment",
     "GenerateRequest",
     "Interrupted",
     "ItemResult",
@@ -76,6 +78,7 @@ __all__ = [
     "OllamaConnectionError",
     "OllamaError",
     "OllamaTimeoutError",
+    "Paired",
     "PullProgress",
     "Record",
     "RecordError",
@@ -98,6 +101,7 @@ __all__ = [
     "Turn",
     "cross_origin",
     "get_session",
+    "judge",
     "load_ipython_extension",
     "tool_schema",
     "unload_ipython_extension",

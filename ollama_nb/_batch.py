@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Mappin
 
 from ._batch_items import Items, items_of, render, shaped
 from ._batch_ledger import BatchLedger
-from ._batch_results import COLUMNS, BatchProgress, ItemResult, one_line
+from ._batch_results import COLUMNS, BatchProgress, ItemResult, gpu_seconds, one_line
 from ._batch_run import Runner
 from ._errors import OllamaError, StructuredOutputError
 from ._host import resolve_host
@@ -102,7 +102,8 @@ class Batch:
         else:
             t = found.timing
             result = replace(base, status="ok", answer=found.text, host=found.host, ttft_s=t.ttft_s,
-                             output_tokens=t.output_tokens, tokens_per_s=t.tokens_per_s)
+                             output_tokens=t.output_tokens, tokens_per_s=t.tokens_per_s, wall_s=t.wall_s,
+                             gpu_s=gpu_seconds(t))
         if result.status != "ok":
             return None
         if self.format is not None and result.parsed is None:
@@ -186,7 +187,8 @@ class Batch:
     def _settle_reply(self, position: int, reply: Any, error: OllamaError | None, host: str) -> ItemResult:
         timing = reply.timing
         base = replace(self._results[position], host=host, ttft_s=timing.ttft_s,
-                       output_tokens=timing.output_tokens, tokens_per_s=timing.tokens_per_s)
+                       output_tokens=timing.output_tokens, tokens_per_s=timing.tokens_per_s,
+                       wall_s=timing.wall_s, gpu_s=gpu_seconds(timing))
         text = reply.partial_text()
         if error is not None:
             result = replace(base, status="error", error=one_line(error))

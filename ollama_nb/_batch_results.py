@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["COLUMNS", "BatchProgress", "ItemResult", "one_line"]
+__all__ = ["COLUMNS", "BatchProgress", "ItemResult", "gpu_seconds", "one_line"]
 
 #: The columns of :meth:`Batch.to_pandas`.
 COLUMNS = ("answer", "parsed", "status", "error", "ttft_s", "output_tokens", "tokens_per_s", "host")
@@ -34,6 +34,8 @@ class ItemResult:
     tokens_per_s: float | None = None
     host: str | None = None
     reused: bool = False
+    wall_s: float | None = None
+    gpu_s: float | None = None  # what the server reported: prompt evaluation + generation, in seconds
 
     def row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in COLUMNS}
@@ -78,6 +80,12 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def gpu_seconds(timing: Any) -> float | None:
+    """Prompt evaluation plus generation time the server reported (None when it reported neither)."""
+    parts = [t for t in (timing.prompt_eval_s, timing.eval_s) if t is not None]
+    return sum(parts) if parts else None
 
 
 def one_line(exc: BaseException) -> str:

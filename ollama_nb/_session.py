@@ -32,6 +32,7 @@ from ._files import write_private
 from ._finite import finite_json
 from ._host import resolve_host
 from ._record._session_api import RecordedSession  # the record (issue 10)
+from .experiment import ExperimentMethods
 from ._reply import AsyncReply, BaseReply, Reply, running_loop
 from ._request import ChatRequest, GenerateRequest
 from ._turn import TIMING_COLUMNS, Turn, timing_row
@@ -44,7 +45,7 @@ __all__ = ["Session", "Turn", "forget_sessions", "get_session", "set_session"]
 R = TypeVar("R", bound=BaseReply)
 
 _FORMAT_VERSION = 1
-class Session(RecordedSession, BatchMethods):
+class Session(RecordedSession, BatchMethods, ExperimentMethods):
     """Multi-turn history and timing, usable from plain Python and behind the notebook magics.
 
     ``**options`` of :meth:`chat` are Ollama options (``temperature=0.2``, ``num_ctx=8192``…),

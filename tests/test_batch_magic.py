@@ -93,7 +93,6 @@ def test_failed_items_hold_none_and_the_cell_still_succeeds(ip: InteractiveShell
         ("%%ollama --over missing\n{item}", "'missing' is not defined"),
         ("%%ollama --over text\n{item}", "not one string"),
         ("%%ollama --over xs --concurrency 0\n{item}", "concurrency"),
-        ("%%ollama --over xs -m a,b\n{item}", "one model"),
     ],
 )
 def test_bad_over_usage_is_a_one_line_usage_error(ip: InteractiveShell, cell: str, message: str, capsys: Any) -> None:

@@ -150,3 +150,25 @@ def m002_turns_fts(db: sqlite3.Connection) -> None:
         END;
         """
     )
+
+
+@migration
+def m003_labels(db: sqlite3.Connection) -> None:
+    """Human judgements of an experiment: on one item, one variant beat another (or a tie)."""
+    _run(
+        db,
+        """
+        CREATE TABLE labels (
+            id INTEGER PRIMARY KEY,
+            recorded_at TEXT NOT NULL,      -- ISO 8601 UTC
+            experiment TEXT NOT NULL,       -- the experiment's name
+            item TEXT NOT NULL,             -- the item's index label, as text
+            winner TEXT NOT NULL,           -- a variant: 'prompt · model'
+            loser TEXT NOT NULL,
+            tie INTEGER NOT NULL DEFAULT 0, -- 1: neither was better (winner and loser are just the pair)
+            session TEXT,
+            notebook TEXT
+        );
+        CREATE INDEX labels_by_experiment ON labels (experiment, id);
+        """
+    )

@@ -68,7 +68,10 @@ def _conclude(magics: OllamaMagics, call: MagicCall, batch: Batch) -> None:
 def run_batch_sync(magics: OllamaMagics, call: MagicCall) -> None:
     """Blocking path (terminal, nested cells): the batch runs in its own thread; Ctrl-C stops it."""
     from ..view._batch_view import watch_batch_sync
+    from ._experiment_magic import is_experiment, run_experiment_sync
 
+    if is_experiment(call):  # --prompts, --repeat, --score or several models: a grid
+        return run_experiment_sync(magics, call)
     batch = _start(magics, call, in_loop=False)
     try:
         watch_batch_sync(batch, _view(magics, batch))
@@ -81,7 +84,10 @@ async def run_batch_async(magics: OllamaMagics, call: MagicCall) -> None:
     and the interrupt both reach it."""
     from ..view import abort_held_requests, ui_poller
     from ..view._batch_view import watch_batch_async
+    from ._experiment_magic import is_experiment, run_experiment_async
 
+    if is_experiment(call):  # --prompts, --repeat, --score or several models: a grid
+        return await run_experiment_async(magics, call)
     batch = _start(magics, call, in_loop=True)
     try:
         async with ui_poller() as poll:

@@ -120,6 +120,9 @@ class OllamaMagics(Magics):
     @argument("--over", metavar="NAME", help="send the cell once per item of NAME (list, dict, Series, DataFrame): {item}, {index}")
     @argument("--concurrency", type=int, metavar="N", help="with --over: streams per host (default: %%config OllamaMagics.concurrency)")
     @argument("--hosts", metavar="A,B", help="with --over: Ollama hosts sharing the items (default: %%config OllamaMagics.hosts)")
+    @argument("--prompts", metavar="P", help="with --over: a dict or list of templates in the notebook (an experiment)")
+    @argument("--repeat", type=int, metavar="N", help="with --over: ask each cell N times, seeds 0..N-1 (an experiment)")
+    @argument("--score", metavar="F", help="with --over: a scorer (answer, item) -> number, or a dict of them")
     @no_var_expand
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> Any:
@@ -159,7 +162,7 @@ class OllamaMagics(Magics):
         if args.interpolate and not getattr(args, "over", None):  # a batch interpolates per item
             text = interpolate(text, self.shell.user_ns)
         text = text.strip("\n")
-        if not text.strip():
+        if not text.strip() and not getattr(args, "prompts", None):  # --prompts: the body may be empty
             where = "the cell body" if cell is not None else "the line, after the options"
             raise UsageError(f"nothing to send: write the prompt in {where}.")
         session = self.session_for(args)

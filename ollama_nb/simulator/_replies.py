@@ -210,7 +210,10 @@ def _tool_calls(inp: ReplyInput, rng: random.Random) -> list[dict[str, Any]]:
 
 def _json_text(inp: ReplyInput, rng: random.Random) -> str:
     if isinstance(inp.format, dict):
-        value = example_value(inp.format, text="simulated")
+        from ._grading import graded  # enum labels that depend on model, prompt and seed
+
+        value = graded(inp.format, example_value(inp.format, text="simulated"), model=inp.model,
+                       text=inp.conversation or inp.text, seed=inp.seed)
     else:
         value = {"simulated": True, "model": inp.model, "answer": "".join(_sentences(rng, 8)).strip()}
     text = json.dumps(value, ensure_ascii=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from .._errors import Interrupted
 from .._safe import SafeHtml, SafeMarkdown
+from . import _label_view  # noqa: F401  (registers the experiment's label widget)
 from ._consume import abort_held_requests, stream_async, stream_many_async, stream_sync, ui_poller
 from ._logprobs import logprobs_bundle, logprobs_html, show_logprobs
 from ._outputs import html_bundle, markdown_bundle, show_markdown
