@@ -35,6 +35,7 @@ from ._release import keep, release
 from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
 from ._tools import DEFAULT_MAX_TOOL_ROUNDS
+from ._transport import Transport, async_transport, sync_transport
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -67,7 +68,15 @@ class _ClientBase(Generic[ReplyT]):
         retries: int = 2,
         backoff: float = 0.2,
         headers: Mapping[str, str] | None = None,
+        transport: Transport = None,
     ) -> None:
+        """``host``: an address as ``OLLAMA_HOST`` takes it (None: ``OLLAMA_HOST``, else 127.0.0.1:11434).
+        ``timeout``: seconds to wait for a byte once sent (None: for ever); ``connect_timeout``: for the
+        TCP connection. ``retries`` and ``backoff``: attempts after the first, and the first pause in
+        seconds (doubled each time), for failures before the first byte and busy (503/429) answers.
+        ``headers``: sent with every request. ``transport``: ``"auto"``, ``"aiohttp"``, ``"h11"`` or an
+        httpx transport object (see :mod:`ollama_nb._transport`; None: ``OLLAMA_NB_TRANSPORT``).
+        """
         self.host = resolve_host(host)
         self.retries = max(0, int(retries))
         self.backoff = max(0.0, float(backoff))
@@ -76,6 +85,13 @@ class _ClientBase(Generic[ReplyT]):
         # what is sent: the caller's headers plus OLLAMA_API_KEY as a bearer token (ollama-python's
         # rule); kept inside the httpx client, whose repr masks it, and nowhere else
         self._sent_headers = headers_with_api_key(self.headers)
+        self._http = self._http_client(transport)
+
+    def _http_client(self, transport: Transport) -> Any:
+        """The httpx client (blocking or async) on the chosen transport; sets :attr:`transport`."""
+        raise NotImplementedError
+
+    transport: str
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.host!r})"
@@ -179,10 +195,13 @@ class Client(_ClientBase[Reply]):
     """
 
     _reply_class = Reply
+    _http: httpx.Client
 
-    def __init__(self, host: str | None = None, **settings: Any) -> None:
-        super().__init__(host, **settings)
-        self._http = httpx.Client(**self._http_settings())
+    def _http_client(self, transport: Transport) -> httpx.Client:
+        settings = self._http_settings()
+        #: The name of the HTTP transport in use ("h11", or the class name of a transport given).
+        self.transport, chosen = sync_transport(transport, verify=settings["verify"])
+        return httpx.Client(**settings, transport=chosen)
 
     # -- streaming replies ---------------------------------------------------------------------
     def _opener(self, request: Request) -> Opener:
@@ -293,10 +312,13 @@ class AsyncClient(_ClientBase[AsyncReply]):
     """
 
     _reply_class = AsyncReply
+    _http: httpx.AsyncClient
 
-    def __init__(self, host: str | None = None, **settings: Any) -> None:
-        super().__init__(host, **settings)
-        self._http = httpx.AsyncClient(**self._http_settings())
+    def _http_client(self, transport: Transport) -> httpx.AsyncClient:
+        settings = self._http_settings()
+        #: The name of the HTTP transport in use ("aiohttp", "h11", or the class name of a transport given).
+        self.transport, chosen = async_transport(transport, verify=settings["verify"])
+        return httpx.AsyncClient(**settings, transport=chosen)
 
     def _opener(self, request: Request) -> AsyncOpener:
         async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:

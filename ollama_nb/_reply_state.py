@@ -13,7 +13,7 @@ import socket
 import time
 import warnings
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import httpx
 
@@ -66,6 +66,12 @@ def shutdown_connection(response: httpx.Response) -> None:
             sock.shutdown(socket.SHUT_RDWR)
     except (OSError, AttributeError):
         pass
+
+
+def _then_raise(chunks: Sequence[Chunk], error: Exception) -> Iterator[Chunk]:
+    """``chunks``, then ``error`` raised (where the reader asks for the next one)."""
+    yield from chunks
+    raise error
 
 
 class StopRequested(Exception):
@@ -228,17 +234,23 @@ class BaseReply:
             raise StopRequested
         self._t_sent = _clock()
 
-    def _feed(self, data: bytes) -> Sequence[Chunk]:
+    def _feed(self, data: bytes) -> Iterable[Chunk]:
         """Turn a piece of the body into chunks (complete lines only)."""
         if data[-1:] == b"\n" and data.count(b"\n") == 1 and self._buffer.empty:
             # the usual case: Ollama flushes one line per HTTP chunk
             chunk = self._take(data)
             return (chunk,) if chunk is not None else ()
         chunks = []
-        for line in self._buffer.feed(data):
-            chunk = self._take(line)
-            if chunk is not None:
-                chunks.append(chunk)
+        try:
+            for line in self._buffer.feed(data):
+                chunk = self._take(line)
+                if chunk is not None:
+                    chunks.append(chunk)
+        except StreamError as error:
+            if not chunks:
+                raise
+            # an in-band error in the same read as some tokens (aiohttp's reads join lines): tokens first
+            return _then_raise(chunks, error)
         return chunks
 
     def _take(self, line: bytes) -> Chunk | None:

@@ -1,0 +1,88 @@
+"""Which HTTP transport a client reads with: the ``transport=`` setting and ``OLLAMA_NB_TRANSPORT``.
+
+httpx is the API of both clients; the transport under it is chosen here:
+
+- ``"aiohttp"`` (:class:`~ollama_nb.AsyncClient`'s default): aiohttp's C HTTP parser under httpx
+  (:mod:`ollama_nb._aiohttp`), about half the CPU per token of h11 on a token-by-token stream;
+- ``"h11"`` (:class:`~ollama_nb.Client`'s default, and the async fallback when aiohttp is not
+  installed): httpx's own transport (httpcore + h11, pure Python);
+- ``"auto"``: the fastest one available for that client;
+- any ``httpx.BaseTransport`` / ``httpx.AsyncBaseTransport`` object: passed to httpx as it is
+  (``httpx.MockTransport`` in a unit test, a proxy or retrying transport of your own).
+
+``OLLAMA_NB_TRANSPORT=h11`` (or ``aiohttp``) sets the default for every client made without
+``transport=`` (the sessions, the batch, ``%%ollama``); a name the client cannot use (``aiohttp`` for
+the blocking client) means ``auto`` for it.
+
+Example:
+    >>> transport_name("h11", asynchronous=True)
+    'h11'
+    >>> transport_name("auto", asynchronous=False)
+    'h11'
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Literal, Union
+
+import httpx
+
+from ._errors import OllamaError
+
+__all__ = ["ENV_VAR", "TRANSPORTS", "Transport", "TransportName", "async_transport", "sync_transport", "transport_name"]
+
+ENV_VAR = "OLLAMA_NB_TRANSPORT"
+TransportName = Literal["auto", "aiohttp", "h11"]
+#: What ``transport=`` accepts: a name, or a transport object handed to httpx as it is.
+Transport = Union[TransportName, str, httpx.BaseTransport, httpx.AsyncBaseTransport, None]
+#: The names each kind of client can read with, fastest first.
+TRANSPORTS: dict[bool, tuple[str, ...]] = {True: ("aiohttp", "h11"), False: ("h11",)}
+
+
+def transport_name(name: str | None, *, asynchronous: bool) -> str:
+    """The transport a client uses for ``name`` (None: ``OLLAMA_NB_TRANSPORT``, else ``auto``).
+
+    Raises :class:`~ollama_nb.OllamaError` for a name no client knows, or one this client cannot use.
+    """
+    from_env = name is None
+    wanted = (os.environ.get(ENV_VAR) or "auto") if from_env else name
+    wanted = wanted.strip().lower()
+    usable = TRANSPORTS[asynchronous]
+    if wanted not in ("auto", *TRANSPORTS[True], *TRANSPORTS[False]):
+        where = f"{ENV_VAR}={wanted!r}" if from_env else f"transport={wanted!r}"
+        raise OllamaError(f"unknown HTTP transport {where}.\nUse one of: auto, {', '.join(TRANSPORTS[True])}.")
+    if wanted not in usable:
+        if not from_env and wanted != "auto":
+            kind = "AsyncClient" if asynchronous else "Client"
+            raise OllamaError(f"{kind} cannot read with transport={wanted!r}.\nUse one of: auto, {', '.join(usable)}.")
+        wanted = "auto"
+    if wanted == "auto":
+        return next(n for n in usable if n == "h11" or importlib.util.find_spec(n) is not None)
+    return wanted
+
+
+def async_transport(
+    setting: Transport, *, verify: bool
+) -> tuple[str, httpx.AsyncBaseTransport | None]:
+    """The name and the transport object for an :class:`~ollama_nb.AsyncClient` (None: httpx's own, h11)."""
+    if isinstance(setting, httpx.AsyncBaseTransport):
+        return type(setting).__name__, setting
+    if isinstance(setting, httpx.BaseTransport):
+        raise OllamaError("AsyncClient needs an httpx.AsyncBaseTransport, not a blocking transport.")
+    name = transport_name(setting, asynchronous=True)
+    if name == "aiohttp":
+        from ._aiohttp import AiohttpTransport  # imported here: aiohttp takes ~100 ms to import
+
+        return name, AiohttpTransport(verify=verify)
+    return name, None
+
+
+def sync_transport(setting: Transport, *, verify: bool) -> tuple[str, httpx.BaseTransport | None]:
+    """The name and the transport object for a :class:`~ollama_nb.Client` (None: httpx's own, h11)."""
+    if isinstance(setting, httpx.BaseTransport):
+        return type(setting).__name__, setting
+    if isinstance(setting, httpx.AsyncBaseTransport):
+        raise OllamaError("Client needs an httpx.BaseTransport, not an asynchronous transport.")
+    return transport_name(setting, asynchronous=False), None
