@@ -116,6 +116,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             continue
         c = k["check"]
         rows.append((f"growth cell {k['first']}→{k['last']} ({name}): threads, sockets, widgets, RSS vs raw", c["text"], "no growth beyond noise", c["met"]))
+    if "transport" in areas:
+        from bench.transport import transport_targets
+
+        rows += transport_targets(areas["transport"], {"x": _x})
     batch = areas.get("batch", {})
     for key, label, target_text, fmt in (
         ("throughput", "batch: items/s, Session.map / hand-written asyncio + httpx", "≥ 0.95x", _x),
@@ -313,6 +317,12 @@ def _batch(area: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _transport(area: dict[str, Any]) -> list[str]:
+    from bench.transport import transport_section
+
+    return transport_section(area)
+
+
 def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
     """The whole report; ``title=False`` leaves out the top heading (for a README section)."""
     areas = results.get("areas", {})
@@ -330,7 +340,8 @@ def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
     rows = [[what, measured, target, _met(met)] for what, measured, target, met in targets(results)]
     lines += _table(["what", "measured", "target", "met"], rows)
     for name, render in (("streams", _streams), ("first_token", _first_token), ("kernel", _kernel),
-                         ("stop", _stop), ("memory", _memory), ("record", _record), ("batch", _batch)):
+                         ("stop", _stop), ("memory", _memory), ("record", _record), ("batch", _batch),
+                         ("transport", _transport)):
         area = areas.get(name)
         if area is None:
             continue

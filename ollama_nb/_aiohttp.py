@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 from typing import Any, AsyncIterator
 
 import aiohttp
@@ -33,13 +34,19 @@ __all__ = ["AiohttpTransport"]
 
 
 class _Connection:
-    """The ``network_stream`` extension: the socket under an aiohttp response, as httpcore's stream offers it."""
+    """The ``network_stream`` extension: the socket under an aiohttp response, as httpcore's stream offers it.
 
-    def __init__(self, transport: asyncio.BaseTransport | None) -> None:
-        self._transport = transport
+    Only while the response holds its connection: aiohttp hands a connection back to its pool as
+    soon as the body's last byte arrives, and a stop after that must not shut a pooled socket.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
 
     def get_extra_info(self, name: str) -> Any:
-        return self._transport.get_extra_info(name) if self._transport is not None else None
+        connection = self._response.connection
+        transport = connection.transport if connection is not None else None
+        return transport.get_extra_info(name) if transport is not None else None
 
 
 def _mapped(exc: Exception, *, reading_body: bool) -> httpx.TransportError:
@@ -60,11 +67,24 @@ def _mapped(exc: Exception, *, reading_body: bool) -> httpx.TransportError:
     return httpx.RemoteProtocolError(detail)
 
 
+def _close_quietly(session: aiohttp.ClientSession) -> None:
+    """Close ``session``'s sockets now, with no "Unclosed client session" report (a finaliser)."""
+    if session.closed:
+        return
+    connector = session.connector
+    session.detach()  # the session counts as closed now
+    if connector is not None:
+        # the connector's synchronous close (what ``with connector:`` ends with): its sockets are closed
+        # at once; its ``close()`` is a coroutine, which a finaliser cannot await
+        connector.__exit__(None, None, None)
+
+
 class _Body(httpx.AsyncByteStream):
     """A response body: each read gives what has arrived (one token's line when the server flushes per token)."""
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
+        self._read_to_the_end = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         content = self._response.content
@@ -72,14 +92,17 @@ class _Body(httpx.AsyncByteStream):
             while True:
                 data = await content.readany()
                 if not data:
+                    self._read_to_the_end = True
                     return
                 yield data
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _mapped(exc, reading_body=True) from exc
 
     async def aclose(self) -> None:
-        # a body read to its end gives the connection back to the pool; an abandoned one closes it
-        if self._response.content.at_eof():
+        # Only a body its reader took to the end gives the connection back to the pool. One left
+        # earlier is closed, even when its last bytes had arrived: a stop may have shut its socket
+        # down, and aiohttp, unlike httpcore, does not notice a dead pooled connection before reuse.
+        if self._read_to_the_end:
             self._response.release()
         else:
             self._response.close()
@@ -113,6 +136,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
             self._loop = loop
+            # a client dropped unclosed (its loop ended with a notebook cell, say) closes its
+            # sockets quietly, as httpx's own transport does, instead of aiohttp's "Unclosed" log
+            weakref.finalize(self, _close_quietly, self._session)
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -137,11 +163,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _mapped(exc, reading_body=False) from exc
-        connection = response.connection
-        extensions: dict[str, Any] = {
-            "http_version": b"HTTP/1.1",
-            "network_stream": _Connection(connection.transport if connection is not None else None),
-        }
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1", "network_stream": _Connection(response)}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("ascii", "replace")
         return httpx.Response(

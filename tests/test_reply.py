@@ -549,6 +549,7 @@ def test_a_read_timeout_before_the_first_byte_is_a_timeout_error(silent_server: 
 # -- stopping an async reply -------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_from_another_task_closes_the_connection(simulator: Simulator) -> None:
     async def main() -> tuple[AsyncReply, list[str]]:
         async with AsyncClient(simulator.url) as client:
@@ -577,6 +578,7 @@ def test_async_stop_from_another_task_closes_the_connection(simulator: Simulator
     assert reply.timing.estimated and reply.timing.output_tokens == 1
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_from_another_thread_closes_the_connection(simulator: Simulator) -> None:
     async def main() -> tuple[AsyncReply, list[str]]:
         async with AsyncClient(simulator.url) as client:
@@ -600,6 +602,7 @@ def test_async_stop_from_another_thread_closes_the_connection(simulator: Simulat
     assert reply.stopped and len(received) == 1 and reply.text == received[0]
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_from_another_task_while_waiting_for_the_first_byte(silent_server: SilentServer) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(silent_server.host, timeout=30) as client:
@@ -616,6 +619,7 @@ def test_async_stop_from_another_task_while_waiting_for_the_first_byte(silent_se
     assert reply.stopped and reply.done and reply.text == "" and reply.error is None
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_from_another_thread_while_waiting_for_the_first_byte(silent_server: SilentServer) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(silent_server.host, timeout=30) as client:
@@ -631,6 +635,7 @@ def test_async_stop_from_another_thread_while_waiting_for_the_first_byte(silent_
     assert reply.stopped and reply.text == ""
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_closes_the_connection_while_the_reader_is_between_chunks(simulator: Simulator) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(simulator.url) as client:
@@ -648,6 +653,7 @@ def test_async_stop_closes_the_connection_while_the_reader_is_between_chunks(sim
     assert reply.stopped
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_before_reading_sends_nothing(simulator: Simulator) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(simulator.url) as client:
@@ -661,6 +667,7 @@ def test_async_stop_before_reading_sends_nothing(simulator: Simulator) -> None:
     assert simulator.requests == []
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_breaking_out_of_the_loop_closes_the_connection(simulator: Simulator) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(simulator.url) as client:
@@ -678,6 +685,7 @@ def test_async_breaking_out_of_the_loop_closes_the_connection(simulator: Simulat
     assert reply.stopped and reply.text
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_leaving_an_async_with_block_stops_the_reply(simulator: Simulator) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(simulator.url) as client:

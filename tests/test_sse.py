@@ -73,6 +73,7 @@ def test_page_serves_the_html_that_renders_text_as_text(framework: str, simulato
 
 
 @FRAMEWORKS
+@pytest.mark.usefixtures("async_transport")
 def test_dropping_the_web_connection_closes_the_ollama_stream(framework: str, simulator: Simulator) -> None:
     with serve(framework, simulator) as base, httpx.Client(timeout=30) as web:
         with web.stream("GET", f"{base}/stream", params={"prompt": PACED}) as response:
@@ -89,6 +90,7 @@ def test_dropping_the_web_connection_closes_the_ollama_stream(framework: str, si
 
 
 @pytest.mark.parametrize("framework", ["fastapi", "fastapi-sync"])
+@pytest.mark.usefixtures("async_transport")
 def test_behind_fastapi_a_page_closed_while_ollama_is_silent_closes_the_stream_without_waiting(
     framework: str, simulator: Simulator
 ) -> None:
@@ -102,6 +104,7 @@ def test_behind_fastapi_a_page_closed_while_ollama_is_silent_closes_the_stream_w
 
 
 @FRAMEWORKS
+@pytest.mark.usefixtures("async_transport")
 def test_in_band_error_becomes_the_last_event(framework: str, simulator: Simulator) -> None:
     with serve(framework, simulator) as base:
         _, events = fetch_events(base, "fail soon [[error-after=3]]")
@@ -133,6 +136,7 @@ def test_closing_the_sync_generator_closes_the_ollama_stream(simulator: Simulato
     assert reply.stopped and reply.done
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_cancelling_the_async_generator_while_it_waits_closes_the_ollama_stream(simulator: Simulator) -> None:
     async def main() -> Any:
         async with AsyncClient(simulator.url) as client:
@@ -153,6 +157,7 @@ def test_cancelling_the_async_generator_while_it_waits_closes_the_ollama_stream(
     assert reply.stopped
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_closing_the_async_generator_between_events_closes_the_ollama_stream(simulator: Simulator) -> None:
     async def main() -> Any:
         async with AsyncClient(simulator.url) as client:
@@ -199,6 +204,7 @@ def test_blocking_reply_read_asynchronously_releases_its_connection_when_closed_
     assert reply.stopped
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_events_match_the_sync_events(simulator: Simulator) -> None:
     async def collect() -> list[bytes]:
         async with AsyncClient(simulator.url) as client:
