@@ -9,7 +9,7 @@ interleaved, a ratio is the median of the per-round ratios.
 - async: raw aiohttp (``async for line in response.content`` + ``json.loads``), raw httpx
   (``aiter_lines`` + ``json.loads``, h11), ``ollama_nb.AsyncClient`` on aiohttp and on h11;
 - sync: raw requests (``iter_lines`` + ``json.loads``), raw httpx (``iter_lines``, h11),
-  ``ollama_nb.Client`` (h11).
+  ``ollama_nb.Client`` on urllib3 and on h11.
 
 Targets (paced): AsyncClient ≤ 1.3x raw aiohttp, Client ≤ 1.5x raw requests, both ≤ 1.0x raw httpx.
 
@@ -33,7 +33,8 @@ RAW_REQUESTS = "raw requests"
 RAW_HTTPX = "raw httpx"
 MINE_ASYNC = "ollama_nb.AsyncClient (aiohttp)"
 MINE_ASYNC_H11 = "ollama_nb.AsyncClient (h11)"
-MINE_SYNC = "ollama_nb.Client (h11)"
+MINE_SYNC = "ollama_nb.Client (urllib3)"
+MINE_SYNC_H11 = "ollama_nb.Client (h11)"
 #: (contender, baseline, target ratio of client CPU, measured on the paced stream)
 TARGETS = (
     (MINE_ASYNC, RAW_AIOHTTP, 1.3),
@@ -121,7 +122,8 @@ def _sync_contenders(url: str) -> tuple[list[tuple[str, Any]], list[Any]]:
 
     session = requests.Session()
     raw_httpx = httpx.Client(base_url=url, timeout=300)
-    mine = ollama_nb.Client(url, transport="h11")
+    mine = ollama_nb.Client(url, transport="urllib3")
+    mine_h11 = ollama_nb.Client(url, transport="h11")
 
     def raw_requests(prompt: str) -> str:
         with session.post(f"{url}/api/generate", json=generate_body(prompt), stream=True) as response:
@@ -131,11 +133,16 @@ def _sync_contenders(url: str) -> tuple[list[tuple[str, Any]], list[Any]]:
         with raw_httpx.stream("POST", "/api/generate", json=generate_body(prompt)) as response:
             return "".join(_text_of(line.encode()) for line in response.iter_lines() if line)
 
-    def ollama_nb_sync(prompt: str) -> str:
-        return mine.generate(MODEL, prompt).read()
+    def ollama_nb_sync(client: Any) -> Callable[[str], str]:
+        return lambda prompt: str(client.generate(MODEL, prompt).read())
 
-    contenders = [(RAW_REQUESTS, raw_requests), (RAW_HTTPX, raw_sync_httpx), (MINE_SYNC, ollama_nb_sync)]
-    return contenders, [session.close, raw_httpx.close, mine.close]
+    contenders = [
+        (RAW_REQUESTS, raw_requests),
+        (RAW_HTTPX, raw_sync_httpx),
+        (MINE_SYNC, ollama_nb_sync(mine)),
+        (MINE_SYNC_H11, ollama_nb_sync(mine_h11)),
+    ]
+    return contenders, [session.close, raw_httpx.close, mine.close, mine_h11.close]
 
 
 def _timed(run: Any, prompt: str, tokens: int) -> Callable[[], Sample]:
@@ -173,7 +180,7 @@ def bench_transport(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
                 }
                 for side, names, baselines in (
                     ("async", [RAW_AIOHTTP, RAW_ASYNC_HTTPX, MINE_ASYNC, MINE_ASYNC_H11], [RAW_AIOHTTP, RAW_ASYNC_HTTPX]),
-                    ("sync", [RAW_REQUESTS, RAW_HTTPX, MINE_SYNC], [RAW_REQUESTS, RAW_HTTPX]),
+                    ("sync", [RAW_REQUESTS, RAW_HTTPX, MINE_SYNC, MINE_SYNC_H11], [RAW_REQUESTS, RAW_HTTPX]),
                 )
             }
     finally:

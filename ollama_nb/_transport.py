@@ -4,20 +4,22 @@ httpx is the API of both clients; the transport under it is chosen here:
 
 - ``"aiohttp"`` (:class:`~ollama_nb.AsyncClient`'s default): aiohttp's C HTTP parser under httpx
   (:mod:`ollama_nb._aiohttp`), about half the CPU per token of h11 on a token-by-token stream;
-- ``"h11"`` (:class:`~ollama_nb.Client`'s default, and the async fallback when aiohttp is not
-  installed): httpx's own transport (httpcore + h11, pure Python);
+- ``"urllib3"`` (:class:`~ollama_nb.Client`'s default): urllib3 and ``http.client`` under httpx
+  (:mod:`ollama_nb._urllib3`), the wire ``requests`` reads with, likewise about half of h11's CPU;
+- ``"h11"``: httpx's own transport (httpcore + h11, pure Python), for both clients, and the
+  fallback when the faster one is not installed;
 - ``"auto"``: the fastest one available for that client;
 - any ``httpx.BaseTransport`` / ``httpx.AsyncBaseTransport`` object: passed to httpx as it is
   (``httpx.MockTransport`` in a unit test, a proxy or retrying transport of your own).
 
-``OLLAMA_NB_TRANSPORT=h11`` (or ``aiohttp``) sets the default for every client made without
-``transport=`` (the sessions, the batch, ``%%ollama``); a name the client cannot use (``aiohttp`` for
-the blocking client) means ``auto`` for it.
+``OLLAMA_NB_TRANSPORT=h11`` (or ``aiohttp``, ``urllib3``) sets the default for every client made
+without ``transport=`` (the sessions, the batch, ``%%ollama``); a name the client cannot use
+(``aiohttp`` for the blocking client) means ``auto`` for it.
 
 Example:
     >>> transport_name("h11", asynchronous=True)
     'h11'
-    >>> transport_name("auto", asynchronous=False)
+    >>> transport_name("h11", asynchronous=False)
     'h11'
 """
 
@@ -34,11 +36,11 @@ from ._errors import OllamaError
 __all__ = ["ENV_VAR", "TRANSPORTS", "Transport", "TransportName", "async_transport", "sync_transport", "transport_name"]
 
 ENV_VAR = "OLLAMA_NB_TRANSPORT"
-TransportName = Literal["auto", "aiohttp", "h11"]
+TransportName = Literal["auto", "aiohttp", "urllib3", "h11"]
 #: What ``transport=`` accepts: a name, or a transport object handed to httpx as it is.
 Transport = Union[TransportName, str, httpx.BaseTransport, httpx.AsyncBaseTransport, None]
 #: The names each kind of client can read with, fastest first.
-TRANSPORTS: dict[bool, tuple[str, ...]] = {True: ("aiohttp", "h11"), False: ("h11",)}
+TRANSPORTS: dict[bool, tuple[str, ...]] = {True: ("aiohttp", "h11"), False: ("urllib3", "h11")}
 
 
 def transport_name(name: str | None, *, asynchronous: bool) -> str:
@@ -85,4 +87,9 @@ def sync_transport(setting: Transport, *, verify: bool) -> tuple[str, httpx.Base
         return type(setting).__name__, setting
     if isinstance(setting, httpx.AsyncBaseTransport):
         raise OllamaError("Client needs an httpx.BaseTransport, not an asynchronous transport.")
-    return transport_name(setting, asynchronous=False), None
+    name = transport_name(setting, asynchronous=False)
+    if name == "urllib3":
+        from ._urllib3 import Urllib3Transport
+
+        return name, Urllib3Transport(verify=verify)
+    return name, None

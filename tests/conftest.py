@@ -52,3 +52,10 @@ def async_transport(request, monkeypatch) -> str:
     """Every AsyncClient made in the test (sessions, batches, web apps too) reads with this transport."""
     monkeypatch.setenv("OLLAMA_NB_TRANSPORT", request.param)
     return request.param
+
+
+@pytest.fixture(params=["urllib3", "h11"])
+def sync_transport(request, monkeypatch) -> str:
+    """Every blocking Client made in the test reads with this transport."""
+    monkeypatch.setenv("OLLAMA_NB_TRANSPORT", request.param)
+    return request.param

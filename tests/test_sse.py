@@ -22,6 +22,7 @@ from web_apps import parse_events, serve
 from ollama_nb import AsyncClient, Chunk, Client, ModelNotFoundError
 from ollama_nb._sse import delta_event, done_event, error_event, event_bytes
 from ollama_nb.simulator import Simulator
+from pools import connections_taken
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -173,11 +174,7 @@ def test_closing_the_async_generator_between_events_closes_the_ollama_stream(sim
     assert reply.stopped
 
 
-def _active_connections(client: Client) -> list[Any]:
-    pool = client._http._transport._pool  # httpcore's pool: a response not yet closed keeps its connection active
-    return [c for c in pool.connections if not c.is_idle() and not c.is_closed()]
-
-
+@pytest.mark.usefixtures("sync_transport")
 def test_blocking_reply_read_asynchronously_releases_its_connection_when_closed_between_events(
     simulator: Simulator,
 ) -> None:
@@ -196,7 +193,7 @@ def test_blocking_reply_read_asynchronously_releases_its_connection_when_closed_
             reply = client.chat("llama3.2", [{"role": "user", "content": PACED}])
             first = asyncio.run(first_then_close(reply.sse()))
             disconnect = simulator.wait_for("disconnect", timeout=10)
-            assert _active_connections(client) == []
+            assert connections_taken(client) == 0
     finally:
         gc.enable()
     assert first.startswith(b"data: ")

@@ -64,20 +64,22 @@ def assert_short(exc: BaseException, *required: str) -> None:
 # -- choosing the transport ------------------------------------------------------------------------
 
 
-def test_async_client_reads_with_aiohttp_and_the_blocking_client_with_h11_by_default(
+def test_async_client_reads_with_aiohttp_and_the_blocking_client_with_urllib3_by_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("OLLAMA_NB_TRANSPORT", raising=False)
     assert AsyncClient("127.0.0.1:1").transport == "aiohttp"
-    assert Client("127.0.0.1:1").transport == "h11"
+    assert Client("127.0.0.1:1").transport == "urllib3"
 
 
 def test_the_environment_variable_sets_the_default_and_transport_overrides_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OLLAMA_NB_TRANSPORT", "h11")
     assert AsyncClient("127.0.0.1:1").transport == "h11"
     assert AsyncClient("127.0.0.1:1", transport="aiohttp").transport == "aiohttp"
-    monkeypatch.setenv("OLLAMA_NB_TRANSPORT", "aiohttp")  # an async-only name: the blocking client goes on h11
     assert Client("127.0.0.1:1").transport == "h11"
+    assert Client("127.0.0.1:1", transport="urllib3").transport == "urllib3"
+    monkeypatch.setenv("OLLAMA_NB_TRANSPORT", "aiohttp")  # an async-only name: auto for the blocking client
+    assert Client("127.0.0.1:1").transport == "urllib3"
     assert AsyncClient("127.0.0.1:1", transport="auto").transport == "aiohttp"
 
 
@@ -85,6 +87,7 @@ def test_the_environment_variable_sets_the_default_and_transport_overrides_it(mo
     ("make", "needle"),
     [
         (lambda: AsyncClient("127.0.0.1:1", transport="curl"), "unknown HTTP transport transport='curl'"),
+        (lambda: AsyncClient("127.0.0.1:1", transport="urllib3"), "AsyncClient cannot read with transport='urllib3'"),
         (lambda: Client("127.0.0.1:1", transport="aiohttp"), "Client cannot read with transport='aiohttp'"),
         (lambda: Client("127.0.0.1:1", transport=httpx.AsyncHTTPTransport()), "httpx.BaseTransport"),
         (lambda: AsyncClient("127.0.0.1:1", transport=httpx.HTTPTransport()), "httpx.AsyncBaseTransport"),
@@ -433,3 +436,60 @@ def test_a_misbehaving_server_is_one_short_error_of_the_tree(
         assert received == ["Hi"] and server.accepted == 1  # nothing is retried once a token arrived
     else:
         assert received == [] and server.accepted == 2  # retried once before the first byte
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "needle"),
+    [
+        (b"", OllamaConnectionError, "closed the connection without answering"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", OllamaConnectionError, "Ollama is not answering"),
+        # urllib3 (http.client) takes a cut header block as a whole one and the body as cut
+        (b"HTTP/1.1 200 OK\r\nContent-Ty", (OllamaConnectionError, ConnectionLostError), "127.0.0.1"),
+        (HEAD + chunked(LINE), ConnectionLostError, "characters kept"),
+        (HEAD + chunked(LINE) + b"zz\r\n", ConnectionLostError, "characters kept"),
+    ],
+    ids=["closes-at-once", "not-http", "cut-in-the-headers", "cut-mid-body", "bad-chunk-size"],
+)
+def test_a_misbehaving_server_is_one_short_error_for_the_blocking_client_too(
+    raw_server: Callable[[bytes], RawServer], sync_transport: str, answer: bytes, error: Any, needle: str
+) -> None:
+    server = raw_server(answer)
+    received: list[str] = []
+    with Client(server.url, retries=1, backoff=0.0) as client:
+        assert client.transport == sync_transport
+        with pytest.raises(error) as info:
+            for chunk in client.chat("llama3.2", user("hi")):
+                received.append(chunk.content)
+    assert_short(info.value, server.url, needle)
+    if error is ConnectionLostError:
+        assert received == ["Hi"] and server.accepted == 1
+    else:  # nothing is retried once an answer started
+        assert received == [] and server.accepted == (1 if isinstance(info.value, ConnectionLostError) else 2)
+
+
+def test_the_blocking_client_stays_usable_after_a_stop_a_drop_an_error_and_a_timeout(
+    simulator: Simulator, sync_transport: str
+) -> None:
+    with Client(simulator.url, retries=0, timeout=0.3) as client:  # no retry may hide a dead connection
+        stopped = client.chat("llama3.2", user("a [[tokens=100]] [[delay=0.1]]"))
+        for _ in stopped:
+            stopped.stop()
+        assert client.chat("llama3.2", user("b [[tokens=2]]")).text
+        with pytest.raises(ConnectionLostError):
+            client.chat("llama3.2", user("c [[tokens=9]] [[drop-after=2]]")).read()
+        with pytest.raises(StreamError):
+            client.chat("llama3.2", user("e [[tokens=9]] [[error-after=2]]")).read()
+        assert client.chat("llama3.2", user("f [[utf8]]")).text == UTF8_REPLY
+        with pytest.warns(MalformedLineWarning):
+            assert client.chat("llama3.2", user("g [[tokens=4]] [[malformed]]")).read()
+        with pytest.raises(OllamaTimeoutError):
+            client.chat("llama3.2", user("h [[tokens=3]] [[delay=2]]")).read()
+        assert client.version()
+    assert len(simulator.requests) == 8
+
+
+def test_the_blocking_client_reports_a_server_that_is_down(sync_transport: str) -> None:
+    host = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(OllamaConnectionError) as info:
+        Client(host, retries=1, backoff=0.0).version()
+    assert_short(info.value, host, "connection refused")
