@@ -56,6 +56,8 @@ def machine_line(machine: dict[str, Any]) -> str:
         f"requests {p.get('requests')}, ipywidgets {p.get('ipywidgets')}, JupyterLab {p.get('jupyterlab')}, "
         f"Playwright {p.get('playwright')}; kernels {kernels or '–'}"
         + (f"; load average at start {load}" if load else "")
+        + "".join(f"; HTTP transports: {name} on {t}" if i == 0 else f", {name} on {t}"
+                  for i, (name, t) in enumerate((machine.get("transports") or {}).items()))
     )
 
 

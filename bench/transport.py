@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -44,6 +45,7 @@ TARGETS = (
 )
 #: Seconds the simulator waits between lines of a paced stream (2,000 lines/s at most).
 PACE = 0.0005
+ENV_VAR = "OLLAMA_NB_TRANSPORT"
 #: A full-speed stream is this many times longer than a paced one (so that it lasts long enough to measure).
 FULL_SPEED_SCALE = 10
 
@@ -188,7 +190,38 @@ def bench_transport(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
             close()
         loop.close()
     out["checks"] = {f"{name} / {baseline}": _check(out, name, baseline, target) for name, baseline, target in TARGETS}
+    out["batch"] = _bench_batch(sim, quick=quick)
     return out
+
+
+#: One item of the batch comparison: a 200-token answer at full speed.
+BATCH_ITEM = "item {item} [[tokens=200]]"
+
+
+def _bench_batch(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
+    """``Session.map`` over two full-speed simulator hosts (4 streams each), AsyncClient on aiohttp vs h11."""
+    from .batch import _timed_map
+
+    items = list(range(100 if quick else 400))
+
+    def on(transport: str, hosts: list[str]) -> Callable[[], Sample]:
+        def sample() -> Sample:
+            os.environ[ENV_VAR] = transport  # read when the session makes its AsyncClient
+            cpu = time.process_time()
+            try:
+                result = _timed_map(hosts, BATCH_ITEM, items)
+            finally:
+                del os.environ[ENV_VAR]
+            return {**result, "cpu_s": time.process_time() - cpu}
+
+        return sample
+
+    with SimProcess() as second:
+        hosts = [sim.url, second.url]
+        log(f"transport: Session.map of {len(items)} items over two hosts, aiohttp vs h11")
+        samples = interleave([("h11", on("h11", hosts)), ("aiohttp", on("aiohttp", hosts))], 3 if quick else 5)
+    return {"items": len(items), "prompt": BATCH_ITEM, "hosts": 2,
+            "contenders": summarize(samples, "h11", ["items_per_s", "cpu_s", "wall_s"])}
 
 
 def _side(name: str) -> str:
@@ -229,4 +262,12 @@ def transport_section(area: dict[str, Any]) -> list[str]:
                 versus_httpx = by_baseline[httpx_base][name]["us_per_token"]["ratio"]
                 lines.append(f"| {mode}, {side} | {name} | {per_token['median']:.0f} | {per_token['ratio']:.2f}x | "
                              f"{versus_httpx:.2f}x | {c['wall_s']['median']:.2f} s |")
+    batch = area.get("batch")
+    if batch:
+        lines += ["", f"`Session.map` of {batch['items']} items ({batch['prompt']!r}) over {batch['hosts']} full-speed "
+                  "simulator hosts, 4 streams a host, AsyncClient on each transport (interleaved):", "",
+                  "| transport | items/s (median) | vs h11 | client CPU (median) | vs h11 |", "|---|---|---|---|---|"]
+        for name, c in batch["contenders"].items():
+            lines.append(f"| {name} | {c['items_per_s']['median']:.0f} | {c['items_per_s']['ratio']:.2f}x | "
+                         f"{c['cpu_s']['median']:.2f} s | {c['cpu_s']['ratio']:.2f}x |")
     return lines
