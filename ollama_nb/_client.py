@@ -35,7 +35,7 @@ from ._release import keep, release
 from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
 from ._tools import DEFAULT_MAX_TOOL_ROUNDS
-from ._transport import Transport, async_transport, sync_transport
+from ._transport import Transport, chosen_transport
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -200,7 +200,7 @@ class Client(_ClientBase[Reply]):
     def _http_client(self, transport: Transport) -> httpx.Client:
         settings = self._http_settings()
         #: The name of the HTTP transport in use ("h11", or the class name of a transport given).
-        self.transport, chosen = sync_transport(transport, verify=settings["verify"])
+        self.transport, chosen = chosen_transport(transport, asynchronous=False, verify=settings["verify"])
         return httpx.Client(**settings, transport=chosen)
 
     # -- streaming replies ---------------------------------------------------------------------
@@ -317,7 +317,7 @@ class AsyncClient(_ClientBase[AsyncReply]):
     def _http_client(self, transport: Transport) -> httpx.AsyncClient:
         settings = self._http_settings()
         #: The name of the HTTP transport in use ("aiohttp", "h11", or the class name of a transport given).
-        self.transport, chosen = async_transport(transport, verify=settings["verify"])
+        self.transport, chosen = chosen_transport(transport, asynchronous=True, verify=settings["verify"])
         return httpx.AsyncClient(**settings, transport=chosen)
 
     def _opener(self, request: Request) -> AsyncOpener:

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 import httpx
 
 from ._errors import OllamaError
 
-__all__ = ["ENV_VAR", "TRANSPORTS", "Transport", "TransportName", "async_transport", "sync_transport", "transport_name"]
+__all__ = ["ENV_VAR", "TRANSPORTS", "Transport", "TransportName", "chosen_transport", "transport_name"]
 
 ENV_VAR = "OLLAMA_NB_TRANSPORT"
 TransportName = Literal["auto", "aiohttp", "urllib3", "h11"]
@@ -65,29 +65,26 @@ def transport_name(name: str | None, *, asynchronous: bool) -> str:
     return wanted
 
 
-def async_transport(
-    setting: Transport, *, verify: bool
-) -> tuple[str, httpx.AsyncBaseTransport | None]:
-    """The name and the transport object for an :class:`~ollama_nb.AsyncClient` (None: httpx's own, h11)."""
-    if isinstance(setting, httpx.AsyncBaseTransport):
+def chosen_transport(setting: Transport, *, asynchronous: bool, verify: bool) -> tuple[str, Any]:
+    """The name and the transport object for a client (None: httpx's own, h11).
+
+    ``asynchronous`` for an :class:`~ollama_nb.AsyncClient`, which needs an ``httpx.AsyncBaseTransport``.
+    """
+    kind, wanted, other = (
+        ("AsyncClient", httpx.AsyncBaseTransport, httpx.BaseTransport)
+        if asynchronous
+        else ("Client", httpx.BaseTransport, httpx.AsyncBaseTransport)
+    )
+    if isinstance(setting, wanted):
         return type(setting).__name__, setting
-    if isinstance(setting, httpx.BaseTransport):
-        raise OllamaError("AsyncClient needs an httpx.AsyncBaseTransport, not a blocking transport.")
-    name = transport_name(setting, asynchronous=True)
+    if isinstance(setting, other):
+        raise OllamaError(f"{kind} needs an httpx.{wanted.__name__}, not an httpx.{other.__name__}.")
+    name = transport_name(setting, asynchronous=asynchronous)
+    # imported here, when a client picks them: aiohttp takes ~100 ms to import
     if name == "aiohttp":
-        from ._aiohttp import AiohttpTransport  # imported here: aiohttp takes ~100 ms to import
+        from ._aiohttp import AiohttpTransport
 
         return name, AiohttpTransport(verify=verify)
-    return name, None
-
-
-def sync_transport(setting: Transport, *, verify: bool) -> tuple[str, httpx.BaseTransport | None]:
-    """The name and the transport object for a :class:`~ollama_nb.Client` (None: httpx's own, h11)."""
-    if isinstance(setting, httpx.BaseTransport):
-        return type(setting).__name__, setting
-    if isinstance(setting, httpx.AsyncBaseTransport):
-        raise OllamaError("Client needs an httpx.BaseTransport, not an asynchronous transport.")
-    name = transport_name(setting, asynchronous=False)
     if name == "urllib3":
         from ._urllib3 import Urllib3Transport
 

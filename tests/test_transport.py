@@ -172,6 +172,18 @@ async def chunks_of(client: AsyncClient, prompt: str, *, endpoint: str = "chat")
     return reply, received
 
 
+def read_chat(host: str, prompt: str, received: list[str], **settings: Any) -> None:
+    """Read a chat reply with a new AsyncClient, each chunk's content into ``received`` as it comes."""
+
+    async def main() -> None:
+        async with AsyncClient(host, **settings) as client:
+            reply = await client.chat("llama3.2", user(prompt))
+            async for chunk in reply:
+                received.append(chunk.content)
+
+    run(main())
+
+
 def whole_text(sim: Simulator, endpoint: str, body: dict[str, Any]) -> str:
     answer = httpx.post(f"{sim.url}/api/{endpoint}", json={**body, "stream": False}, timeout=60).json()
     return str(answer["message"]["content"] if endpoint == "chat" else answer["response"])
@@ -215,15 +227,8 @@ def test_a_malformed_line_is_skipped_with_a_warning_and_counted(simulator: Simul
 def test_an_error_mid_stream_comes_after_every_token_before_it(simulator: Simulator, async_transport: str) -> None:
     # at full speed the three tokens and the error line arrive in one read on aiohttp
     received: list[str] = []
-
-    async def main() -> None:
-        async with AsyncClient(simulator.url) as client:
-            reply = await client.chat("llama3.2", user("fail soon [[error-after=3]]"))
-            async for chunk in reply:
-                received.append(chunk.content)
-
     with pytest.raises(StreamError) as info:
-        run(main())
+        read_chat(simulator.url, "fail soon [[error-after=3]]", received)
     assert len(received) == 3
     assert info.value.reply is not None and info.value.reply.partial_text() == "".join(received) != ""
 
@@ -232,15 +237,8 @@ def test_a_connection_dropped_mid_stream_keeps_the_text_and_is_not_retried(
     simulator: Simulator, async_transport: str
 ) -> None:
     received: list[str] = []
-
-    async def main() -> None:
-        async with AsyncClient(simulator.url, retries=5, backoff=0.0) as client:
-            reply = await client.chat("llama3.2", user("hi [[tokens=10]] [[drop-after=4]]"))
-            async for chunk in reply:
-                received.append(chunk.content)
-
     with pytest.raises(ConnectionLostError) as info:
-        run(main())
+        read_chat(simulator.url, "hi [[tokens=10]] [[drop-after=4]]", received, retries=5, backoff=0.0)
     assert len(received) == 4
     assert info.value.reply is not None and info.value.reply.partial_text() == "".join(received)
     assert_short(info.value, simulator.url, "characters kept")
@@ -420,17 +418,10 @@ def test_a_misbehaving_server_is_one_short_error_of_the_tree(
 ) -> None:
     server = raw_server(answer)
     received: list[str] = []
-
-    async def main() -> None:
-        async with AsyncClient(server.url, retries=1, backoff=0.0) as client:
-            reply = await client.chat("llama3.2", user("hi"))
-            async for chunk in reply:
-                received.append(chunk.content)
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "Unclosed ..." ResourceWarning either
         with pytest.raises(error) as info:
-            run(main())
+            read_chat(server.url, "hi", received, retries=1, backoff=0.0)
     assert_short(info.value, server.url, needle)
     if isinstance(info.value, ConnectionLostError):
         assert received == ["Hi"] and server.accepted == 1  # nothing is retried once a token arrived
@@ -465,27 +456,6 @@ def test_a_misbehaving_server_is_one_short_error_for_the_blocking_client_too(
         assert received == ["Hi"] and server.accepted == 1
     else:  # nothing is retried once an answer started
         assert received == [] and server.accepted == (1 if isinstance(info.value, ConnectionLostError) else 2)
-
-
-def test_the_blocking_client_stays_usable_after_a_stop_a_drop_an_error_and_a_timeout(
-    simulator: Simulator, sync_transport: str
-) -> None:
-    with Client(simulator.url, retries=0, timeout=0.3) as client:  # no retry may hide a dead connection
-        stopped = client.chat("llama3.2", user("a [[tokens=100]] [[delay=0.1]]"))
-        for _ in stopped:
-            stopped.stop()
-        assert client.chat("llama3.2", user("b [[tokens=2]]")).text
-        with pytest.raises(ConnectionLostError):
-            client.chat("llama3.2", user("c [[tokens=9]] [[drop-after=2]]")).read()
-        with pytest.raises(StreamError):
-            client.chat("llama3.2", user("e [[tokens=9]] [[error-after=2]]")).read()
-        assert client.chat("llama3.2", user("f [[utf8]]")).text == UTF8_REPLY
-        with pytest.warns(MalformedLineWarning):
-            assert client.chat("llama3.2", user("g [[tokens=4]] [[malformed]]")).read()
-        with pytest.raises(OllamaTimeoutError):
-            client.chat("llama3.2", user("h [[tokens=3]] [[delay=2]]")).read()
-        assert client.version()
-    assert len(simulator.requests) == 8
 
 
 def test_the_blocking_client_reports_a_server_that_is_down(sync_transport: str) -> None:
