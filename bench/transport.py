@@ -181,7 +181,8 @@ def bench_transport(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
                     for baseline in baselines
                 }
                 for side, names, baselines in (
-                    ("async", [RAW_AIOHTTP, RAW_ASYNC_HTTPX, MINE_ASYNC, MINE_ASYNC_H11], [RAW_AIOHTTP, RAW_ASYNC_HTTPX]),
+                    ("async", [RAW_AIOHTTP, RAW_ASYNC_HTTPX, MINE_ASYNC, MINE_ASYNC_H11],
+                     [RAW_AIOHTTP, RAW_ASYNC_HTTPX]),
                     ("sync", [RAW_REQUESTS, RAW_HTTPX, MINE_SYNC, MINE_SYNC_H11], [RAW_REQUESTS, RAW_HTTPX]),
                 )
             }
@@ -233,13 +234,15 @@ def _check(out: dict[str, Any], name: str, baseline: str, target: float) -> dict
     return {"value": ratio, "target": f"<= {target}", "met": ratio is not None and ratio <= target}
 
 
-def transport_targets(area: dict[str, Any], fmt: dict[str, Callable[[Any], str]]) -> list[tuple[str, str, str, bool | None]]:
+def transport_targets(
+    area: dict[str, Any], fmt: dict[str, Callable[[Any], str]]
+) -> list[tuple[str, str, str, bool | None]]:
     """The targets table's rows for this area."""
     if "checks" not in area:
         return [("transport: client CPU per token vs the fastest clients", "error", "", False)]
     return [
-        (f"client CPU per token, paced {area['tokens']:,}-token stream: {key}", fmt["x"](c["value"]), c["target"][3:] + "x"
-         if c["target"].startswith("<= ") else c["target"], c["met"])
+        (f"client CPU per token, paced {area['tokens']:,}-token stream: {key}", fmt["x"](c["value"]),
+         "≤ " + c["target"].removeprefix("<= ") + "x", c["met"])
         for key, c in area["checks"].items()
     ]
 
@@ -247,8 +250,9 @@ def transport_targets(area: dict[str, Any], fmt: dict[str, Callable[[Any], str]]
 def transport_section(area: dict[str, Any]) -> list[str]:
     """The report's section for this area."""
     lines = ["### Against the fastest Python clients (HTTP transports)", "",
-             f"One {area['tokens']:,}-token `/api/generate` reply read to a `str`, {area['rounds']} interleaved rounds: "
-             f"paced (a line every {area['pace_s'] * 1000:g} ms at most, each token's line on its own) and at full speed "
+             f"One {area['tokens']:,}-token `/api/generate` reply read to a `str`, "
+             f"{area['rounds']} interleaved rounds: paced (a line every {area['pace_s'] * 1000:g} ms at most, "
+             "each token's line on its own) and at full speed "
              f"({area['tokens'] * FULL_SPEED_SCALE:,} tokens). "
              "Client CPU per token (this process); ratios are medians of per-round ratios, on each side to the "
              "fastest raw loop (aiohttp, requests) and to raw httpx (h11).", "",

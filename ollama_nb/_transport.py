@@ -49,8 +49,7 @@ def transport_name(name: str | None, *, asynchronous: bool) -> str:
     Raises :class:`~ollama_nb.OllamaError` for a name no client knows, or one this client cannot use.
     """
     from_env = name is None
-    wanted = (os.environ.get(ENV_VAR) or "auto") if from_env else name
-    wanted = wanted.strip().lower()
+    wanted = (name if name is not None else os.environ.get(ENV_VAR) or "auto").strip().lower()
     usable = TRANSPORTS[asynchronous]
     if wanted not in ("auto", *TRANSPORTS[True], *TRANSPORTS[False]):
         where = f"{ENV_VAR}={wanted!r}" if from_env else f"transport={wanted!r}"
@@ -79,6 +78,8 @@ def chosen_transport(setting: Transport, *, asynchronous: bool, verify: bool) ->
         return type(setting).__name__, setting
     if isinstance(setting, other):
         raise OllamaError(f"{kind} needs an httpx.{wanted.__name__}, not an httpx.{other.__name__}.")
+    if setting is not None and not isinstance(setting, str):
+        raise OllamaError(f"{kind} takes a transport name or an httpx.{wanted.__name__}, not {type(setting).__name__}.")
     name = transport_name(setting, asynchronous=asynchronous)
     # imported here, when a client picks them: aiohttp takes ~100 ms to import
     if name == "aiohttp":

@@ -30,7 +30,7 @@ READ_SIZE = 65536
 class _Connection:
     """The ``network_stream`` extension: the socket under a urllib3 response while it holds its connection."""
 
-    def __init__(self, response: urllib3.HTTPResponse) -> None:
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
         self._response = response
 
     def get_extra_info(self, name: str) -> Any:
@@ -59,7 +59,7 @@ def _mapped(exc: Exception, *, reading_body: bool) -> httpx.TransportError:
 class _Body(httpx.SyncByteStream):
     """A response body: one HTTP chunk per read (one token's line when the server flushes per token)."""
 
-    def __init__(self, response: urllib3.HTTPResponse) -> None:
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
         self._response = response
         self._read_to_the_end = False
 

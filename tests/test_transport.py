@@ -90,6 +90,7 @@ def test_the_environment_variable_sets_the_default_and_transport_overrides_it(mo
         (lambda: AsyncClient("127.0.0.1:1", transport="urllib3"), "AsyncClient cannot read with transport='urllib3'"),
         (lambda: Client("127.0.0.1:1", transport="aiohttp"), "Client cannot read with transport='aiohttp'"),
         (lambda: Client("127.0.0.1:1", transport=httpx.AsyncHTTPTransport()), "httpx.BaseTransport"),
+        (lambda: Client("127.0.0.1:1", transport=42), "Client takes a transport name or an httpx.BaseTransport"),
         (lambda: AsyncClient("127.0.0.1:1", transport=httpx.HTTPTransport()), "httpx.AsyncBaseTransport"),
     ],
 )
@@ -199,7 +200,9 @@ def test_the_client_says_which_transport_it_reads_with(simulator: Simulator, asy
 
 
 @pytest.mark.parametrize("endpoint", ["chat", "generate"])
-def test_utf8_split_inside_a_character_decodes_exactly(simulator: Simulator, async_transport: str, endpoint: str) -> None:
+def test_utf8_split_inside_a_character_decodes_exactly(
+    simulator: Simulator, async_transport: str, endpoint: str
+) -> None:
     prompt = "hi [[utf8]] [[tokens=60]]"
 
     async def main() -> str:
@@ -208,7 +211,8 @@ def test_utf8_split_inside_a_character_decodes_exactly(simulator: Simulator, asy
             return str(reply.text)
 
     text = run(main())
-    body = {"model": "llama3.2", "messages": user(prompt)} if endpoint == "chat" else {"model": "llama3.2", "prompt": prompt}
+    body: dict[str, Any] = {"model": "llama3.2"}
+    body.update({"messages": user(prompt)} if endpoint == "chat" else {"prompt": prompt})
     assert text.startswith(UTF8_REPLY) and "\ufffd" not in text
     assert text == whole_text(simulator, endpoint, body)
 
@@ -270,7 +274,9 @@ def test_connections_dropped_before_the_first_byte_are_retried(simulator: Simula
     assert [e.kind for e in simulator.events].count("drop") == 2
 
 
-def test_without_retries_a_connection_closed_before_answering_says_so(simulator: Simulator, async_transport: str) -> None:
+def test_without_retries_a_connection_closed_before_answering_says_so(
+    simulator: Simulator, async_transport: str
+) -> None:
     simulator.drop_next_connections(1)
 
     async def main() -> None:
