@@ -8,6 +8,7 @@ sockets on 127.0.0.1 for servers that misbehave in ways the simulator does not).
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import json
 import os
@@ -469,3 +470,19 @@ def test_the_blocking_client_reports_a_server_that_is_down(sync_transport: str) 
     with pytest.raises(OllamaConnectionError) as info:
         Client(host, retries=1, backoff=0.0).version()
     assert_short(info.value, host, "connection refused")
+
+
+def test_an_async_client_dropped_unclosed_closes_its_connections_without_a_report(simulator: Simulator) -> None:
+    # aiohttp reports an unclosed session to the loop's exception handler (stderr, so the notebook)
+    reported: list[str] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: reported.append(context["message"]))
+        client = AsyncClient(simulator.url, transport="aiohttp")
+        assert await client.version()
+        del client
+        gc.collect()
+        await asyncio.sleep(0)
+
+    run(main())
+    assert reported == []
