@@ -13,7 +13,7 @@ differences the stream needs:
 - the response carries a ``network_stream`` extension whose ``get_extra_info("socket")`` is
   the connection's socket, so :meth:`Reply.stop` can shut it down from any thread, as on h11.
 
-Imported only when an :class:`~ollama_nb.AsyncClient` picks it (aiohttp takes ~100 ms to import).
+Imported only when an :class:`~ollama_nb.AsyncClient` picks it (importing aiohttp takes about twice as long as httpx).
 
 Example:
     >>> import httpx                                                          # doctest: +SKIP
