@@ -285,7 +285,7 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         load = None
     packages = [
-        "ollama_nb", "httpx", "httpcore", "h11", "ollama", "aiohttp", "requests", "ipykernel",
+        "ollama_nb", "httpx", "httpcore", "h11", "ollama", "aiohttp", "urllib3", "requests", "ipykernel",
         "ipython", "ipywidgets", "jupyter_client", "jupyterlab", "jupyter-ui-poll", "playwright",
     ]
     return {
@@ -300,7 +300,15 @@ def machine_info() -> dict[str, Any]:
         "packages": {name: _version(name) for name in packages},
         "revision": _revision(),
         "kernels": _kernel_versions(),
+        "transports": _transports(),
     }
+
+
+def _transports() -> dict[str, str]:
+    """The HTTP transport each client reads with in this run (the default, or OLLAMA_NB_TRANSPORT)."""
+    from ollama_nb import AsyncClient, Client
+
+    return {"Client": Client("127.0.0.1:1").transport, "AsyncClient": AsyncClient("127.0.0.1:1").transport}
 
 
 def _os_release() -> str | None:

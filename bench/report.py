@@ -56,6 +56,8 @@ def machine_line(machine: dict[str, Any]) -> str:
         f"requests {p.get('requests')}, ipywidgets {p.get('ipywidgets')}, JupyterLab {p.get('jupyterlab')}, "
         f"Playwright {p.get('playwright')}; kernels {kernels or '–'}"
         + (f"; load average at start {load}" if load else "")
+        + "".join(f"; HTTP transports: {name} on {t}" if i == 0 else f", {name} on {t}"
+                  for i, (name, t) in enumerate((machine.get("transports") or {}).items()))
     )
 
 
@@ -120,6 +122,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             continue
         c = k["check"]
         rows.append((f"growth cell {k['first']}→{k['last']} ({name}): threads, sockets, widgets, RSS vs raw", c["text"], "no growth beyond noise", c["met"]))
+    if "transport" in areas:
+        from bench.transport import transport_targets
+
+        rows += transport_targets(areas["transport"], {"x": _x})
     batch = areas.get("batch", {})
     for key, label, target_text, fmt in (
         ("throughput", "batch: items/s, Session.map / hand-written asyncio + httpx", "≥ 0.95x", _x),
@@ -327,6 +333,12 @@ def _batch(area: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _transport(area: dict[str, Any]) -> list[str]:
+    from bench.transport import transport_section
+
+    return transport_section(area)
+
+
 def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
     """The whole report; ``title=False`` leaves out the top heading (for a README section)."""
     areas = results.get("areas", {})
@@ -345,7 +357,7 @@ def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
     lines += _table(["what", "measured", "target", "met"], rows)
     for name, render in (("streams", _streams), ("first_token", _first_token), ("kernel", _kernel),
                          ("stop", _stop), ("memory", _memory), ("record", _record), ("batch", _batch),
-                         ("live", _live)):
+                         ("live", _live), ("transport", _transport)):
         area = areas.get(name)
         if area is None:
             continue

@@ -35,6 +35,7 @@ from ._release import keep, release
 from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
 from ._tools import DEFAULT_MAX_TOOL_ROUNDS
+from ._transport import Transport, chosen_transport
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -68,7 +69,16 @@ class _ClientBase(Generic[ReplyT]):
         backoff: float = 0.2,
         headers: Mapping[str, str] | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        transport: Transport = None,
     ) -> None:
+        """``host``: an address as ``OLLAMA_HOST`` takes it (None: ``OLLAMA_HOST``, else 127.0.0.1:11434).
+        ``timeout``: seconds to wait for a byte once sent (None: for ever); ``connect_timeout``: for the
+        TCP connection. ``retries`` and ``backoff``: attempts after the first, and the first pause in
+        seconds (doubled each time), for failures before the first byte and busy (503/429) answers.
+        ``headers``: sent with every request. ``max_line_bytes``: the longest line read from the server
+        (a LineTooLongError past it). ``transport``: ``"auto"``, ``"aiohttp"``, ``"h11"`` or an
+        httpx transport object (see :mod:`ollama_nb._transport`; None: ``OLLAMA_NB_TRANSPORT``).
+        """
         self.host = resolve_host(host)
         #: The longest line (or JSON answer) read from the server; past it the reply ends with
         #: a LineTooLongError (the text before it is kept).
@@ -80,6 +90,13 @@ class _ClientBase(Generic[ReplyT]):
         # what is sent: the caller's headers plus OLLAMA_API_KEY as a bearer token (ollama-python's
         # rule); kept inside the httpx client, whose repr masks it, and nowhere else
         self._sent_headers = headers_with_api_key(self.headers, host=self.host)
+        self._http = self._http_client(transport)
+
+    def _http_client(self, transport: Transport) -> Any:
+        """The httpx client (blocking or async) on the chosen transport; sets :attr:`transport`."""
+        raise NotImplementedError
+
+    transport: str
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.host!r})"
@@ -180,10 +197,13 @@ class Client(_ClientBase[Reply]):
     """
 
     _reply_class = Reply
+    _http: httpx.Client
 
-    def __init__(self, host: str | None = None, **settings: Any) -> None:
-        super().__init__(host, **settings)
-        self._http = httpx.Client(**self._http_settings())
+    def _http_client(self, transport: Transport) -> httpx.Client:
+        settings = self._http_settings()
+        #: The name of the HTTP transport in use ("h11", or the class name of a transport given).
+        self.transport, chosen = chosen_transport(transport, asynchronous=False, verify=settings["verify"])
+        return httpx.Client(**settings, transport=chosen)
 
     # -- streaming replies ---------------------------------------------------------------------
     def _opener(self, request: Request) -> Opener:
@@ -293,10 +313,13 @@ class AsyncClient(_ClientBase[AsyncReply]):
     """
 
     _reply_class = AsyncReply
+    _http: httpx.AsyncClient
 
-    def __init__(self, host: str | None = None, **settings: Any) -> None:
-        super().__init__(host, **settings)
-        self._http = httpx.AsyncClient(**self._http_settings())
+    def _http_client(self, transport: Transport) -> httpx.AsyncClient:
+        settings = self._http_settings()
+        #: The name of the HTTP transport in use ("aiohttp", "h11", or the class name of a transport given).
+        self.transport, chosen = chosen_transport(transport, asynchronous=True, verify=settings["verify"])
+        return httpx.AsyncClient(**settings, transport=chosen)
 
     def _opener(self, request: Request) -> AsyncOpener:
         async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:

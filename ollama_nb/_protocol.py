@@ -146,6 +146,8 @@ def request_error(exc: Exception, host: str) -> OllamaError:
     detail = {
         httpx.ConnectTimeout: "connection timed out",
         httpx.RemoteProtocolError: "it closed the connection without answering",
+        httpx.ReadError: "it closed the connection without answering",
+        httpx.WriteError: "it closed the connection without answering",
         httpx.UnsupportedProtocol: "that is not an http:// or https:// address",
     }.get(type(exc), "connection refused" if isinstance(exc, httpx.ConnectError) else str(exc) or type(exc).__name__)
     return OllamaConnectionError(host, detail=detail)

@@ -13,7 +13,7 @@ import socket
 import time
 import warnings
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 import httpx
 
@@ -232,7 +232,7 @@ class BaseReply:
             raise StopRequested
         self._t_sent = _clock()
 
-    def _feed(self, data: bytes) -> Sequence[Chunk]:
+    def _feed(self, data: bytes) -> Iterable[Chunk]:
         """Turn a piece of the body into chunks (complete lines only)."""
         if data[-1:] == b"\n" and data.count(b"\n") == 1 and self._buffer.empty and len(data) <= self._buffer.limit:
             # the usual case: Ollama flushes one line per HTTP chunk

@@ -44,3 +44,18 @@ def record_db(tmp_path, monkeypatch) -> Iterator[object]:
     for record in list(_RECORDS.values()):
         record.close()
     _RECORDS.clear()
+
+
+# -- the HTTP transport under AsyncClient: transport-sensitive tests run on each one.
+@pytest.fixture(params=["aiohttp", "h11"])
+def async_transport(request, monkeypatch) -> str:
+    """Every AsyncClient made in the test (sessions, batches, web apps too) reads with this transport."""
+    monkeypatch.setenv("OLLAMA_NB_TRANSPORT", request.param)
+    return request.param
+
+
+@pytest.fixture(params=["urllib3", "h11"])
+def sync_transport(request, monkeypatch) -> str:
+    """Every blocking Client made in the test reads with this transport."""
+    monkeypatch.setenv("OLLAMA_NB_TRANSPORT", request.param)
+    return request.param

@@ -214,6 +214,7 @@ def test_an_in_band_error_message_names_the_model_and_the_host(client: Client) -
     assert str(info.value).splitlines()[0].startswith(f"Ollama (llama3.2 at {client.host}) stopped with an error")
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_in_band_error_mid_stream_raises_stream_error_after_keeping_the_partial_text(
     simulator: Simulator, client: Client
 ) -> None:
@@ -239,6 +240,7 @@ def test_error_before_the_first_token_is_an_http_error_status(client: Client) ->
     assert info.value.status_code == 500
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_connection_dropped_before_done_raises_connection_lost_and_keeps_the_partial_text(
     simulator: Simulator,
 ) -> None:
@@ -257,6 +259,7 @@ def test_connection_dropped_before_done_raises_connection_lost_and_keeps_the_par
     assert len(simulator.requests) == 1  # nothing is retried once a token arrived
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_a_malformed_line_is_skipped_with_a_warning_and_counted(client: Client) -> None:
     reply = client.chat("llama3.2", user("hi [[tokens=5]] [[malformed]]"))
     with pytest.warns(MalformedLineWarning, match="malformed"):
@@ -267,6 +270,7 @@ def test_a_malformed_line_is_skipped_with_a_warning_and_counted(client: Client) 
     assert reply.timing.output_tokens == 5
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_utf8_split_across_network_writes_decodes_exactly(simulator: Simulator, client: Client) -> None:
     reply = client.chat("llama3.2", user("hi [[utf8]]"))
     assert reply.text == UTF8_REPLY
@@ -274,6 +278,7 @@ def test_utf8_split_across_network_writes_decodes_exactly(simulator: Simulator, 
     assert reply.text == whole_text(simulator, "chat", {"model": "llama3.2", "messages": user("hi [[utf8]]")})
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_utf8_split_decodes_exactly_in_generate_too(simulator: Simulator, client: Client) -> None:
     text = client.generate("llama3.2", "hi [[utf8]] [[tokens=60]]").text
     assert text == whole_text(simulator, "generate", {"model": "llama3.2", "prompt": "hi [[utf8]] [[tokens=60]]"})
@@ -289,6 +294,7 @@ def test_a_wrong_path_gets_a_404_that_asks_whether_this_is_ollama(simulator: Sim
     assert_short_message(info.value, f"{simulator.url}/not-ollama", "OLLAMA_HOST")
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_the_client_stays_usable_after_a_stop_a_drop_an_error_and_a_timeout(simulator: Simulator) -> None:
     with Client(simulator.url, retries=0, timeout=0.3) as client:  # no retry may hide a dead connection
         stopped = client.chat("llama3.2", user("a [[tokens=100]] [[delay=0.1]]"))
@@ -310,6 +316,7 @@ def test_the_client_stays_usable_after_a_stop_a_drop_an_error_and_a_timeout(simu
 # -- retries -----------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_connections_dropped_before_the_first_byte_are_retried(simulator: Simulator) -> None:
     simulator.drop_next_connections(2)
     with Client(simulator.url, retries=2, backoff=0.0) as client:
@@ -327,6 +334,7 @@ def test_model_endpoints_are_retried_too(simulator: Simulator) -> None:
     assert [r.path for r in simulator.requests] == ["/api/version"]
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_without_retries_a_dropped_connection_is_a_connection_error(simulator: Simulator) -> None:
     simulator.drop_next_connections(1)
     with Client(simulator.url, retries=0, backoff=0.0) as client:
@@ -361,6 +369,7 @@ def test_connect_timeout_is_short_and_the_read_timeout_is_configurable() -> None
     assert Client("127.0.0.1:1", connect_timeout=0.5).timeout.connect == 0.5
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_a_silent_stream_raises_a_timeout_error_instead_of_hanging(simulator: Simulator) -> None:
     with Client(simulator.url, timeout=0.2, backoff=0.0) as client:
         reply = client.chat("llama3.2", user("hi [[tokens=5]] [[delay=3]]"))
@@ -379,6 +388,7 @@ def test_a_silent_stream_raises_a_timeout_error_instead_of_hanging(simulator: Si
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.usefixtures("sync_transport")
 def test_fifty_thousand_tokens_stream_fully(simulator: Simulator, client: Client) -> None:
     prompt = "hi [[tokens=50000]]"
     reply = client.generate("llama3.2", prompt)

@@ -6,6 +6,7 @@ this interrupts many cells in a row and requires every one to close the connecti
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 import pytest
@@ -21,10 +22,29 @@ def is_answer_display(msg: Message) -> bool:
     return msg["msg_type"] in ("display_data", "update_display_data") and "text/markdown" in msg["content"].get("data", {})
 
 
-@pytest.fixture(scope="module", params=KERNELS)
+#: The HTTP transports the kernel's clients read with: the default (aiohttp / urllib3) and httpx's own.
+TRANSPORTS = {"default": ("aiohttp", "urllib3"), "h11": ("h11", "h11")}
+
+
+@pytest.fixture(scope="module", params=[(k, t) for k in KERNELS for t in TRANSPORTS], ids="-".join)
 def kernel(request: pytest.FixtureRequest) -> Iterator[KernelSession]:
-    session = KernelSession(request.param)
+    name, transport = request.param
+    saved = os.environ.pop("OLLAMA_NB_TRANSPORT", None)
+    if transport != "default":
+        os.environ["OLLAMA_NB_TRANSPORT"] = transport  # the kernel inherits it
     try:
+        session = KernelSession(name)
+    finally:
+        os.environ.pop("OLLAMA_NB_TRANSPORT", None)
+        if saved is not None:
+            os.environ["OLLAMA_NB_TRANSPORT"] = saved
+    try:
+        reads_with = TRANSPORTS[transport]
+        session.check(
+            "import ollama_nb\n"
+            f"assert (ollama_nb.AsyncClient('127.0.0.1:1').transport, ollama_nb.Client('127.0.0.1:1').transport)"
+            f" == {reads_with!r}"
+        )
         yield session
     finally:
         session.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import socket
 import threading
@@ -18,6 +19,7 @@ import pytest
 
 from ollama_nb import AsyncClient, AsyncReply, Chunk, Client, OllamaTimeoutError, Reply, Timing, ToolCall
 from ollama_nb.simulator import Simulator
+from pools import connections_taken, pool_lock_of
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -263,6 +265,7 @@ def test_repr_shows_model_state_and_a_preview(client: Client) -> None:
 # -- stopping a sync reply ---------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_stop_closes_the_connection_and_keeps_the_text_so_far(simulator: Simulator, client: Client) -> None:
     reply = client.chat("llama3.2", user(SLOW))
     received: list[str] = []
@@ -293,6 +296,7 @@ def test_stop_after_the_end_changes_nothing(client: Client) -> None:
     assert not reply.stopped and reply.text == text and reply.done_reason == "stop"
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_stop_outside_the_loop_marks_a_suspended_reply_stopped_at_once(simulator: Simulator, client: Client) -> None:
     reply = client.chat("llama3.2", user(SLOW))
     chunks = iter(reply)
@@ -308,6 +312,7 @@ def test_stop_outside_the_loop_marks_a_suspended_reply_stopped_at_once(simulator
         chunks.close()
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_leaving_a_with_block_stops_the_reply(simulator: Simulator, client: Client) -> None:
     with client.chat("llama3.2", user(SLOW)) as reply:
         chunks = iter(reply)
@@ -328,6 +333,7 @@ def test_an_exception_in_a_with_block_stops_the_reply_and_propagates(simulator: 
     assert reply.stopped and reply.text
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_breaking_out_of_the_loop_stops_the_reply(simulator: Simulator, client: Client) -> None:
     reply = client.chat("llama3.2", user(SLOW))
     received = []
@@ -339,6 +345,7 @@ def test_breaking_out_of_the_loop_stops_the_reply(simulator: Simulator, client: 
     assert reply.stopped and reply.done and reply.text == "".join(received)
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_garbage_collecting_a_reply_being_read_closes_the_connection(simulator: Simulator, client: Client) -> None:
     outcome: dict[str, Any] = {}
     reply = client.chat("llama3.2", user(SLOW))
@@ -353,23 +360,13 @@ def test_garbage_collecting_a_reply_being_read_closes_the_connection(simulator: 
     assert outcome == {"text": first.content, "stopped": True, "error": None}
 
 
-def pool_of(client: Client) -> Any:
-    """The httpcore connection pool behind the client's httpx transport."""
-    return client._http._transport._pool  # type: ignore[attr-defined]
-
-
-def pool_lock_of(client: Client) -> Any:
-    """The non-reentrant lock of the client's httpcore connection pool (held inside its request/close)."""
-    lock = pool_of(client)._optional_thread_lock._lock
-    assert isinstance(lock, type(threading.Lock()))
-    return lock
-
-
 @pytest.mark.parametrize("how", ["break", "close", "with"])
+@pytest.mark.usefixtures("sync_transport")
 def test_an_explicit_end_gives_the_connection_back_to_the_pool_at_once(
     simulator: Simulator, client: Client, how: str
 ) -> None:
     # only a finaliser inside a garbage collection hands the release to another thread
+    assert client.transport == os.environ["OLLAMA_NB_TRANSPORT"]
     reply = client.chat("llama3.2", user(SLOW))
     if how == "break":
         for _ in reply:
@@ -382,7 +379,7 @@ def test_an_explicit_end_gives_the_connection_back_to_the_pool_at_once(
         with reply:
             chunks = iter(reply)
             next(chunks)
-    assert pool_of(client)._requests == []  # released in this thread, before the next line
+    assert connections_taken(client) == 0  # released in this thread, before the next line
     assert_server_saw_the_close(simulator)
     assert reply.stopped and reply.text != ""
 
@@ -411,6 +408,7 @@ def collect_holding(lock: Any, abandon: Callable[[], weakref.ref[Any]]) -> str:
 
 
 @pytest.mark.parametrize("cycle_through", ["iterator", "reply"])
+@pytest.mark.usefixtures("sync_transport")
 def test_collecting_an_abandoned_reply_while_this_thread_holds_the_pool_lock_does_not_deadlock(
     simulator: Simulator, cycle_through: str
 ) -> None:
@@ -443,6 +441,7 @@ def test_collecting_an_abandoned_reply_while_this_thread_holds_the_pool_lock_doe
         client.close()
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_collecting_an_abandoned_pull_while_this_thread_holds_the_pool_lock_does_not_deadlock(
     simulator: Simulator,
 ) -> None:
@@ -465,6 +464,7 @@ def test_collecting_an_abandoned_pull_while_this_thread_holds_the_pool_lock_does
         client.close()
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_stop_from_another_thread_ends_a_blocked_iteration(simulator: Simulator, client: Client) -> None:
     reply = client.chat("llama3.2", user(GAPPED))
     first_chunk = threading.Event()
@@ -491,6 +491,7 @@ def test_stop_from_another_thread_ends_a_blocked_iteration(simulator: Simulator,
     assert len(received) == 1 and reply.text == received[0] != ""
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_ctrl_c_while_blocked_stops_the_reply_and_keeps_the_text(simulator: Simulator, client: Client) -> None:
     reply = client.chat("llama3.2", user(GAPPED))
     first_chunk = threading.Event()
@@ -536,6 +537,7 @@ def test_stop_from_another_thread_while_waiting_for_the_first_byte(silent_server
     assert reply.stopped and reply.text == ""
 
 
+@pytest.mark.usefixtures("sync_transport")
 def test_a_read_timeout_before_the_first_byte_is_a_timeout_error(silent_server: SilentServer) -> None:
     with Client(silent_server.host, timeout=0.2, retries=0) as client:
         reply = client.chat("llama3.2", user("hi"))
@@ -549,6 +551,7 @@ def test_a_read_timeout_before_the_first_byte_is_a_timeout_error(silent_server: 
 # -- stopping an async reply -------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_from_another_task_closes_the_connection(simulator: Simulator) -> None:
     async def main() -> tuple[AsyncReply, list[str]]:
         async with AsyncClient(simulator.url) as client:
@@ -577,6 +580,7 @@ def test_async_stop_from_another_task_closes_the_connection(simulator: Simulator
     assert reply.timing.estimated and reply.timing.output_tokens == 1
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_from_another_thread_closes_the_connection(simulator: Simulator) -> None:
     async def main() -> tuple[AsyncReply, list[str]]:
         async with AsyncClient(simulator.url) as client:
@@ -600,6 +604,7 @@ def test_async_stop_from_another_thread_closes_the_connection(simulator: Simulat
     assert reply.stopped and len(received) == 1 and reply.text == received[0]
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_from_another_task_while_waiting_for_the_first_byte(silent_server: SilentServer) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(silent_server.host, timeout=30) as client:
@@ -616,6 +621,7 @@ def test_async_stop_from_another_task_while_waiting_for_the_first_byte(silent_se
     assert reply.stopped and reply.done and reply.text == "" and reply.error is None
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_from_another_thread_while_waiting_for_the_first_byte(silent_server: SilentServer) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(silent_server.host, timeout=30) as client:
@@ -631,6 +637,7 @@ def test_async_stop_from_another_thread_while_waiting_for_the_first_byte(silent_
     assert reply.stopped and reply.text == ""
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_closes_the_connection_while_the_reader_is_between_chunks(simulator: Simulator) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(simulator.url) as client:
@@ -648,6 +655,7 @@ def test_async_stop_closes_the_connection_while_the_reader_is_between_chunks(sim
     assert reply.stopped
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_stop_before_reading_sends_nothing(simulator: Simulator) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(simulator.url) as client:
@@ -661,6 +669,7 @@ def test_async_stop_before_reading_sends_nothing(simulator: Simulator) -> None:
     assert simulator.requests == []
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_breaking_out_of_the_loop_closes_the_connection(simulator: Simulator) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(simulator.url) as client:
@@ -678,6 +687,7 @@ def test_async_breaking_out_of_the_loop_closes_the_connection(simulator: Simulat
     assert reply.stopped and reply.text
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_leaving_an_async_with_block_stops_the_reply(simulator: Simulator) -> None:
     async def main() -> AsyncReply:
         async with AsyncClient(simulator.url) as client:

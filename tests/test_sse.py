@@ -22,6 +22,7 @@ from web_apps import parse_events, serve
 from ollama_nb import AsyncClient, Chunk, Client, ModelNotFoundError
 from ollama_nb._sse import delta_event, done_event, error_event, event_bytes
 from ollama_nb.simulator import Simulator
+from pools import connections_taken
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -97,6 +98,7 @@ def test_the_examples_listen_on_loopback_only() -> None:
 
 
 @FRAMEWORKS
+@pytest.mark.usefixtures("async_transport")
 def test_dropping_the_web_connection_closes_the_ollama_stream(framework: str, simulator: Simulator) -> None:
     with serve(framework, simulator) as base, httpx.Client(timeout=30) as web:
         with web.stream("GET", f"{base}/stream", params={"prompt": PACED}) as response:
@@ -113,6 +115,7 @@ def test_dropping_the_web_connection_closes_the_ollama_stream(framework: str, si
 
 
 @pytest.mark.parametrize("framework", ["fastapi", "fastapi-sync"])
+@pytest.mark.usefixtures("async_transport")
 def test_behind_fastapi_a_page_closed_while_ollama_is_silent_closes_the_stream_without_waiting(
     framework: str, simulator: Simulator
 ) -> None:
@@ -126,6 +129,7 @@ def test_behind_fastapi_a_page_closed_while_ollama_is_silent_closes_the_stream_w
 
 
 @FRAMEWORKS
+@pytest.mark.usefixtures("async_transport")
 def test_in_band_error_becomes_the_last_event(framework: str, simulator: Simulator) -> None:
     with serve(framework, simulator) as base:
         _, events = fetch_events(base, "fail soon [[error-after=3]]")
@@ -157,6 +161,7 @@ def test_closing_the_sync_generator_closes_the_ollama_stream(simulator: Simulato
     assert reply.stopped and reply.done
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_cancelling_the_async_generator_while_it_waits_closes_the_ollama_stream(simulator: Simulator) -> None:
     async def main() -> Any:
         async with AsyncClient(simulator.url) as client:
@@ -177,6 +182,7 @@ def test_cancelling_the_async_generator_while_it_waits_closes_the_ollama_stream(
     assert reply.stopped
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_closing_the_async_generator_between_events_closes_the_ollama_stream(simulator: Simulator) -> None:
     async def main() -> Any:
         async with AsyncClient(simulator.url) as client:
@@ -192,11 +198,7 @@ def test_closing_the_async_generator_between_events_closes_the_ollama_stream(sim
     assert reply.stopped
 
 
-def _active_connections(client: Client) -> list[Any]:
-    pool = client._http._transport._pool  # httpcore's pool: a response not yet closed keeps its connection active
-    return [c for c in pool.connections if not c.is_idle() and not c.is_closed()]
-
-
+@pytest.mark.usefixtures("sync_transport")
 def test_blocking_reply_read_asynchronously_releases_its_connection_when_closed_between_events(
     simulator: Simulator,
 ) -> None:
@@ -215,7 +217,7 @@ def test_blocking_reply_read_asynchronously_releases_its_connection_when_closed_
             reply = client.chat("llama3.2", [{"role": "user", "content": PACED}])
             first = asyncio.run(first_then_close(reply.sse()))
             disconnect = simulator.wait_for("disconnect", timeout=10)
-            assert _active_connections(client) == []
+            assert connections_taken(client) == 0
     finally:
         gc.enable()
     assert first.startswith(b"data: ")
@@ -223,6 +225,7 @@ def test_blocking_reply_read_asynchronously_releases_its_connection_when_closed_
     assert reply.stopped
 
 
+@pytest.mark.usefixtures("async_transport")
 def test_async_events_match_the_sync_events(simulator: Simulator) -> None:
     async def collect() -> list[bytes]:
         async with AsyncClient(simulator.url) as client:
