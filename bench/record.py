@@ -38,7 +38,7 @@ SEARCH_TURNS = 100_000
 # -- recording a turn -------------------------------------------------------------------------------
 def _timed_writes(session: Any) -> list[float]:
     """Wrap the session's ``write`` so each call's duration is kept."""
-    recording = session._recording
+    recording = session.recording
     durations: list[float] = []
     write = recording.write
 

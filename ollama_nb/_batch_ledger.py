@@ -101,11 +101,11 @@ class BatchLedger:
 _LEDGERS: weakref.WeakKeyDictionary[Any, BatchLedger] = weakref.WeakKeyDictionary()
 
 
-def ledger_of(session: Any) -> BatchLedger:
-    """The ledger of ``session`` (made on first use), writing to the session's record."""
-    ledger = _LEDGERS.get(session)
+def ledger_of(recording: Any) -> BatchLedger:
+    """The ledger of a session's ``recording`` (made on first use), writing to its record."""
+    ledger = _LEDGERS.get(recording)
     if ledger is None:
-        ledger = _LEDGERS[session] = BatchLedger()
-    ledger.recording = session._recording
-    ledger.record = session.record
+        ledger = _LEDGERS[recording] = BatchLedger()
+    ledger.recording = recording
+    ledger.record = recording.record
     return ledger

@@ -9,9 +9,12 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["COLUMNS", "BatchProgress", "ItemResult", "one_line"]
+__all__ = ["COLUMNS", "BatchProgress", "ItemResult", "Status", "one_line"]
+
+#: How an item stands: waiting or running, answered, failed, or never sent (stopped first).
+Status = Literal["pending", "ok", "error", "not run"]
 
 #: The columns of :meth:`Batch.to_pandas`.
 COLUMNS = ("answer", "parsed", "status", "error", "ttft_s", "output_tokens", "tokens_per_s", "host")
@@ -27,7 +30,7 @@ class ItemResult:
     prompt: str
     answer: str | None = None
     parsed: Any = None
-    status: str = "pending"
+    status: Status = "pending"
     error: str | None = None
     ttft_s: float | None = None
     output_tokens: int | None = None

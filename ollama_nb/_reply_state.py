@@ -93,6 +93,8 @@ class BaseReply:
         self.error: OllamaError | None = None
         self.done_reason: str | None = None
         self.malformed_lines = 0
+        #: How many times the request was sent, the client's retries included.
+        self.sends = 0
         #: The model and host that really answered, when the server reports them (a cloud model
         #: behind a local Ollama: ``remote_model``/``remote_host`` on each chunk); else None.
         self.remote_model: str | None = None
@@ -226,6 +228,7 @@ class BaseReply:
         """Given to the opener, which calls it before each attempt: a stop ends the reply there."""
         if self._stop_requested:
             raise StopRequested
+        self.sends += 1
         self._t_sent = _clock()
 
     def _feed(self, data: bytes) -> Sequence[Chunk]:

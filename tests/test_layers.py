@@ -130,15 +130,6 @@ def test_the_reply_never_imports_the_client(module: str) -> None:
     assert [_where(i) for i in ALL_IMPORTS if i.importer == module and i.target == "ollama_nb._client"] == []
 
 
-def test_no_module_is_over_about_400_lines() -> None:
-    sizes = {
-        str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
-        for path in PACKAGE.rglob("*.py")
-    }
-    assert sizes["_tools/_schema.py"] > 0  # the walk sees the packages too
-    assert {p: n for p, n in sizes.items() if n > 420} == {}
-
-
 def test_every_document_a_docstring_cites_is_in_the_repository() -> None:
     import re
 

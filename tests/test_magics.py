@@ -266,3 +266,29 @@ def test_save_to_a_folder_that_does_not_exist_is_a_short_error(ip: InteractiveSh
     assert "cannot write the session" in out and "Traceback" not in out
     result = run(ip, f"%ollama load {tmp_path}")  # a folder, not a file
     assert isinstance(result.error_in_exec, ollama_nb.OllamaError)
+
+
+@pytest.mark.parametrize("written", ["127.0.0.1:{port}", "http://127.0.0.1:{port}/", " 127.0.0.1:{port} "])
+def test_one_host_written_any_way_keeps_the_sessions_connection_pool(
+    ip: InteractiveShell, simulator: Any, written: str
+) -> None:
+    magics = ip.magics_manager.registry["OllamaMagics"]
+    magics.host = written.format(port=simulator.port)
+    assert run(ip, "%ollama_chat hello").success
+    session = _session.get_session()
+    client = session.client
+    for line in ["%ollama history", "%ollama timings", "%ollama models", "%ollama ps", "%ollama_chat again"]:
+        assert run(ip, line).success, line
+        assert _session.get_session() is session and session.client is client, line
+        assert not client.is_closed, line
+    assert session.host == simulator.url
+
+
+def test_every_magic_finds_its_session_through_session_for(ip: InteractiveShell, simulator: Any) -> None:
+    magics = ip.magics_manager.registry["OllamaMagics"]
+    session = magics.session_for("other", simulator.url)
+    assert session is _session.get_session("other") and session.host == simulator.url
+    assert run(ip, "%ollama_chat --session other hi").success
+    assert len(session.turns) == 1
+    assert run(ip, "%ollama reset --session other").success
+    assert session.turns == []

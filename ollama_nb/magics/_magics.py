@@ -19,7 +19,6 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Dict, Float, Int, Unicode
 
 from .._errors import ContextTrimmedWarning, NoModelError, OllamaError
-from .._host import resolve_host
 from .._interpolate import interpolate
 from .._reply import AsyncReply, BaseReply, Reply
 from .._session import Session, get_session
@@ -162,7 +161,7 @@ class OllamaMagics(Magics):
         if not text.strip():
             where = "the cell body" if cell is not None else "the line, after the options"
             raise UsageError(f"nothing to send: write the prompt in {where}.")
-        session = self.session_for(args)
+        session = self.session_for(args.session, args.host)
         if getattr(args, "reset", False):
             session.reset()
         options = {**self.options, **options_from(args)}
@@ -196,14 +195,21 @@ class OllamaMagics(Magics):
         extra["cache"] = self.cache if args.cache is None else args.cache  # the record (issue 10)
         return MagicCall(kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model])
 
-    def session_for(self, args: argparse.Namespace) -> Session:
-        session = get_session(args.session or self.session)
-        host = resolve_host(args.host or self.host or None)
-        if session.host != host:
-            session.use_host(host)
+    def session_for(self, name: str | None = None, host: str | None = None) -> Session:
+        """The one way every magic finds its session: ``name`` (else the configured one) at ``host``
+        (else ``%config OllamaMagics.host``, else ``OLLAMA_HOST``), recording where configured.
+
+        The host is compared once resolved, so the same host written two ways keeps the session's
+        connection pool open.
+
+        Example:
+            >>> OllamaMagics(shell=get_ipython()).session_for("draft").name    # doctest: +SKIP
+            'draft'
+        """
+        session = get_session(name or self.session)
+        session.use_host(host or self.host or None)
         if not session.system and self.system:
             session.system = self.system
-        # the record (issue 10): where it is, and which notebook this kernel runs
         session.use_record(self.db or None)
         session.notebook = self.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME") or None
         return session

@@ -14,7 +14,7 @@ from IPython.core.error import UsageError
 from .._record._export import export_conversation
 from .._record._recorder import resume_entries
 from .._safe import SafeMarkdown
-from .._session import Session, get_session, set_session
+from .._session import Session, set_session
 from ..view import markdown_table
 
 md, text, code = SafeMarkdown.trusted, SafeMarkdown.text, SafeMarkdown.code
@@ -31,9 +31,7 @@ def _short(text: str | None, limit: int) -> str:
 
 
 def _reader(magics: Any) -> Session:
-    session = get_session(magics.session)
-    session.use_record(magics.db or None)
-    return session
+    return magics.session_for()
 
 
 def _turns(n: int) -> str:
@@ -98,7 +96,7 @@ def export(magics: Any, rest: list[str], show: Any) -> str:
     if len(rest) != 2:
         raise UsageError("export: usage is %ollama export NAME PATH (PATH ending in .md or .json)")
     name, path = rest
-    entries = resume_entries(_reader(magics)._need_record(), name)
+    entries = resume_entries(_reader(magics).need_record(), name)
     written = export_conversation(name, entries, path)
     show(md("Wrote {turns} of {name} to {path}.").format(turns=text(_turns(len(entries))), name=code(name), path=code(str(written))))
     return str(written)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from IPython.core.error import UsageError
 
 from .._safe import SafeMarkdown
-from .._session import Session, get_session, set_session
+from .._session import Session, set_session
 from ..view import markdown_table
 from ..view._outputs import show_markdown
 
@@ -97,10 +97,8 @@ def _session_name(magics: Any, rest: list[str]) -> str:
     return name
 
 
-def _session(magics: Any, rest: list[str]) -> Any:
-    session = get_session(_session_name(magics, rest))
-    session.use_host(magics.host or None) if magics.host and session.host != magics.host else None
-    return session
+def _session(magics: Any, rest: list[str]) -> Session:
+    return magics.session_for(_session_name(magics, rest))
 
 
 def _need(rest: list[str], what: str, usage: str) -> str:
@@ -188,7 +186,7 @@ def timings(magics: Any, rest: list[str]) -> Any:
 
 def reset(magics: Any, rest: list[str]) -> None:
     name = _session_name(magics, rest)
-    get_session(name).reset()
+    magics.session_for(name).reset()
     _show(md("Started a fresh conversation (session {name}).").format(name=code(name)))
 
 
