@@ -265,8 +265,15 @@ class Batch:
         """Per host: whether it is still in rotation, items answered and failed, tokens, tokens/s."""
         elapsed = (self._t_end or _clock()) - self._t_start
         return [
-            {"host": h.url, "in_rotation": h.in_rotation, "items": h.items, "failed": h.failed,
-             "tokens": h.tokens, "tokens_per_s": h.tokens / elapsed if elapsed > 0 else None, "last_error": h.last_error}
+            {
+                "host": h.url,
+                "in_rotation": h.in_rotation,
+                "items": h.items,
+                "failed": h.failed,
+                "tokens": h.tokens,
+                "tokens_per_s": h.tokens / elapsed if elapsed > 0 else None,
+                "last_error": h.last_error,
+            }
             for h in self._runner.hosts
         ]
 
@@ -282,7 +289,9 @@ class Batch:
     def answers(self) -> Any:
         """The answers in input order, shaped like the input (a list, or a pandas Series with its
         index); the parsed objects when a ``format`` was asked; None for a failed or unrun item."""
-        values = [(r.parsed if self.format is not None else r.answer) if r.status == "ok" else None for r in self.results]
+        values = [
+            (r.parsed if self.format is not None else r.answer) if r.status == "ok" else None for r in self.results
+        ]
         return shaped(self.items, values)
 
     def to_pandas(self) -> Any:
@@ -300,8 +309,16 @@ class Batch:
     def retry_failed(self) -> Batch:
         """A new batch over the same items that sends only the failed and unrun ones again."""
         carry = {r.position: r for r in self.results if r.status == "ok"}
-        again = Batch(self.items, self._prompts, self._request, hosts=self._runner.urls,
-                      concurrency=self.concurrency, ledger=self._ledger, cache=False, carry=carry)
+        again = Batch(
+            self.items,
+            self._prompts,
+            self._request,
+            hosts=self._runner.urls,
+            concurrency=self.concurrency,
+            ledger=self._ledger,
+            cache=False,
+            carry=carry,
+        )
         return again._start_task() if self._task is not None and self._in_batch_loop() else again._start_thread()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -375,15 +392,26 @@ class Batch:
         p.text(repr(self))
 
 
-def start_batch(request: GenerateRequest, prompt: str | Callable[[Any], str], items: Any, *, in_loop: bool,
-                default_host: str, ledger: BatchLedger | None, concurrency: int | None = None,
-                hosts: Sequence[str] | str | None = None, cache: bool = True,
-                namespace: Mapping[str, Any] | None = None) -> Batch:
+def start_batch(
+    request: GenerateRequest,
+    prompt: str | Callable[[Any], str],
+    items: Any,
+    *,
+    in_loop: bool,
+    default_host: str,
+    ledger: BatchLedger | None,
+    concurrency: int | None = None,
+    hosts: Sequence[str] | str | None = None,
+    cache: bool = True,
+    namespace: Mapping[str, Any] | None = None,
+) -> Batch:
     """Start ``request`` (its prompt filled in per item) over ``items``: in this loop, or in a
     thread of its own. :meth:`Session.map` and ``%%ollama --over`` build ``request`` as
     :meth:`Session.generate` does, with :meth:`Session.request_template`."""
     found = items_of(items)
-    prompts = [_prompt_or_error(prompt, value, label, namespace or {}) for value, label in zip(found.values, found.labels)]
+    prompts = [
+        _prompt_or_error(prompt, value, label, namespace or {}) for value, label in zip(found.values, found.labels)
+    ]
     if isinstance(hosts, str):
         hosts = [h for h in hosts.split(",") if h.strip()]
     urls = list(dict.fromkeys(resolve_host(h.strip()) for h in hosts)) if hosts else [default_host]
@@ -394,8 +422,7 @@ def start_batch(request: GenerateRequest, prompt: str | Callable[[Any], str], it
     return batch._start_task() if in_loop else batch._start_thread()
 
 
-def _prompt_or_error(prompt: str | Callable[[Any], str], item: Any, label: Any,
-                     namespace: Mapping[str, Any]) -> Prompt:
+def _prompt_or_error(prompt: str | Callable[[Any], str], item: Any, label: Any, namespace: Mapping[str, Any]) -> Prompt:
     """The item's prompt, or the error that making it raised (that item fails alone)."""
     try:
         return render(prompt, item, label, namespace)

@@ -364,7 +364,8 @@ class AsyncClient(_ClientBase[AsyncReply]):
 
     async def pull(self, model: str, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
         """Download a model; yields progress events (``async for``)."""
-        response = await self._send("POST", "/api/pull", {"model": model, "insecure": insecure, "stream": True}, model=model)
+        body = {"model": model, "insecure": insecure, "stream": True}
+        response = await self._send("POST", "/api/pull", body, model=model)
         buffer = LineBuffer()
         try:
             async for data in response.aiter_bytes():

@@ -107,7 +107,9 @@ class OllamaTimeoutError(OllamaError, TimeoutError):
 class ResponseError(OllamaError):
     """The server answered with an HTTP error status; ``error`` is its own text."""
 
-    def __init__(self, status_code: int, error: str, *, hint: str = "", host: str = "", reply: BaseReply | None = None) -> None:
+    def __init__(
+        self, status_code: int, error: str, *, hint: str = "", host: str = "", reply: BaseReply | None = None
+    ) -> None:
         self.status_code = status_code
         self.error = error
         self.host = host
@@ -144,7 +146,9 @@ class SignInRequiredError(ResponseError):
         Run `ollama signin`, or open https://ollama.com/connect?name=me&key=abc, then try again.
     """
 
-    def __init__(self, error: str, *, host: str = "", signin_url: str | None = None, api_key_sent: bool = False) -> None:
+    def __init__(
+        self, error: str, *, host: str = "", signin_url: str | None = None, api_key_sent: bool = False
+    ) -> None:
         self.signin_url = signin_url
         if signin_url:
             hint = f"Run `ollama signin`, or open {signin_url}, then try again."
@@ -173,7 +177,9 @@ class ServerBusyError(ResponseError):
 class StreamError(OllamaError):
     """The server reported an error in the middle of a stream (an in-band ``{"error": ...}`` line)."""
 
-    def __init__(self, error: str, *, kept: int = 0, reply: BaseReply | None = None, hint: str = "", source: str = "") -> None:
+    def __init__(
+        self, error: str, *, kept: int = 0, reply: BaseReply | None = None, hint: str = "", source: str = ""
+    ) -> None:
         self.error = error
         kept_note = f" after {kept} characters (kept)" if kept else ""
         where = f" ({source})" if source else ""
@@ -238,11 +244,7 @@ class NoModelError(OllamaError):
 
     def __init__(self, available: list[str] | None = None) -> None:
         self.available = list(available or [])
-        have = (
-            f" The server has: {', '.join(self.available)}."
-            if self.available
-            else ""
-        )
+        have = f" The server has: {', '.join(self.available)}." if self.available else ""
         super().__init__(
             "No model chosen: pass one (model=..., or -m NAME in a magic) or set a default "
             f"(%config OllamaMagics.model = 'NAME').{have}"

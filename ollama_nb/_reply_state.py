@@ -331,7 +331,13 @@ class BaseReply:
 
     def _summary_chunk(self) -> Chunk:
         return Chunk(
-            self.partial_text(), self.thinking, tuple(self._tool_calls), True, self._final or _NO_LINE, (), tuple(self._logprobs)
+            self.partial_text(),
+            self.thinking,
+            tuple(self._tool_calls),
+            True,
+            self._final or _NO_LINE,
+            (),
+            tuple(self._logprobs),
         )
 
     def _finish(self) -> None:
@@ -374,5 +380,3 @@ class BaseReply:
         exc.reply = self
         self.error = exc
         return exc
-
-

@@ -84,7 +84,9 @@ class Session:
         self.host = client.host if client is not None else resolve_host(host)
         self.turns: list[Turn] = []
         self._client = client
-        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = weakref.WeakKeyDictionary()
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
         self._loopless_client: AsyncClient | None = None
         self._open: BaseReply | None = None
         self._epoch = 0  # bumped by reset(): a reply from before it is not recorded
@@ -174,8 +176,14 @@ class Session:
 
     # -- turns -----------------------------------------------------------------------------------
     def chat(
-        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
-        cache: bool | None = None, **params: Any,
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        images: Sequence[Any] | None = None,
+        cell: int | None = None,
+        cache: bool | None = None,
+        **params: Any,
     ) -> Reply:
         """Send the next turn of the conversation; returns its streaming :class:`Reply`.
 
@@ -190,20 +198,44 @@ class Session:
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, self._context_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        return self._track(self.recording.open(self.client, request, self._caching(cache), run_tools=True, notes=notes), message, user, opts, cell)
+        return self._track(
+            self.recording.open(self.client, request, self._caching(cache), run_tools=True, notes=notes),
+            message,
+            user,
+            opts,
+            cell,
+        )
 
     async def achat(
-        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
-        cache: bool | None = None, **params: Any,
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        images: Sequence[Any] | None = None,
+        cell: int | None = None,
+        cache: bool | None = None,
+        **params: Any,
     ) -> AsyncReply:
         """The async twin of :meth:`chat`: ``reply = await session.achat(...)``."""
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, await self._acontext_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        return self._track(self.recording.open(self.aclient, request, self._caching(cache), run_tools=True, notes=notes), message, user, opts, cell)
+        return self._track(
+            self.recording.open(self.aclient, request, self._caching(cache), run_tools=True, notes=notes),
+            message,
+            user,
+            opts,
+            cell,
+        )
 
     def generate(
-        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        cell: int | None = None,
+        cache: bool | None = None,
+        **params: Any,
     ) -> Reply:
         """One prompt to ``/api/generate``: recorded as a turn, not part of the conversation.
 
@@ -214,23 +246,39 @@ class Session:
         return self._track(self.recording.open(self.client, request, self._caching(cache)), prompt, None, opts, cell)
 
     async def agenerate(
-        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        cell: int | None = None,
+        cache: bool | None = None,
+        **params: Any,
     ) -> AsyncReply:
         """The async twin of :meth:`generate`."""
         request, opts = self._generate_request(prompt, model, params)
         return self._track(self.recording.open(self.aclient, request, self._caching(cache)), prompt, None, opts, cell)
 
     # -- many items at once ---------------------------------------------------------------------
-    def map(self, prompt: str | Callable[[Any], str], items: Any, *, concurrency: int | None = None,
-            hosts: Sequence[str] | str | None = None, model: str | None = None, format: Any = None,
-            cache: bool = True, namespace: Mapping[str, Any] | None = None, **params: Any) -> Batch:
+    def map(
+        self,
+        prompt: str | Callable[[Any], str],
+        items: Any,
+        *,
+        concurrency: int | None = None,
+        hosts: Sequence[str] | str | None = None,
+        model: str | None = None,
+        format: Any = None,
+        cache: bool = True,
+        namespace: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> Batch:
         """Send ``prompt`` once per item, concurrently, outside the conversation; returns a
         :class:`Batch` running in a thread of its own (plain Python and notebooks alike).
 
         ``prompt`` is a template (``{item}``, ``{item.col}``, ``{item[col]}``, ``{index}``) or a
         function of the item; ``items`` a list, tuple, dict, pandas Series or DataFrame; any other
-        ``{name}`` of a template comes from ``namespace``. ``params`` are :class:`~ollama_nb.GenerateRequest` fields or else Ollama options, as
-        :meth:`generate` takes them.
+        ``{name}`` of a template comes from ``namespace``. ``params`` are
+        :class:`~ollama_nb.GenerateRequest` fields or else Ollama options, as :meth:`generate` takes them.
 
         Example:
             >>> batch = Session(model="llama3.2").map("Sentiment of: {item}", ["great", "awful"])  # doctest: +SKIP
@@ -238,18 +286,48 @@ class Session:
         """
         return self._batch(prompt, items, False, concurrency, hosts, model, format, cache, namespace, params)
 
-    async def amap(self, prompt: str | Callable[[Any], str], items: Any, *, concurrency: int | None = None,
-                   hosts: Sequence[str] | str | None = None, model: str | None = None, format: Any = None,
-                   cache: bool = True, namespace: Mapping[str, Any] | None = None, **params: Any) -> Batch:
+    async def amap(
+        self,
+        prompt: str | Callable[[Any], str],
+        items: Any,
+        *,
+        concurrency: int | None = None,
+        hosts: Sequence[str] | str | None = None,
+        model: str | None = None,
+        format: Any = None,
+        cache: bool = True,
+        namespace: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> Batch:
         """The asyncio twin of :meth:`map`: the batch runs in this loop (``await batch`` for the end)."""
         return self._batch(prompt, items, True, concurrency, hosts, model, format, cache, namespace, params)
 
-    def _batch(self, prompt: str | Callable[[Any], str], items: Any, in_loop: bool, concurrency: int | None,
-               hosts: Sequence[str] | str | None, model: str | None, format: Any, cache: bool,
-               namespace: Mapping[str, Any] | None, params: dict[str, Any]) -> Batch:
+    def _batch(
+        self,
+        prompt: str | Callable[[Any], str],
+        items: Any,
+        in_loop: bool,
+        concurrency: int | None,
+        hosts: Sequence[str] | str | None,
+        model: str | None,
+        format: Any,
+        cache: bool,
+        namespace: Mapping[str, Any] | None,
+        params: dict[str, Any],
+    ) -> Batch:
         request = self.request_template(model=model, format=format, **params)
-        return start_batch(request, prompt, items, in_loop=in_loop, concurrency=concurrency, hosts=hosts,
-                           default_host=self.host, ledger=ledger_of(self.recording), cache=cache, namespace=namespace)
+        return start_batch(
+            request,
+            prompt,
+            items,
+            in_loop=in_loop,
+            concurrency=concurrency,
+            hosts=hosts,
+            default_host=self.host,
+            ledger=ledger_of(self.recording),
+            cache=cache,
+            namespace=namespace,
+        )
 
     # -- the record ------------------------------------------------------------------------------
     @property
@@ -320,8 +398,8 @@ class Session:
         Clients are kept per loop object, weakly: a closed loop's client is dropped, never handed
         back (its connections died with the loop).
         """
-        for loop in [loop for loop in self._async_clients if loop.is_closed()]:
-            del self._async_clients[loop]
+        for closed in [loop for loop in self._async_clients if loop.is_closed()]:
+            del self._async_clients[closed]
         loop = running_loop()
         if loop is None:
             if self._loopless_client is None:
@@ -388,7 +466,9 @@ class Session:
         self._open = None
 
     def _needs_context(self, opts: Mapping[str, Any], user: Mapping[str, Any]) -> bool:
-        return estimate_tokens([*self.history, user]) > min(SMALLEST_CONTEXT, int(opts.get("num_ctx") or SMALLEST_CONTEXT))
+        return estimate_tokens([*self.history, user]) > min(
+            SMALLEST_CONTEXT, int(opts.get("num_ctx") or SMALLEST_CONTEXT)
+        )
 
     def _known_context(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None | bool:
         """The context window when known without asking the server; False when it must be asked."""
@@ -440,7 +520,9 @@ class Session:
         warnings.warn(note, ContextTrimmedWarning, stacklevel=3)
         return [note]
 
-    def _track(self, reply: R, prompt: str, user: dict[str, Any] | None, opts: Mapping[str, Any], cell: int | None) -> R:
+    def _track(
+        self, reply: R, prompt: str, user: dict[str, Any] | None, opts: Mapping[str, Any], cell: int | None
+    ) -> R:
         """Record a :class:`Turn` when ``reply`` ends (unless the session was reset meanwhile)."""
         started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         self._open = reply
@@ -452,29 +534,31 @@ class Session:
             messages: tuple[dict[str, Any], ...] = ()
             if user is not None:
                 answer: dict[str, Any] = {"role": "assistant", "content": done.last_round_text()}
-                asked = done.tool_calls[len(done.tool_results):]
+                asked = done.tool_calls[len(done.tool_results) :]
                 if asked:
                     answer["tool_calls"] = [c.as_wire() for c in asked]
                 messages = (user, *done.round_messages, answer)
             turn = Turn(
-                    prompt=prompt,
-                    text=done.partial_text(),
-                    thinking=done.thinking,
-                    model=done.model,
-                    endpoint=done.endpoint,
-                    options=dict(opts),
-                    stopped=done.stopped,
-                    error=str(done.error) if done.error else None,
-                    done_reason=done.done_reason,
-                    timing=done.timing,
-                    cell=cell,
-                    started_at=started,
-                    messages=messages,
-                    # in the conversation only if the model answered something
-                    in_context=user is not None and done.error is None and bool(done.partial_text() or done.tool_calls),
-                )
+                prompt=prompt,
+                text=done.partial_text(),
+                thinking=done.thinking,
+                model=done.model,
+                endpoint=done.endpoint,
+                options=dict(opts),
+                stopped=done.stopped,
+                error=str(done.error) if done.error else None,
+                done_reason=done.done_reason,
+                timing=done.timing,
+                cell=cell,
+                started_at=started,
+                messages=messages,
+                # in the conversation only if the model answered something
+                in_context=user is not None and done.error is None and bool(done.partial_text() or done.tool_calls),
+            )
             self.turns.append(turn)
-            self.recording.write(done, self, prompt=prompt, messages=messages, in_context=turn.in_context, cell=cell, started_at=started)
+            self.recording.write(
+                done, self, prompt=prompt, messages=messages, in_context=turn.in_context, cell=cell, started_at=started
+            )
             if self._open is done:
                 self._open = None
 

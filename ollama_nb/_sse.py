@@ -37,7 +37,7 @@ import functools
 import json
 import threading
 from inspect import signature
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Mapping
 
 from ._errors import OllamaError
 
@@ -89,7 +89,7 @@ def error_event(exc: OllamaError) -> bytes:
     return event_bytes({"error": exc.message, "type": type(exc).__name__}, event="error")
 
 
-def iter_sse(reply: Reply) -> Iterator[bytes]:
+def iter_sse(reply: Reply) -> Generator[bytes, None, None]:
     """Events for a blocking :class:`Reply`; closing this generator stops the reply at once."""
     chunks = iter(reply)
     try:
@@ -165,7 +165,8 @@ async def _abandonable_thread(func: Any, *args: Any) -> Any:
     """``func(*args)`` in anyio's worker threads (httpx's dependency); a cancelled caller stops waiting."""
     from anyio import to_thread
 
-    return await to_thread.run_sync(func, *args, **{_abandon_keyword(): True})
+    run_sync: Any = to_thread.run_sync  # the keyword's name depends on anyio's version
+    return await run_sync(func, *args, **{_abandon_keyword(): True})
 
 
 async def aiter_sse(reply: AsyncReply) -> AsyncIterator[bytes]:

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
@@ -127,7 +128,7 @@ class RecordedTurn:
         }
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> RecordedTurn:
+    def from_row(cls, row: Mapping[str, Any] | sqlite3.Row) -> RecordedTurn:
         """The inverse of :meth:`as_row` (``row`` from ``SELECT * FROM turns``)."""
         return cls(
             id=row["id"],

@@ -76,7 +76,9 @@ def conversation_json(name: str, entries: Sequence[RecordedTurn]) -> str:
 def export_conversation(name: str, entries: Sequence[RecordedTurn], path: str | os.PathLike[str]) -> Path:
     """Write ``entries`` to ``path``: JSON for ``.json``, else Markdown. Returns the path."""
     target = Path(path).expanduser()
-    text = conversation_json(name, entries) if target.suffix.lower() == ".json" else conversation_markdown(name, entries)
+    text = (
+        conversation_json(name, entries) if target.suffix.lower() == ".json" else conversation_markdown(name, entries)
+    )
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:

@@ -207,5 +207,7 @@ def resume_entries(record: Record, name: str) -> list[RecordedTurn]:
     entries = record.conversation(name)
     if not entries:
         known = ", ".join(repr(s) for s in record.sessions()[:8]) or "none yet"
-        raise RecordError(f"no conversation named {name!r} in the record at {str(record.path)!r} (recorded sessions: {known}).")
+        raise RecordError(
+            f"no conversation named {name!r} in the record at {str(record.path)!r} (recorded sessions: {known})."
+        )
     return entries

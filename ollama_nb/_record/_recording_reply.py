@@ -64,7 +64,9 @@ class RecordingReply(Reply):
     """A :class:`~ollama_nb.Reply` that may answer from the record (see the module docstring);
     ``reused_from`` is the recorded turn it replayed, else None."""
 
-    def __init__(self, request: Request, *, client: Client, recording: SessionRecording, cache: bool, **settings: Any) -> None:
+    def __init__(
+        self, request: Request, *, client: Client, recording: SessionRecording, cache: bool, **settings: Any
+    ) -> None:
         lookup = self.lookup = _Lookup(request, recording, cache)
         send = client._opener(request)
 
@@ -89,7 +91,9 @@ class RecordingReply(Reply):
 class AsyncRecordingReply(AsyncReply):
     """The async twin of :class:`RecordingReply`."""
 
-    def __init__(self, request: Request, *, client: AsyncClient, recording: SessionRecording, cache: bool, **settings: Any) -> None:
+    def __init__(
+        self, request: Request, *, client: AsyncClient, recording: SessionRecording, cache: bool, **settings: Any
+    ) -> None:
         lookup = self.lookup = _Lookup(request, recording, cache)
         send = client._opener(request)
 

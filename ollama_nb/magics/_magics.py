@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Dict, Float, Int, Unicode
@@ -39,17 +40,29 @@ def _prompt_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--option", action="append", metavar="KEY=VALUE", help="any Ollama option; repeatable"),
         argument("--format", help="'json', or the name of a JSON-schema dict in the namespace"),
         argument(
-            "--think", nargs="?", const=True, default=None, metavar="LEVEL",
+            "--think",
+            nargs="?",
+            const=True,
+            default=None,
+            metavar="LEVEL",
             help="show the model's thinking, optionally at a LEVEL: low, medium, high, max "
             "(--think=NAME for a level the model defines)",
         ),
         argument("--no-think", dest="think", action="store_false", help="ask a thinking model not to think"),
         argument(
-            "--logprobs", nargs="?", const=0, type=int, default=None, metavar="N",
+            "--logprobs",
+            nargs="?",
+            const=0,
+            type=int,
+            default=None,
+            metavar="N",
             help="ask for each token's log-probability, and N alternatives (0-20); see reply.logprobs",
         ),
         argument(
-            "--no-truncate", dest="truncate", action="store_false", default=None,
+            "--no-truncate",
+            dest="truncate",
+            action="store_false",
+            default=None,
             help="ask Ollama not to cut or shift a prompt that does not fit the context (an error instead)",
         ),
         argument("--keep-alive", dest="keep_alive", help="how long the model stays loaded, e.g. 5m"),
@@ -60,7 +73,13 @@ def _prompt_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--plain", action="store_true", help="plain text instead of Markdown"),
         argument("--html", action="store_true", help="render raw HTML from the model (unsafe; off by default)"),
         # the record (issue 10)
-        argument("--cache", action="store_true", default=None, help="answer an identical request from the record, without asking Ollama (default: %%config OllamaMagics.cache)"),
+        argument(
+            "--cache",
+            action="store_true",
+            default=None,
+            help="answer an identical request from the record, without asking Ollama "
+            "(default: %%config OllamaMagics.cache)",
+        ),
         argument("--no-cache", dest="cache", action="store_false", help="always ask Ollama"),
     ]
     for decorate in reversed(decorators):
@@ -99,6 +118,8 @@ class MagicCall:
 class OllamaMagics(Magics):
     """Talk to a local Ollama from notebook cells."""
 
+    shell: InteractiveShell  # registered magics always have their shell
+
     model = Unicode("", help="Default model, e.g. 'llama3.2'.").tag(config=True)
     host = Unicode("", help="Ollama address; empty means OLLAMA_HOST or 127.0.0.1:11434.").tag(config=True)
     system = Unicode("", help="Default system prompt for new conversations.").tag(config=True)
@@ -107,18 +128,39 @@ class OllamaMagics(Magics):
     session = Unicode("default", help="Name of the session the magics use.").tag(config=True)
     plain = Bool(False, help="Show replies as plain text instead of Markdown.").tag(config=True)
     allow_html = Bool(False, help="Render raw HTML in model output (unsafe: off by default).").tag(config=True)
-    concurrency = Int(0, help="Streams per host for %%ollama --over; 0 means 4 (see OLLAMA_NUM_PARALLEL).").tag(config=True)
-    hosts = Unicode("", help="Ollama hosts sharing a %%ollama --over batch, comma-separated; empty: the one host.").tag(config=True)
+    concurrency = Int(0, help="Streams per host for %%ollama --over; 0 means 4 (see OLLAMA_NUM_PARALLEL).").tag(
+        config=True
+    )
+    hosts = Unicode("", help="Ollama hosts sharing a %%ollama --over batch, comma-separated; empty: the one host.").tag(
+        config=True
+    )
     # the record (issue 10)
-    db = Unicode("", help="The record's SQLite file; empty: OLLAMA_NB_DB, else the user's data folder; 'off': no record.").tag(config=True)
-    cache = Bool(False, help="Answer identical requests from the record instead of asking Ollama again.").tag(config=True)
+    db = Unicode(
+        "", help="The record's SQLite file; empty: OLLAMA_NB_DB, else the user's data folder; 'off': no record."
+    ).tag(config=True)
+    cache = Bool(False, help="Answer identical requests from the record instead of asking Ollama again.").tag(
+        config=True
+    )
 
     # -- the magics ----------------------------------------------------------------------------
     @magic_arguments()
     @_prompt_arguments
-    @argument("--over", metavar="NAME", help="send the cell once per item of NAME (list, dict, Series, DataFrame): {item}, {index}")
-    @argument("--concurrency", type=int, metavar="N", help="with --over: streams per host (default: %%config OllamaMagics.concurrency)")
-    @argument("--hosts", metavar="A,B", help="with --over: Ollama hosts sharing the items (default: %%config OllamaMagics.hosts)")
+    @argument(
+        "--over",
+        metavar="NAME",
+        help="send the cell once per item of NAME (list, dict, Series, DataFrame): {item}, {index}",
+    )
+    @argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="with --over: streams per host (default: %%config OllamaMagics.concurrency)",
+    )
+    @argument(
+        "--hosts",
+        metavar="A,B",
+        help="with --over: Ollama hosts sharing the items (default: %%config OllamaMagics.hosts)",
+    )
     @no_var_expand
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> Any:
@@ -193,7 +235,9 @@ class OllamaMagics(Magics):
         if kind == "chat" and getattr(args, "tools", None):
             extra["tools"] = self._tools(args.tools)
         extra["cache"] = self.cache if args.cache is None else args.cache  # the record (issue 10)
-        return MagicCall(kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model])
+        return MagicCall(
+            kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model]
+        )
 
     def session_for(self, name: str | None = None, host: str | None = None) -> Session:
         """The one way every magic finds its session: ``name`` (else the configured one) at ``host``
@@ -255,7 +299,9 @@ class OllamaMagics(Magics):
             warnings.simplefilter("ignore", ContextTrimmedWarning)
             return await method(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
 
-    def _view(self, call: MagicCall, reply: BaseReply, model: str | None = None, *, owns_cell: bool = False) -> ReplyView:
+    def _view(
+        self, call: MagicCall, reply: BaseReply, model: str | None = None, *, owns_cell: bool = False
+    ) -> ReplyView:
         from ..view import make_view
 
         return make_view(
@@ -275,7 +321,8 @@ class OllamaMagics(Magics):
         if getattr(call.args, "over", None):
             from ._batch_magic import run_batch_sync
 
-            return run_batch_sync(self, call)
+            run_batch_sync(self, call)
+            return None
         from ..view import Interrupted, stream_sync
 
         result = None
@@ -299,9 +346,15 @@ class OllamaMagics(Magics):
         if getattr(call.args, "over", None):
             from ._batch_magic import run_batch_async
 
-            return await run_batch_async(self, call)
+            await run_batch_async(self, call)
+            return None
         from ..view import (
-            Interrupted, SideBySideView, abort_held_requests, side_by_side_available, stream_many_async, ui_poller,
+            Interrupted,
+            SideBySideView,
+            abort_held_requests,
+            side_by_side_available,
+            stream_many_async,
+            ui_poller,
         )
 
         if len(call.models) > 1 and not side_by_side_available():

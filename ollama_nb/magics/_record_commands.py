@@ -64,12 +64,17 @@ def log(magics: Any, rest: list[str], show: Any) -> Any:
     except (argparse.ArgumentError, SystemExit) as exc:
         raise UsageError(f"log: {exc}; usage is %ollama log [-n N] [--session NAME] [--search TEXT]") from None
     if unknown:
-        raise UsageError(f"log: unknown {' '.join(unknown)!r}; usage is %ollama log [-n N] [--session NAME] [--search TEXT]")
+        raise UsageError(
+            f"log: unknown {' '.join(unknown)!r}; usage is %ollama log [-n N] [--session NAME] [--search TEXT]"
+        )
     search = " ".join(args.search) if args.search else None
     session = _reader(magics)
     entries = session.log(args.n, session=args.session, search=search)
     if entries:
-        show(markdown_table(log_rows(entries)) + md("\n\n*{turns}, newest first*").format(turns=text(_turns(len(entries)))))
+        show(
+            markdown_table(log_rows(entries))
+            + md("\n\n*{turns}, newest first*").format(turns=text(_turns(len(entries))))
+        )
     else:
         show(md("*(no turns recorded match that search)*" if search else "*(no turns recorded yet)*"))
     return entries
@@ -84,8 +89,11 @@ def resume(magics: Any, rest: list[str], show: Any) -> Session:
     set_session(name, session)
     show(
         md("Resumed session {name}: {turns}, {messages} messages, model {model}. Continue with {next}.").format(
-            name=code(name), turns=text(_turns(len(session.turns))), messages=len(session.history),
-            model=code(session.model or ""), next=code(f"%ollama_chat --session {name} …"),
+            name=code(name),
+            turns=text(_turns(len(session.turns))),
+            messages=len(session.history),
+            model=code(session.model or ""),
+            next=code(f"%ollama_chat --session {name} …"),
         )
     )
     return session
@@ -98,5 +106,9 @@ def export(magics: Any, rest: list[str], show: Any) -> str:
     name, path = rest
     entries = resume_entries(_reader(magics).need_record(), name)
     written = export_conversation(name, entries, path)
-    show(md("Wrote {turns} of {name} to {path}.").format(turns=text(_turns(len(entries))), name=code(name), path=code(str(written))))
+    show(
+        md("Wrote {turns} of {name} to {path}.").format(
+            turns=text(_turns(len(entries))), name=code(name), path=code(str(written))
+        )
+    )
     return str(written)

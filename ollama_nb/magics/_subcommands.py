@@ -60,7 +60,9 @@ def quiet(value: Any) -> Any:
     cls = type(value)
     quiet_cls = _QUIET_TYPES.get(cls)
     if quiet_cls is None:
-        quiet_cls = _QUIET_TYPES[cls] = type(cls.__name__, (cls,), {"_ipython_display_": lambda self: None, "__module__": cls.__module__})
+        quiet_cls = _QUIET_TYPES[cls] = type(
+            cls.__name__, (cls,), {"_ipython_display_": lambda self: None, "__module__": cls.__module__}
+        )
     if isinstance(value, (list, str)):
         return quiet_cls(value)
     clone = copy.copy(value)
@@ -111,11 +113,20 @@ def models(magics: Any, rest: list[str]) -> Any:
     session = _session(magics, rest)
     found = session.client.models()
     rows = [
-        {"model": text(m.name), "size": text(_gib(m.size)), "parameters": text(m.parameter_size),
-         "quantization": text(m.quantization_level), "family": text(m.family)}
+        {
+            "model": text(m.name),
+            "size": text(_gib(m.size)),
+            "parameters": text(m.parameter_size),
+            "quantization": text(m.quantization_level),
+            "family": text(m.family),
+        }
         for m in found
     ]
-    _show(markdown_table(rows) if rows else md("No models on {host} yet: `%ollama pull llama3.2`.").format(host=code(session.host)))
+    _show(
+        markdown_table(rows)
+        if rows
+        else md("No models on {host} yet: `%ollama pull llama3.2`.").format(host=code(session.host))
+    )
     return found
 
 
@@ -203,11 +214,19 @@ def load(magics: Any, rest: list[str]) -> None:
     session = Session.load(path)
     session.name = name  # its turns are recorded under this name (issue 10)
     set_session(name, session)
-    _show(md("Loaded {n} turns from {path} into session {name}.").format(n=len(session.turns), path=code(path), name=code(name)))
+    _show(
+        md("Loaded {n} turns from {path} into session {name}.").format(
+            n=len(session.turns), path=code(path), name=code(name)
+        )
+    )
 
 
 def config(magics: Any, rest: list[str]) -> None:
-    rows = [{"setting": code(f"OllamaMagics.{k}"), "value": code(repr(getattr(magics, k)))} for k in sorted(magics.trait_names()) if magics.trait_metadata(k, "config")]
+    rows = [
+        {"setting": code(f"OllamaMagics.{k}"), "value": code(repr(getattr(magics, k)))}
+        for k in sorted(magics.trait_names())
+        if magics.trait_metadata(k, "config")
+    ]
     _show(markdown_table(rows) + md("\n\nChange one with `%config OllamaMagics.model = 'llama3.2'`."))
 
 
@@ -231,8 +250,13 @@ def ps(magics: Any, rest: list[str]) -> Any:
     session = _session(magics, rest)
     running = session.client.ps()
     rows = [
-        {"model": text(m.name), "size": text(_gib(m.size)), "in GPU memory": text(_gib(m.size_vram)),
-         "context": m.context_length, "unloads at": text(m.expires_at)}
+        {
+            "model": text(m.name),
+            "size": text(_gib(m.size)),
+            "in GPU memory": text(_gib(m.size_vram)),
+            "context": m.context_length,
+            "unloads at": text(m.expires_at),
+        }
         for m in running
     ]
     _show(markdown_table(rows) if rows else md("No model is loaded right now."))
