@@ -9,12 +9,11 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
+
+from ._status import ItemStatus as Status
 
 __all__ = ["COLUMNS", "BatchProgress", "ItemResult", "Status", "one_line"]
-
-#: How an item stands: waiting or running, answered, failed, or never sent (stopped first).
-Status = Literal["pending", "ok", "error", "not run"]
 
 #: The columns of :meth:`Batch.to_pandas`.
 COLUMNS = ("answer", "parsed", "status", "error", "ttft_s", "output_tokens", "tokens_per_s", "host")

@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from .._status import TurnStatus, status_of
 from .._timing import Timing
 
 __all__ = ["RecordedTurn", "entry_from_reply", "now_utc"]
-
-#: The statuses a turn can end with.
-STATUSES = ("done", "stopped", "interrupted", "error", "cut at length")
 
 
 def now_utc() -> str:
@@ -41,7 +39,7 @@ class RecordedTurn:
     prompt: str
     text: str = ""
     thinking: str = ""
-    status: str = "done"
+    status: TurnStatus = "done"
     error: str | None = None
     done_reason: str | None = None
     system: str | None = None
@@ -189,13 +187,9 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def status_of(reply: Any) -> str:
+def reply_status(reply: Any) -> TurnStatus:
     """``done``, ``stopped``, ``error`` or ``cut at length`` for a reply that has ended."""
-    if reply.error is not None:
-        return "error"
-    if reply.stopped:
-        return "stopped"
-    return "cut at length" if reply.done_reason == "length" else "done"
+    return status_of(error=reply.error is not None, stopped=reply.stopped, done_reason=reply.done_reason)
 
 
 def entry_from_reply(
@@ -230,7 +224,7 @@ def entry_from_reply(
         prompt=prompt,
         text=reply.partial_text(),
         thinking=reply.thinking,
-        status=status_of(reply),
+        status=reply_status(reply),
         error=str(reply.error) if reply.error is not None else None,
         done_reason=reply.done_reason,
         system=_system_of(sent),
