@@ -24,8 +24,6 @@ import weakref
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
-from ._batch import Batch, start_batch
-from ._batch_ledger import ledger_of
 from ._client import AsyncClient, Client
 from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError, RecordError
@@ -35,6 +33,7 @@ from ._record._recorder import resume_entries
 from ._reply import AsyncReply, BaseReply, Reply, running_loop
 from ._request import ChatRequest, GenerateRequest
 from ._turn import TIMING_COLUMNS, Turn, timing_row
+from .batch import Batch, ledger_of, start_batch
 
 if TYPE_CHECKING:
     import pandas

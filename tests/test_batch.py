@@ -13,7 +13,7 @@ import pandas
 import pytest
 
 from ollama_nb import Batch, ItemResult, NoModelError, Session
-from ollama_nb._batch_run import MAX_ATTEMPTS, MAX_SENDS
+from ollama_nb.batch import MAX_SENDS
 from ollama_nb.simulator import Simulator
 
 pytestmark = pytest.mark.timeout(60)
@@ -116,7 +116,7 @@ def test_dropped_connection_is_retried_then_the_item_fails_alone(session: Sessio
     results = batch.results
     assert [r.status for r in results] == ["ok", "error"]
     assert results[1].answer is None  # a partial answer is never kept as the answer
-    assert Counter(prompts_sent(simulator))["drops [[drop-after=2]]"] == MAX_ATTEMPTS
+    assert Counter(prompts_sent(simulator))["drops [[drop-after=2]]"] == MAX_SENDS
 
 
 def test_two_hosts_share_the_items_each_within_its_limit(simulator: Simulator, second_simulator: Simulator) -> None:

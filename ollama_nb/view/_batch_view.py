@@ -20,9 +20,9 @@ import sys
 import time
 from typing import Any, Callable
 
-from .._batch import Batch
 from .._errors import Interrupted
 from .._safe import SafeMarkdown
+from ..batch import Batch
 from ._consume import Poll, clear_cancellation
 from ._controls import Controls, widgets_available
 from ._outputs import markdown_bundle

@@ -2,9 +2,11 @@
 
 Two calls a batch makes: :meth:`BatchLedger.finished` (is there a finished answer to this exact
 request?) and :meth:`BatchLedger.add` (this item has ended). Answers are kept per session in
-memory and, when recording is on, in the record (issue 10): each item is a turn there, tagged
-with the batch and outside every conversation, and a finished one is found again by its request
-key (the model's digest plus the request body) — from another kernel too. A stopped or failed
+memory and, when recording is on, in the record: each item is a turn there, tagged with the
+batch and outside every conversation, and a finished one is found again by its request key —
+from another kernel too. There is one request key, the record's
+(:func:`ollama_nb._record.request_key`): the memory uses it too, with a stand-in digest while the
+model's is unknown. A stopped or failed
 answer is never reused. A failing record warns once per session (its turns and batches
 together); the batch goes on.
 
@@ -16,24 +18,17 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 import weakref
 from typing import Any, Mapping
 
-from ._errors import RecordError, RecordWarning
+from .._errors import RecordError, RecordWarning
+from .._record import entry_from_reply, request_key
 
 __all__ = ["BatchLedger", "ledger_of"]
 
-_TRANSPORT = frozenset({"stream", "keep_alive"})
-
-
-def body_key(body: Mapping[str, Any]) -> str:
-    """A hash of what determines the answer: the request body minus transport details."""
-    what = {k: v for k, v in body.items() if k not in _TRANSPORT}
-    text = json.dumps(what, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+#: The digest the in-memory key uses while the model's real one is unknown (never written).
+_UNKNOWN_DIGEST = "unknown"
 
 
 class BatchLedger:
@@ -54,14 +49,18 @@ class BatchLedger:
         self.digests[model] = await self.recording.adigest(client, model)
 
     def _record_key(self, body: Mapping[str, Any]) -> str | None:
-        from ._record import request_key
-
+        """The record's key of this request; None when off or without the model's digest."""
         return request_key("generate", body, self.digests.get(body["model"])) if self.record is not None else None
+
+    def _memory_key(self, body: Mapping[str, Any]) -> str | None:
+        """The same key for the answers kept in memory (None: a request that is never reused)."""
+        return request_key("generate", body, self.digests.get(body["model"]) or _UNKNOWN_DIGEST)
 
     def finished(self, body: Mapping[str, Any]) -> Any:
         """The finished answer to this request: an :class:`~ollama_nb.ItemResult` kept in memory,
         a :class:`~ollama_nb.RecordedTurn` from the record, or None."""
-        found = self._answers.get(body_key(body))
+        memory = self._memory_key(body)
+        found = self._answers.get(memory) if memory is not None else None
         key = self._record_key(body)
         if found is not None or key is None:
             return found
@@ -73,12 +72,11 @@ class BatchLedger:
 
     def add(self, body: Mapping[str, Any], result: Any, reply: Any, *, batch: str) -> None:
         """Keep a finished ``result`` for reuse; write the item's turn to the record."""
-        if result.status == "ok":
-            self._answers[body_key(body)] = result
+        memory = self._memory_key(body)
+        if result.status == "ok" and memory is not None:
+            self._answers[memory] = result
         if self.record is None or reply is None:
             return
-        from ._record import entry_from_reply
-
         try:
             entry = entry_from_reply(reply, sent=body, prompt=result.prompt, digest=self.digests.get(body["model"]),
                                      request_key=self._record_key(body), in_context=False, batch=batch)

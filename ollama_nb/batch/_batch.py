@@ -1,7 +1,7 @@
 """One prompt over many items: :class:`Batch`, made by :meth:`Session.map` and :meth:`Session.amap`.
 
 Every item is one ``/api/generate`` request, sent concurrently to one or several Ollama hosts
-(``concurrency`` streams per host; see ``_batch_run``). Items are outside the conversation: the
+(``concurrency`` streams per host; see ``_runner``). Items are outside the conversation: the
 session's history does not grow. An item's error never stops the batch; ``stop()`` closes every
 open stream, keeps the finished answers and marks the rest ``not run``. Running the same batch
 again sends only the items with no finished answer (``cache=False`` sends all).
@@ -22,21 +22,21 @@ import uuid
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Mapping, Sequence, Union
 
-from ._batch_items import Items, items_of, render, shaped
-from ._batch_ledger import BatchLedger
-from ._batch_results import COLUMNS, BatchProgress, ItemResult, Status, one_line
-from ._batch_run import Runner
-from ._errors import OllamaError, StructuredOutputError
-from ._host import resolve_host
-from ._request import GenerateRequest
+from .._errors import OllamaError, StructuredOutputError
+from .._host import resolve_host
+from .._request import GenerateRequest
+from ._items import Items, items_of, render, shaped
+from ._ledger import BatchLedger
+from ._results import COLUMNS, BatchProgress, ItemResult, Status, one_line
+from ._runner import Runner
 
 if TYPE_CHECKING:
-    from ._reply import AsyncReply
+    from .._reply import AsyncReply
 
 #: An item's prompt, or the error its prompt function raised.
 Prompt = Union[str, BaseException]
 
-__all__ = ["Batch", "BatchProgress", "ItemResult", "start_batch"]
+__all__ = ["DEFAULT_CONCURRENCY", "Batch", "start_batch"]
 
 #: Streams per host: Ollama answers up to OLLAMA_NUM_PARALLEL requests per model at once (4 when
 #: memory allows, else 1) and queues the rest, so 4 keeps a default server busy without a queue.
@@ -117,7 +117,7 @@ class Batch:
         if result.status != "ok":
             return None
         if self.format is not None and result.parsed is None:
-            from ._structured import parse_json_reply
+            from .._structured import parse_json_reply
 
             try:
                 result = replace(result, parsed=parse_json_reply(result.answer or ""))
@@ -217,7 +217,7 @@ class Batch:
         else:
             result = replace(base, status="ok", answer=text)
             if self.format is not None:
-                from ._structured import parse_json_reply
+                from .._structured import parse_json_reply
 
                 try:
                     result = replace(result, parsed=parse_json_reply(text))

@@ -26,20 +26,18 @@ import collections
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from ._batch_results import ItemResult, Status, one_line
-from ._client import AsyncClient
-from ._errors import ConnectionLostError, OllamaConnectionError, OllamaError
+from .._client import AsyncClient
+from .._errors import ConnectionLostError, OllamaConnectionError, OllamaError
+from ._results import ItemResult, Status, one_line
 
 if TYPE_CHECKING:
-    from ._reply import AsyncReply
-    from ._request import GenerateRequest
+    from .._reply import AsyncReply
+    from .._request import GenerateRequest
 
 __all__ = ["MAX_SENDS", "HostState", "RunBatch", "Runner"]
 
 #: How many times one item is sent in all (503/429 retries, dropped connections, every layer).
 MAX_SENDS = 4
-#: The former name of :data:`MAX_SENDS`.
-MAX_ATTEMPTS = MAX_SENDS
 #: The longest pause before an item whose connection dropped is sent again (seconds).
 BACKOFF_CAP_S = 4.0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._status import ItemStatus as Status
+from .._status import ItemStatus as Status
 
 __all__ = ["COLUMNS", "BatchProgress", "ItemResult", "Status", "one_line"]
 
