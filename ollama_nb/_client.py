@@ -185,6 +185,10 @@ class Client(_ClientBase[Reply]):
         self._http = httpx.Client(**self._http_settings())
 
     # -- streaming replies ---------------------------------------------------------------------
+    def opener(self, request: Request) -> Opener:
+        """The callable a reply sends ``request``'s body with (retries included); the record wraps it."""
+        return self._opener(request)
+
     def _opener(self, request: Request) -> Opener:
         def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             return self._send("POST", request.path, body, model=request.model, before_send=before_send)
@@ -297,6 +301,10 @@ class AsyncClient(_ClientBase[AsyncReply]):
     def __init__(self, host: str | None = None, **settings: Any) -> None:
         super().__init__(host, **settings)
         self._http = httpx.AsyncClient(**self._http_settings())
+
+    def opener(self, request: Request) -> AsyncOpener:
+        """The callable a reply sends ``request``'s body with (retries included); the record wraps it."""
+        return self._opener(request)
 
     def _opener(self, request: Request) -> AsyncOpener:
         async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:

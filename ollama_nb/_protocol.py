@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -22,13 +22,11 @@ from ._errors import (
     OllamaConnectionError,
     OllamaError,
     OllamaTimeoutError,
+    PartialReply,
     ResponseError,
     ServerBusyError,
     SignInRequiredError,
 )
-
-if TYPE_CHECKING:
-    from ._reply import BaseReply
 
 __all__ = ["BUSY_STATUSES", "RETRYABLE", "read_error", "request_error", "status_error"]
 
@@ -130,7 +128,7 @@ def request_error(exc: Exception, host: str) -> OllamaError:
     return OllamaConnectionError(host, detail=detail)
 
 
-def read_error(exc: Exception, host: str, *, kept: int, reply: BaseReply | None) -> OllamaError:
+def read_error(exc: Exception, host: str, *, kept: int, reply: PartialReply | None) -> OllamaError:
     """The error for a failure while the body streamed (the partial reply is kept)."""
     if isinstance(exc, httpx.TimeoutException):
         timeout = getattr(getattr(exc, "request", None), "extensions", {}).get("timeout", {})

@@ -37,13 +37,28 @@ import functools
 import json
 import threading
 from inspect import signature
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterator, Mapping, Protocol, cast
 
 from ._errors import OllamaError
 
 if TYPE_CHECKING:
-    from ._reply import AsyncReply, Reply
     from ._reply_state import BaseReply, Chunk
+
+
+# The replies are described by what is used of them here: ``_reply`` imports this module, so
+# this module does not import ``_reply`` (the import graph has no cycle).
+class Reply(Protocol):
+    """A blocking :class:`~ollama_nb.Reply`, as far as its events need it."""
+
+    def __iter__(self) -> Iterator[Chunk]: ...
+    def stop(self) -> None: ...
+
+
+class AsyncReply(Protocol):
+    """An :class:`~ollama_nb.AsyncReply`, as far as its events need it."""
+
+    def __aiter__(self) -> AsyncIterator[Chunk]: ...
+    def stop(self) -> None: ...
 
 __all__ = ["ReplyEvents", "aiter_sse", "delta_event", "done_event", "error_event", "event_bytes", "iter_sse"]
 
@@ -89,9 +104,9 @@ def error_event(exc: OllamaError) -> bytes:
     return event_bytes({"error": exc.message, "type": type(exc).__name__}, event="error")
 
 
-def iter_sse(reply: Reply) -> Generator[bytes, None, None]:
+def iter_sse(reply: BaseReply) -> Generator[bytes, None, None]:
     """Events for a blocking :class:`Reply`; closing this generator stops the reply at once."""
-    chunks = iter(reply)
+    chunks = iter(_blocking(reply))
     try:
         for chunk in chunks:
             event = delta_event(chunk)
@@ -115,7 +130,7 @@ class ReplyEvents:
     to run to the end: ``Reply.stop()`` may be called from any thread.
     """
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: BaseReply) -> None:
         self._reply = reply
         self._events = iter_sse(reply)
         self._reading = threading.Lock()  # held by the thread inside next()
@@ -169,9 +184,9 @@ async def _abandonable_thread(func: Any, *args: Any) -> Any:
     return await run_sync(func, *args, **{_abandon_keyword(): True})
 
 
-async def aiter_sse(reply: AsyncReply) -> AsyncIterator[bytes]:
+async def aiter_sse(reply: BaseReply) -> AsyncIterator[bytes]:
     """Events for an :class:`AsyncReply`; cancelling or closing this generator stops the reply at once."""
-    chunks = reply.__aiter__()
+    chunks = _async(reply).__aiter__()
     try:
         async for chunk in chunks:
             event = delta_event(chunk)
@@ -184,3 +199,13 @@ async def aiter_sse(reply: AsyncReply) -> AsyncIterator[bytes]:
         reply.stop()  # synchronous: the FIN goes to Ollama even while this task is being cancelled
         await chunks.aclose()  # type: ignore[attr-defined]
     yield done_event(reply)
+
+
+def _blocking(reply: BaseReply) -> Reply:
+    """``reply`` as the blocking reply it is (``Reply.sse()`` passes itself)."""
+    return cast(Reply, reply)
+
+
+def _async(reply: BaseReply) -> AsyncReply:
+    """``reply`` as the async reply it is (``AsyncReply.sse()`` passes itself)."""
+    return cast(AsyncReply, reply)

@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -30,9 +30,17 @@ from ._replay import async_recorded_opener, recorded_opener
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
-    from ._recorder import SessionRecording
 
 __all__ = ["AsyncRecordingReply", "RecordingReply"]
+
+
+class SessionRecording(Protocol):
+    """What a recording reply asks of the session's :class:`~ollama_nb._record.SessionRecording`
+    (a protocol: ``_recorder`` imports this module, not the other way round)."""
+
+    def find(self, key: str | None) -> RecordedTurn | None: ...
+    def digest(self, client: Client, model: str, *, strict: bool = False) -> str | None: ...
+    async def adigest(self, client: AsyncClient, model: str, *, strict: bool = False) -> str | None: ...
 
 
 class _Lookup:
@@ -68,7 +76,7 @@ class RecordingReply(Reply):
         self, request: Request, *, client: Client, recording: SessionRecording, cache: bool, **settings: Any
     ) -> None:
         lookup = self.lookup = _Lookup(request, recording, cache)
-        send = client._opener(request)
+        send = client.opener(request)
 
         def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             if lookup.sent is None and cache:
@@ -95,7 +103,7 @@ class AsyncRecordingReply(AsyncReply):
         self, request: Request, *, client: AsyncClient, recording: SessionRecording, cache: bool, **settings: Any
     ) -> None:
         lookup = self.lookup = _Lookup(request, recording, cache)
-        send = client._opener(request)
+        send = client.opener(request)
 
         async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             if lookup.sent is None and cache:
