@@ -1,4 +1,4 @@
-"""The record's costs (issue 10), in one run against the simulator process:
+"""The record's costs, in one run against the simulator process:
 
 - **recording a turn**: the time ``SessionRecording.write`` takes inside a reply's done callback
   (one ``INSERT`` with the FTS trigger), median per turn over a record that keeps growing;

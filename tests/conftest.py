@@ -25,7 +25,7 @@ def simulator() -> Iterator[Simulator]:
 
 # --- fixtures added by other modules' owners go below this line -----------------------
 
-# -- the record (issue 10): off for every test unless a test points OLLAMA_NB_DB at its own file.
+# -- the record: off for every test unless a test points OLLAMA_NB_DB at its own file.
 # Set at import, so kernels that module-scoped fixtures start inherit it too. ONB_TEST_DB=PATH runs
 # the suite with recording on (only tests that count /api/tags requests then differ).
 import os  # noqa: E402

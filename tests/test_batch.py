@@ -273,7 +273,7 @@ def test_bad_input_is_one_line_errors(session: Session) -> None:
         session.map("{item}", [1], concurrency=0)
 
 
-# -- the record (issue 10): each item a turn tagged with the batch, outside the conversation ------
+# -- the record: each item a turn tagged with the batch, outside the conversation ------
 def test_each_item_is_a_turn_in_the_record_tagged_with_the_batch(simulator: Simulator, record_db: Any) -> None:
     session = Session(model="llama3.2", host=simulator.url)
     batch = session.map("{item} [[echo]]", ["a", "b [[status=500]]", "c"], concurrency=2)

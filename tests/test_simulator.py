@@ -26,7 +26,7 @@ from ollama_nb.simulator._directives import DirectiveError, parse_directives
 from ollama_nb.simulator._replies import ReplyInput, plan_reply, tokenize
 from ollama_nb.simulator._wire import go_base64_error, rfc3339_nano
 
-# --- DERIVED fixture lines (shared/ollama-api), one per shape ---------------------------
+# --- DERIVED fixture lines (Ollama's wire transcripts), one per shape -------------------
 GENERATE_CHUNK = '{"model":"llama3.2","created_at":"2025-01-01T00:00:00.000001Z","response":"The","done":false}'
 GENERATE_DONE = (
     '{"model":"llama3.2","created_at":"2025-01-01T00:00:00.02Z","response":"","done":true,"done_reason":"stop",'

@@ -72,7 +72,7 @@ def _prompt_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--no-interpolate", dest="interpolate", action="store_false", help="send {braces} as typed"),
         argument("--plain", action="store_true", help="plain text instead of Markdown"),
         argument("--html", action="store_true", help="render raw HTML from the model (unsafe; off by default)"),
-        # the record (issue 10)
+        # the record
         argument(
             "--cache",
             action="store_true",
@@ -134,7 +134,7 @@ class OllamaMagics(Magics):
     hosts = Unicode("", help="Ollama hosts sharing a %%ollama --over batch, comma-separated; empty: the one host.").tag(
         config=True
     )
-    # the record (issue 10)
+    # the record: where it is, and whether identical requests are answered from it
     db = Unicode(
         "", help="The record's SQLite file; empty: OLLAMA_NB_DB, else the user's data folder; 'off': no record."
     ).tag(config=True)
@@ -234,7 +234,7 @@ class OllamaMagics(Magics):
             session.system = args.system
         if kind == "chat" and getattr(args, "tools", None):
             extra["tools"] = self._tools(args.tools)
-        extra["cache"] = self.cache if args.cache is None else args.cache  # the record (issue 10)
+        extra["cache"] = self.cache if args.cache is None else args.cache  # answer from the record?
         return MagicCall(
             kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model]
         )
@@ -331,7 +331,7 @@ class OllamaMagics(Magics):
             try:
                 stream_sync(reply, self._view(call, reply, model))
             except Interrupted:
-                call.session.note_interrupted(reply)  # the record (issue 10)
+                call.session.note_interrupted(reply)  # the record says "interrupted"
                 raise
             finally:
                 result = self.conclude(call, reply)
@@ -378,7 +378,7 @@ class OllamaMagics(Magics):
                     await stream_many_async(replies, view, poll=poll)
                 except Interrupted:
                     for reply in replies:
-                        call.session.note_interrupted(reply)  # the record (issue 10)
+                        call.session.note_interrupted(reply)  # the record says "interrupted"
                     if poll is not None:
                         abort_held_requests(self.shell)
                     raise

@@ -212,7 +212,7 @@ def load(magics: Any, rest: list[str]) -> None:
     name = _session_name(magics, rest)
     path = _need(rest, "load", "%ollama load PATH")
     session = Session.load(path)
-    session.name = name  # its turns are recorded under this name (issue 10)
+    session.name = name  # its turns are recorded under this name
     set_session(name, session)
     _show(
         md("Loaded {n} turns from {path} into session {name}.").format(
@@ -276,7 +276,7 @@ def help_(magics: Any, rest: list[str]) -> None:
 
 
 def _record_command(name: str) -> Callable[[Any, list[str]], Any]:
-    """The record's subcommands (issue 10), from their own module."""
+    """The record's subcommands, from their own module."""
 
     def run(magics: Any, rest: list[str]) -> Any:
         from . import _record_commands
