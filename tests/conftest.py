@@ -44,3 +44,19 @@ def record_db(tmp_path, monkeypatch) -> Iterator[object]:
     for record in list(_RECORDS.values()):
         record.close()
     _RECORDS.clear()
+
+
+# -- the `slow` marker: `-m "not slow"` runs the core (real sockets, a real IPython shell) quickly.
+# Whole files that start real kernels, browsers, terminals or other processes are slow; a test
+# elsewhere may also be marked `@pytest.mark.slow` itself.
+SLOW_FILES = frozenset({
+    "test_kernel.py", "test_kernel_batch.py", "test_kernel_interrupts.py", "test_kernel_outputs.py",
+    "test_record_kernel.py", "test_record_concurrency.py", "test_notebooks.py", "test_terminal.py",
+    "test_terminal_output.py",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_FILES or "browser" in item.path.parts:
+            item.add_marker(pytest.mark.slow)
