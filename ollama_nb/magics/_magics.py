@@ -23,7 +23,7 @@ from .._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from .._interpolate import interpolate
 from .._reply import AsyncReply, BaseReply, Reply
 from .._session import Session, get_session
-from .._view_protocol import ManyRepliesView, ReplyView
+from ..view._protocol import ManyRepliesView, ReplyView
 from ._arguments import options_from, parse
 
 

@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Sequence, 
 
 from .._errors import Interrupted
 from .._reply import AsyncReply, Chunk, Reply
-from .._view_protocol import ManyRepliesView, ReplyView
+from ._protocol import ManyRepliesView, ReplyView
 
 Poll = Callable[[int], Awaitable[None]]
 
