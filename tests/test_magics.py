@@ -292,3 +292,33 @@ def test_every_magic_finds_its_session_through_session_for(ip: InteractiveShell,
     assert len(session.turns) == 1
     assert run(ip, "%ollama reset --session other").success
     assert session.turns == []
+
+
+@pytest.mark.parametrize(
+    ("source", "usage"),
+    [
+        ("%ollama save", "%ollama save PATH [--session NAME]"),
+        ("%ollama history extra", "%ollama history [--session NAME]"),
+        ("%ollama show a b", "%ollama show NAME [--session NAME]"),
+        ("%ollama reset --session", "%ollama reset [--session NAME]"),
+        ("%ollama models --bogus", "%ollama models [--session NAME]"),
+        ("%ollama resume", "%ollama resume NAME"),
+    ],
+)
+def test_every_subcommand_is_parsed_the_same_way(ip: InteractiveShell, source: str, usage: str) -> None:
+    from IPython.core.error import UsageError
+
+    error = run(ip, source).error_in_exec
+    assert isinstance(error, UsageError)
+    assert str(error).endswith(f"; usage is {usage}") and "\n" not in str(error)
+
+
+def test_a_subcommands_data_is_returned_and_shown_once(ip: InteractiveShell, capsys: Any) -> None:
+    result = run(ip, "%ollama models")
+    assert result.success and "llama3.2:latest" in capsys.readouterr().out
+    assert [m.name for m in result.result][:1] == ["llama3.2:latest"]
+    from ollama_nb.magics._subcommands import QuietList
+
+    assert type(result.result) is QuietList  # displayed as a table once, no Out[n] repr after it
+    ip.display_formatter.format(result.result)  # and formatting it shows nothing more
+    assert capsys.readouterr().out == ""
