@@ -175,14 +175,8 @@ class Session:
 
     # -- turns -----------------------------------------------------------------------------------
     def chat(
-        self,
-        message: str,
-        *,
-        model: str | None = None,
-        images: Sequence[Any] | None = None,
-        cell: int | None = None,
-        cache: bool | None = None,
-        **params: Any,
+        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
+        cache: bool | None = None, **params: Any,
     ) -> Reply:
         """Send the next turn of the conversation; returns its streaming :class:`Reply`.
 
@@ -197,35 +191,19 @@ class Session:
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, self._context_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        return self._track(
-            self.recording.open(self.client, request, self._caching(cache), run_tools=True, notes=notes),
-            message,
-            user,
-            opts,
-            cell,
-        )
+        reply = self.recording.open(self.client, request, self._caching(cache), run_tools=True, notes=notes)
+        return self._track(reply, message, user, opts, cell)
 
     async def achat(
-        self,
-        message: str,
-        *,
-        model: str | None = None,
-        images: Sequence[Any] | None = None,
-        cell: int | None = None,
-        cache: bool | None = None,
-        **params: Any,
+        self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
+        cache: bool | None = None, **params: Any,
     ) -> AsyncReply:
         """The async twin of :meth:`chat`: ``reply = await session.achat(...)``."""
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, await self._acontext_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        return self._track(
-            self.recording.open(self.aclient, request, self._caching(cache), run_tools=True, notes=notes),
-            message,
-            user,
-            opts,
-            cell,
-        )
+        reply = self.recording.open(self.aclient, request, self._caching(cache), run_tools=True, notes=notes)
+        return self._track(reply, message, user, opts, cell)
 
     def generate(
         self,
@@ -259,17 +237,9 @@ class Session:
 
     # -- many items at once ---------------------------------------------------------------------
     def map(
-        self,
-        prompt: str | Callable[[Any], str],
-        items: Any,
-        *,
-        concurrency: int | None = None,
-        hosts: Sequence[str] | str | None = None,
-        model: str | None = None,
-        format: Any = None,
-        cache: bool = True,
-        namespace: Mapping[str, Any] | None = None,
-        **params: Any,
+        self, prompt: str | Callable[[Any], str], items: Any, *, concurrency: int | None = None,
+        hosts: Sequence[str] | str | None = None, model: str | None = None, format: Any = None, cache: bool = True,
+        namespace: Mapping[str, Any] | None = None, **params: Any,
     ) -> Batch:
         """Send ``prompt`` once per item, concurrently, outside the conversation; returns a
         :class:`Batch` running in a thread of its own (plain Python and notebooks alike).
@@ -283,50 +253,24 @@ class Session:
             >>> batch = Session(model="llama3.2").map("Sentiment of: {item}", ["great", "awful"])  # doctest: +SKIP
             >>> batch.to_pandas()                                                                 # doctest: +SKIP
         """
-        return self._batch(prompt, items, False, concurrency, hosts, model, format, cache, namespace, params)
+        return self._batch(False, prompt, items, concurrency=concurrency, hosts=hosts, model=model, format=format,
+                           cache=cache, namespace=namespace, **params)
 
     async def amap(
-        self,
-        prompt: str | Callable[[Any], str],
-        items: Any,
-        *,
-        concurrency: int | None = None,
-        hosts: Sequence[str] | str | None = None,
-        model: str | None = None,
-        format: Any = None,
-        cache: bool = True,
-        namespace: Mapping[str, Any] | None = None,
-        **params: Any,
+        self, prompt: str | Callable[[Any], str], items: Any, *, concurrency: int | None = None,
+        hosts: Sequence[str] | str | None = None, model: str | None = None, format: Any = None, cache: bool = True,
+        namespace: Mapping[str, Any] | None = None, **params: Any,
     ) -> Batch:
         """The asyncio twin of :meth:`map`: the batch runs in this loop (``await batch`` for the end)."""
-        return self._batch(prompt, items, True, concurrency, hosts, model, format, cache, namespace, params)
+        return self._batch(True, prompt, items, concurrency=concurrency, hosts=hosts, model=model, format=format,
+                           cache=cache, namespace=namespace, **params)
 
-    def _batch(
-        self,
-        prompt: str | Callable[[Any], str],
-        items: Any,
-        in_loop: bool,
-        concurrency: int | None,
-        hosts: Sequence[str] | str | None,
-        model: str | None,
-        format: Any,
-        cache: bool,
-        namespace: Mapping[str, Any] | None,
-        params: dict[str, Any],
-    ) -> Batch:
-        request = self.request_template(model=model, format=format, **params)
-        return start_batch(
-            request,
-            prompt,
-            items,
-            in_loop=in_loop,
-            concurrency=concurrency,
-            hosts=hosts,
-            default_host=self.host,
-            ledger=ledger_of(self.recording),
-            cache=cache,
-            namespace=namespace,
-        )
+    def _batch(self, in_loop: bool, prompt: str | Callable[[Any], str], items: Any, **settings: Any) -> Batch:
+        """Start a batch: ``settings`` are :meth:`map`'s keywords (its request's fields among them)."""
+        run = {k: settings.pop(k) for k in ("concurrency", "hosts", "cache", "namespace")}
+        request = self.request_template(**settings)
+        return start_batch(request, prompt, items, in_loop=in_loop, default_host=self.host,
+                           ledger=ledger_of(self.recording), **run)
 
     # -- the record ------------------------------------------------------------------------------
     @property
