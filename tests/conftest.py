@@ -60,3 +60,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.name in SLOW_FILES or "browser" in item.path.parts:
             item.add_marker(pytest.mark.slow)
+
+
+# -- IPython and kernels set up for the magics: one place, so every test file starts the same way.
+def magics_setup(simulator: Simulator, model: str = "llama3.2") -> str:
+    """The code a kernel runs to use ollama_nb against ``simulator`` (a fresh default session)."""
+    return (
+        "%load_ext ollama_nb\nfrom ollama_nb._session import forget_sessions\n"
+        f'%config OllamaMagics.host = "{simulator.url}"\n'
+        f'%config OllamaMagics.model = "{model}"\n'
+        "forget_sessions()"
+    )
+
+
+@pytest.fixture
+def magics_shell(simulator: Simulator) -> Iterator[object]:
+    """An IPython shell with ollama_nb loaded, talking to ``simulator`` with model llama3.2, no
+    system prompt, options or named sessions left from another test (forgotten before and after)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from ollama_nb._session import forget_sessions
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "ollama_nb")
+    magics = shell.magics_manager.registry["OllamaMagics"]
+    magics.host, magics.model, magics.system, magics.options = simulator.url, "llama3.2", "", {}
+    magics.db, magics.cache = "", False
+    forget_sessions()
+    yield shell
+    shell.user_ns.pop("__session__", None)
+    shell.run_line_magic("unload_ext", "ollama_nb")
+    forget_sessions()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -15,18 +15,8 @@ from ollama_nb.magics import rewrite_cell
 
 
 @pytest.fixture
-def ip(simulator: Any) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "ollama_nb")
-    magics = shell.magics_manager.registry["OllamaMagics"]
-    magics.host = simulator.url
-    magics.model = "llama3.2"
-    magics.system = ""
-    magics.options = {}
-    _session.forget_sessions()
-    yield shell
-    shell.run_line_magic("unload_ext", "ollama_nb")
-    _session.forget_sessions()
+def ip(magics_shell: InteractiveShell) -> InteractiveShell:
+    return magics_shell
 
 
 def _body(simulator: Any, path: str) -> dict[str, Any]:

@@ -366,7 +366,7 @@ def test_drop_after_closes_mid_stream_without_terminator(client: httpx.Client, s
     ) as response:
         received.extend(response.iter_lines())
     assert len(received) == 3
-    assert simulator.wait_for("drop", timeout=2).lines_sent == 3
+    assert simulator.wait_for("drop", timeout=5).lines_sent == 3
 
 
 def test_malformed_inserts_a_non_json_line_after_the_second_token(client: httpx.Client) -> None:
