@@ -206,12 +206,7 @@ class Session:
         return self._track(reply, message, user, opts, cell)
 
     def generate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        cell: int | None = None,
-        cache: bool | None = None,
+        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None,
         **params: Any,
     ) -> Reply:
         """One prompt to ``/api/generate``: recorded as a turn, not part of the conversation.
@@ -223,12 +218,7 @@ class Session:
         return self._track(self.recording.open(self.client, request, self._caching(cache)), prompt, None, opts, cell)
 
     async def agenerate(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        cell: int | None = None,
-        cache: bool | None = None,
+        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None,
         **params: Any,
     ) -> AsyncReply:
         """The async twin of :meth:`generate`."""

@@ -122,16 +122,8 @@ def _session(magics: Any, args: argparse.Namespace) -> Session:
 def models(magics: Any, args: argparse.Namespace) -> Any:
     session = _session(magics, args)
     found = session.client.models()
-    rows = [
-        {
-            "model": text(m.name),
-            "size": text(_gib(m.size)),
-            "parameters": text(m.parameter_size),
-            "quantization": text(m.quantization_level),
-            "family": text(m.family),
-        }
-        for m in found
-    ]
+    rows = [{"model": text(m.name), "size": text(_gib(m.size)), "parameters": text(m.parameter_size),
+             "quantization": text(m.quantization_level), "family": text(m.family)} for m in found]
     _show(
         markdown_table(rows)
         if rows
@@ -259,16 +251,8 @@ def show(magics: Any, args: argparse.Namespace) -> Any:
 def ps(magics: Any, args: argparse.Namespace) -> Any:
     session = _session(magics, args)
     running = session.client.ps()
-    rows = [
-        {
-            "model": text(m.name),
-            "size": text(_gib(m.size)),
-            "in GPU memory": text(_gib(m.size_vram)),
-            "context": m.context_length,
-            "unloads at": text(m.expires_at),
-        }
-        for m in running
-    ]
+    rows = [{"model": text(m.name), "size": text(_gib(m.size)), "in GPU memory": text(_gib(m.size_vram)),
+             "context": m.context_length, "unloads at": text(m.expires_at)} for m in running]
     _show(markdown_table(rows) if rows else md("No model is loaded right now."))
     return running
 
