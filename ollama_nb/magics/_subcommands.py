@@ -53,7 +53,7 @@ def _show(markdown: SafeMarkdown, plain: str | None = None) -> None:
     show_markdown(markdown, plain)
 
 
-class QuietList(list):
+class QuietList(list[Any]):
     """A subcommand's rows, shown as nothing (the table was displayed already)."""
 
     def _ipython_display_(self) -> None:
