@@ -362,3 +362,14 @@ def test_busy_then_dropped_still_at_most_four_sends(session: Session, simulator:
     batch = session.map("{item}", ["drops [[busy=2]] [[drop-after=2]]"])
     assert [r.status for r in batch.results] == ["error"]
     assert Counter(prompts_sent(simulator))["drops [[busy=2]] [[drop-after=2]]"] == MAX_SENDS
+
+
+def test_stop_during_the_clients_busy_retries_ends_at_once_as_not_run(session: Session, simulator: Simulator) -> None:
+    simulator.refuse_next(1000, 503)  # every send is refused: the client backs off between its retries
+    batch = session.map("{item}", ["one", "two", "three"], concurrency=1)
+    simulator.wait_for("refused", timeout=10)
+    batch.stop()
+    assert batch.wait(timeout=10)
+    assert [r.status for r in batch.results] == ["not run"] * 3
+    assert set(prompts_sent(simulator)) == {"one"}  # the others were never sent
+    assert len(prompts_sent(simulator)) <= MAX_SENDS
