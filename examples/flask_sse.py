@@ -12,6 +12,10 @@ The one thing Flask needs for "close the page, Ollama stops": nothing but a serv
 ``close()``, whose ``finally`` closes the Ollama connection. A write fails at the next event
 or the one after, so while Ollama is silent (loading the model) it is noticed at the first token.
 Run it threaded (the default of ``app.run``): each open stream holds a worker.
+
+It listens on 127.0.0.1 only, and answers a request from another site's page (an ``Origin`` that is
+not this server) with 403, so a page on the web cannot spend your model. To open it up, listen on
+another address and name the pages allowed: ``ALLOWED_ORIGINS="https://my.site" python ...``.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 
-from ollama_nb import Client
+from ollama_nb import cross_origin, Client
 
 PAGE = (Path(__file__).with_name("sse_page.html")).read_text(encoding="utf-8")
 
@@ -31,6 +35,12 @@ def create_app(host: str | None = None, model: str | None = None) -> Flask:
     client = Client(host)
     model_name = model or os.environ.get("OLLAMA_MODEL", "llama3.2")
     app = Flask(__name__)
+
+    @app.before_request
+    def same_origin_only() -> None:
+        allowed = os.environ.get("ALLOWED_ORIGINS", "").split()
+        if cross_origin(request.headers.get("Origin"), request.headers.get("Host"), allowed):
+            abort(403)
 
     @app.get("/")
     def page() -> str:

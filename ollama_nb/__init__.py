@@ -23,7 +23,9 @@ from ._errors import (
     ConnectionLostError,
     ContextTrimmedWarning,
     Interrupted,
+    LineTooLongError,
     MalformedLineWarning,
+    MalformedReplyError,
     ModelNotFoundError,
     NoModelError,
     OllamaConnectionError,
@@ -44,6 +46,7 @@ from ._record import Record, RecordedTurn
 from ._reply import AsyncReply, Chunk, Reply
 from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
+from ._sse import cross_origin
 from ._timing import Timing
 from ._tools import ToolCall, ToolResult, tool_schema
 from .batch import Batch, BatchProgress, ItemResult
@@ -63,7 +66,9 @@ __all__ = [
     "GenerateRequest",
     "Interrupted",
     "ItemResult",
+    "LineTooLongError",
     "MalformedLineWarning",
+    "MalformedReplyError",
     "ModelDetails",
     "ModelNotFoundError",
     "ModelSummary",
@@ -91,6 +96,7 @@ __all__ = [
     "ToolError",
     "ToolResult",
     "Turn",
+    "cross_origin",
     "get_session",
     "load_ipython_extension",
     "tool_schema",

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-import warnings
 from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
 
 import httpx
 
-from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
-from ._errors import MalformedLineWarning, OllamaError, StreamError
+from ._body import DEFAULT_MAX_LINE_BYTES, abody_bytes, aread_bounded, body_bytes, read_bounded
+from ._catalog import ModelDetails, ModelSummary, PullProgress, PullReader, RunningModel, version_of, wire_entries
+from ._errors import MalformedReplyError
 from ._host import headers_with_api_key, resolve_host
-from ._ndjson import LineBuffer, parse_line
-from ._protocol import BUSY_STATUSES, RETRYABLE, read_error, request_error, status_error
+from ._ndjson import parse_line
+from ._protocol import BUSY_STATUSES, RETRYABLE, read_error, redirect_error, request_error, status_error
 from ._release import keep, release
 from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
@@ -67,15 +67,19 @@ class _ClientBase(Generic[ReplyT]):
         retries: int = 2,
         backoff: float = 0.2,
         headers: Mapping[str, str] | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
         self.host = resolve_host(host)
+        #: The longest line (or JSON answer) read from the server; past it the reply ends with
+        #: a LineTooLongError (the text before it is kept).
+        self.max_line_bytes = int(max_line_bytes)
         self.retries = max(0, int(retries))
         self.backoff = max(0.0, float(backoff))
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self.headers = dict(headers or {})
         # what is sent: the caller's headers plus OLLAMA_API_KEY as a bearer token (ollama-python's
         # rule); kept inside the httpx client, whose repr masks it, and nowhere else
-        self._sent_headers = headers_with_api_key(self.headers)
+        self._sent_headers = headers_with_api_key(self.headers, host=self.host)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.host!r})"
@@ -83,7 +87,9 @@ class _ClientBase(Generic[ReplyT]):
     def _http_settings(self) -> dict[str, Any]:
         # Loading the CA bundle costs ~80 ms per client; plain http:// never uses it.
         verify = not self.host.startswith("http://")
-        return {"base_url": self.host, "timeout": self.timeout, "headers": self._sent_headers, "verify": verify}
+        # identity: a compressed body could expand far past the line limit before a line is seen
+        headers = {"Accept-Encoding": "identity", **self._sent_headers}
+        return {"base_url": self.host, "timeout": self.timeout, "headers": headers, "verify": verify}
 
     def _retry_pause(self, exc: Exception, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1`` after ``exc``; raises when it is final."""
@@ -103,6 +109,8 @@ class _ClientBase(Generic[ReplyT]):
         return pause
 
     def _check(self, response: httpx.Response, content: bytes, model: str | None, attempts: int = 1) -> None:
+        if 300 <= response.status_code < 400:
+            raise redirect_error(response.status_code, response.headers.get("location", ""), host=self.host)
         if response.status_code >= 400:
             raise status_error(
                 response.status_code,
@@ -113,27 +121,19 @@ class _ClientBase(Generic[ReplyT]):
                 api_key_sent="authorization" in self._sent_headers,
             )
 
-    def _json(self, response: httpx.Response, content: bytes, model: str | None) -> Any:
+    def _json(self, response: httpx.Response, content: bytes, model: str | None) -> dict[str, Any]:
         self._check(response, content, model)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise OllamaError(
-                f"{self.host} answered with something that is not JSON: {content[:80]!r}\n"
-                "Is that address really an Ollama server? Check OLLAMA_HOST."
-            ) from exc
+        answer = parse_line(content)
+        if answer is None:
+            raise MalformedReplyError(self.host, f"{content[:80]!r} is not a JSON object")
+        return answer
 
-    def _pull_event(self, line: bytes, model: str) -> PullProgress | None:
-        obj = parse_line(line)
-        if obj is None:
-            warnings.warn(f"skipped a malformed line from Ollama: {line[:80]!r}", MalformedLineWarning, stacklevel=3)
-            return None
-        if "error" in obj:
-            raise StreamError(
-                str(obj["error"]),
-                hint=f"Check the name '{model}' (see https://ollama.com/library) and your network.",
-            )
-        return PullProgress.from_wire(obj)
+    def _entries(self, answer: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        """The list of objects under ``key`` (``models`` of ``/api/tags``…); a wrong type is an error."""
+        entries = wire_entries(answer, key)
+        if entries is None:
+            raise MalformedReplyError(self.host, f"'{key}' is not a list of objects")
+        return entries
 
     def reply(
         self,
@@ -162,6 +162,7 @@ class _ClientBase(Generic[ReplyT]):
             tool_functions=tools,
             max_tool_rounds=max_tool_rounds,
             notes=notes,
+            max_line_bytes=self.max_line_bytes,
         )
 
     def _opener(self, request: Request) -> Opener | AsyncOpener:
@@ -213,13 +214,15 @@ class Client(_ClientBase[Reply]):
             before_send()
             try:
                 response = self._http.send(request, stream=True)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: a redirect's unreadable Location
                 time.sleep(self._retry_pause(exc, attempt))
                 attempt += 1
                 continue
-            if response.status_code >= 400:
+            if response.status_code >= 300:  # a redirect is an error too: never followed
                 try:
-                    content = response.read()
+                    content = read_bounded(response, self.max_line_bytes, cut=True)
+                except httpx.HTTPError:
+                    content = b""
                 finally:
                     response.close()
                 time.sleep(self._status_pause(response, content, model, attempt))
@@ -227,10 +230,10 @@ class Client(_ClientBase[Reply]):
                 continue
             return response
 
-    def _get_json(self, method: str, path: str, body: Any = None, *, model: str | None = None) -> Any:
+    def _get_json(self, method: str, path: str, body: Any = None, *, model: str | None = None) -> dict[str, Any]:
         response = self._send(method, path, body, model=model)
         try:
-            content = response.read()
+            content = read_bounded(response, self.max_line_bytes)
         except httpx.HTTPError as exc:
             raise read_error(exc, self.host, kept=0, reply=None) from exc
         finally:
@@ -240,7 +243,7 @@ class Client(_ClientBase[Reply]):
     # -- model endpoints -------------------------------------------------------------------------
     def models(self) -> list[ModelSummary]:
         """The models on the server (``/api/tags``)."""
-        return [ModelSummary.from_wire(m) for m in self._get_json("GET", "/api/tags").get("models") or []]
+        return [ModelSummary.from_wire(m) for m in self._entries(self._get_json("GET", "/api/tags"), "models")]
 
     def show(self, model: str) -> ModelDetails:
         """Details of one model (``/api/show``): context length, parameters, capabilities."""
@@ -248,23 +251,20 @@ class Client(_ClientBase[Reply]):
 
     def ps(self) -> list[RunningModel]:
         """The models loaded in memory (``/api/ps``)."""
-        return [RunningModel.from_wire(m) for m in self._get_json("GET", "/api/ps").get("models") or []]
+        return [RunningModel.from_wire(m) for m in self._entries(self._get_json("GET", "/api/ps"), "models")]
 
     def version(self) -> str:
         """The server's version string (``/api/version``)."""
-        return str(self._get_json("GET", "/api/version").get("version", ""))
+        return version_of(self._get_json("GET", "/api/version"))
 
     def pull(self, model: str, *, insecure: bool = False) -> Iterator[PullProgress]:
         """Download a model; yields progress events, the last one with status ``success``."""
         response = self._send("POST", "/api/pull", {"model": model, "insecure": insecure, "stream": True}, model=model)
-        buffer = LineBuffer()
-        body = keep(response.iter_bytes())
+        reader = PullReader(model, host=self.host, limit=self.max_line_bytes)
+        body = keep(body_bytes(response))
         try:
             for data in body:
-                for line in buffer.feed(data):
-                    event = self._pull_event(line, model)
-                    if event is not None:
-                        yield event
+                yield from reader.feed(data)
         except httpx.HTTPError as exc:
             raise read_error(exc, self.host, kept=0, reply=None) from exc
         finally:
@@ -330,13 +330,15 @@ class AsyncClient(_ClientBase[AsyncReply]):
             before_send()
             try:
                 response = await self._http.send(request, stream=True)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: a redirect's unreadable Location
                 await asyncio.sleep(self._retry_pause(exc, attempt))
                 attempt += 1
                 continue
-            if response.status_code >= 400:
+            if response.status_code >= 300:  # a redirect is an error too: never followed
                 try:
-                    content = await response.aread()
+                    content = await aread_bounded(response, self.max_line_bytes, cut=True)
+                except httpx.HTTPError:
+                    content = b""
                 finally:
                     await response.aclose()
                 await asyncio.sleep(self._status_pause(response, content, model, attempt))
@@ -344,10 +346,10 @@ class AsyncClient(_ClientBase[AsyncReply]):
                 continue
             return response
 
-    async def _get_json(self, method: str, path: str, body: Any = None, *, model: str | None = None) -> Any:
+    async def _get_json(self, method: str, path: str, body: Any = None, *, model: str | None = None) -> dict[str, Any]:
         response = await self._send(method, path, body, model=model)
         try:
-            content = await response.aread()
+            content = await aread_bounded(response, self.max_line_bytes)
         except httpx.HTTPError as exc:
             raise read_error(exc, self.host, kept=0, reply=None) from exc
         finally:
@@ -356,7 +358,7 @@ class AsyncClient(_ClientBase[AsyncReply]):
 
     async def models(self) -> list[ModelSummary]:
         """The models on the server (``/api/tags``)."""
-        return [ModelSummary.from_wire(m) for m in (await self._get_json("GET", "/api/tags")).get("models") or []]
+        return [ModelSummary.from_wire(m) for m in self._entries(await self._get_json("GET", "/api/tags"), "models")]
 
     async def show(self, model: str) -> ModelDetails:
         """Details of one model (``/api/show``)."""
@@ -364,23 +366,21 @@ class AsyncClient(_ClientBase[AsyncReply]):
 
     async def ps(self) -> list[RunningModel]:
         """The models loaded in memory (``/api/ps``)."""
-        return [RunningModel.from_wire(m) for m in (await self._get_json("GET", "/api/ps")).get("models") or []]
+        return [RunningModel.from_wire(m) for m in self._entries(await self._get_json("GET", "/api/ps"), "models")]
 
     async def version(self) -> str:
         """The server's version string (``/api/version``)."""
-        return str((await self._get_json("GET", "/api/version")).get("version", ""))
+        return version_of(await self._get_json("GET", "/api/version"))
 
     async def pull(self, model: str, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
         """Download a model; yields progress events (``async for``)."""
         body = {"model": model, "insecure": insecure, "stream": True}
         response = await self._send("POST", "/api/pull", body, model=model)
-        buffer = LineBuffer()
+        reader = PullReader(model, host=self.host, limit=self.max_line_bytes)
         try:
-            async for data in response.aiter_bytes():
-                for line in buffer.feed(data):
-                    event = self._pull_event(line, model)
-                    if event is not None:
-                        yield event
+            async for data in abody_bytes(response):
+                for event in reader.feed(data):
+                    yield event
         except httpx.HTTPError as exc:
             raise read_error(exc, self.host, kept=0, reply=None) from exc
         finally:

@@ -11,7 +11,9 @@ at the boundary with ``raise ... from exc`` so the cause stays inspectable::
     │   ├── SignInRequiredError the model needs an ollama.com sign-in or API key (401)
     │   └── ServerBusyError     busy (503) or rate-limited (429), still after the retries
     ├── StreamError             an in-band ``{"error": ...}`` line after the stream started
-    │   └── ConnectionLostError the connection closed before the ``done`` line
+    │   ├── ConnectionLostError the connection closed before the ``done`` line
+    │   ├── LineTooLongError    a line (or answer) longer than the limit: reading stopped there
+    │   └── MalformedReplyError the body is not Ollama's NDJSON, or a field has the wrong type
     ├── Interrupted             the user interrupted (Ctrl-C, kernel ■) a stream or a pull
     ├── ReplyNotReadError       an async reply's ``text`` was asked for before it was read
     ├── NoModelError            no model was chosen anywhere
@@ -36,10 +38,13 @@ from __future__ import annotations
 from typing import Protocol
 
 __all__ = [
+    "ApiKeyWithheldWarning",
     "PartialReply",
     "ConnectionLostError",
     "ContextTrimmedWarning",
     "Interrupted",
+    "LineTooLongError",
+    "MalformedReplyError",
     "MalformedLineWarning",
     "ModelNotFoundError",
     "NoModelError",
@@ -159,8 +164,13 @@ class SignInRequiredError(ResponseError):
         self, error: str, *, host: str = "", signin_url: str | None = None, api_key_sent: bool = False
     ) -> None:
         self.signin_url = signin_url
-        if signin_url:
+        if signin_url and signin_url.startswith("https://ollama.com/"):
             hint = f"Run `ollama signin`, or open {signin_url}, then try again."
+        elif signin_url:  # any server can say anything: not presented as the link to follow
+            hint = (
+                f"The server asked to sign in at {signin_url[:200]!r} (not an ollama.com address); "
+                "run `ollama signin`."
+            )
         elif api_key_sent:
             hint = "Check the API key sent (OLLAMA_API_KEY, or your Authorization header), or run `ollama signin`."
         else:
@@ -212,6 +222,54 @@ class ConnectionLostError(StreamError):
             reply=reply,
         )
         self.error = detail or "connection closed"
+
+
+class LineTooLongError(StreamError):
+    """The server sent a line (or a JSON answer) longer than the limit; reading stopped there.
+
+    The text that arrived before that line is kept on ``.reply``.
+
+    Example:
+        >>> print(LineTooLongError("http://h:1", limit=16 * 1024 * 1024))
+        Ollama at http://h:1 sent a line longer than 16 MiB; reading stopped there.
+        Check that server; to accept longer lines, pass max_line_bytes= to the Client.
+    """
+
+    def __init__(
+        self, host: str, *, limit: int, what: str = "a line", kept: int = 0, reply: PartialReply | None = None
+    ) -> None:
+        self.host = host
+        self.limit = limit
+        size = f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit} bytes"
+        kept_note = f" ({kept} characters kept)" if kept else ""
+        OllamaError.__init__(
+            self,
+            f"Ollama at {host} sent {what} longer than {size}; reading stopped there{kept_note}.\n"
+            "Check that server; to accept longer lines, pass max_line_bytes= to the Client.",
+            reply=reply,
+        )
+        self.error = f"{what} longer than {size}"
+
+
+class MalformedReplyError(StreamError):
+    """The server's answer is not what Ollama sends: not NDJSON at all (an HTML page from a proxy
+    or a wrong port), or a field of the wrong type (``message`` a list, ``response`` a number…).
+
+    Example:
+        >>> print(MalformedReplyError("http://h:1", "'<html>'"))
+        http://h:1 answered with something that is not Ollama's reply: '<html>'
+        Is that address really an Ollama server? Check OLLAMA_HOST (or host=).
+    """
+
+    def __init__(self, host: str, detail: str, *, reply: PartialReply | None = None) -> None:
+        self.host = host
+        OllamaError.__init__(
+            self,
+            f"{host} answered with something that is not Ollama's reply: {detail}\n"
+            "Is that address really an Ollama server? Check OLLAMA_HOST (or host=).",
+            reply=reply,
+        )
+        self.error = detail
 
 
 class Interrupted(OllamaError):
@@ -277,6 +335,10 @@ class StructuredOutputError(OllamaError, ValueError):
 
 class MalformedLineWarning(UserWarning):
     """A line of the NDJSON stream was not a JSON object; it was skipped and counted."""
+
+
+class ApiKeyWithheldWarning(UserWarning):
+    """``OLLAMA_API_KEY`` was not sent: the host is neither ``https://`` nor this machine."""
 
 
 class ContextTrimmedWarning(UserWarning):

@@ -30,6 +30,13 @@ __all__ = ["LOGPROB_COLUMNS", "TokenLogprob", "logprobs_frame", "logprobs_from_w
 LOGPROB_COLUMNS = ("token", "logprob", "probability", "bytes", "top_tokens", "top_logprobs")
 
 
+def _finite(value: float) -> float:
+    """``value``, or ValueError when it is NaN or infinite (a log-probability is at most 0)."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite log-probability: {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class TokenLogprob:
     """One generated token: its text, log-probability, UTF-8 ``bytes`` and the alternatives
@@ -52,7 +59,7 @@ class TokenLogprob:
         top = data.get("top_logprobs") or ()
         return cls(
             token=str(data.get("token") or ""),
-            logprob=float(data.get("logprob") or 0.0),
+            logprob=_finite(float(data.get("logprob") or 0.0)),
             bytes=tuple(int(b) for b in raw_bytes) if isinstance(raw_bytes, list) else None,
             top_logprobs=tuple(cls.from_wire(t) for t in top if isinstance(t, Mapping)),
         )

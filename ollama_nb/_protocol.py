@@ -28,7 +28,7 @@ from ._errors import (
     SignInRequiredError,
 )
 
-__all__ = ["BUSY_STATUSES", "RETRYABLE", "read_error", "request_error", "status_error"]
+__all__ = ["BUSY_STATUSES", "RETRYABLE", "error_text", "read_error", "redirect_error", "request_error", "status_error"]
 
 #: Failures before any byte of a reply arrived: safe to retry (nothing was generated yet).
 RETRYABLE: tuple[type[Exception], ...] = (
@@ -40,16 +40,31 @@ RETRYABLE: tuple[type[Exception], ...] = (
 )
 
 
+def error_text(value: Any) -> str:
+    """A server's ``error`` field as one bounded text, whatever its type (a string as it is).
+
+    Example:
+        >>> error_text({"message": "boom"})
+        '{"message": "boom"}'
+    """
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value)[:500]
+    except (ValueError, TypeError, RecursionError):
+        return type(value).__name__
+
+
 def _error_body(content: bytes) -> tuple[str, dict[str, Any]]:
     """The server's ``error`` text and the whole JSON body (``{}`` when it is not a JSON object)."""
     text = content.decode("utf-8", "replace").strip()
     try:
         data = json.loads(text)
-    except ValueError:
-        return text or "(empty body)", {}
+    except (ValueError, RecursionError):
+        return text[:500] or "(empty body)", {}
     if isinstance(data, dict) and "error" in data:
-        return _unwrapped(str(data["error"])), data
-    return text, data if isinstance(data, dict) else {}
+        return _unwrapped(error_text(data["error"])), data
+    return text[:500], data if isinstance(data, dict) else {}
 
 
 def _unwrapped(error: str) -> str:
@@ -59,7 +74,7 @@ def _unwrapped(error: str) -> str:
         return error
     try:
         inner = json.loads(error)
-    except ValueError:
+    except (ValueError, RecursionError):
         return error
     detail = inner.get("error", inner) if isinstance(inner, dict) else None
     message = detail.get("message") if isinstance(detail, dict) else detail
@@ -113,8 +128,27 @@ def status_error(
     return ResponseError(status, error, host=host, hint=hint)
 
 
+def redirect_error(status: int, location: str, *, host: str) -> ResponseError:
+    """The error for a 3xx answer: redirects are not followed (a key or a prompt could go elsewhere).
+
+    Example:
+        >>> str(redirect_error(301, "https://elsewhere.example/", host="http://h:1")).splitlines()[0]
+        "Ollama at http://h:1 answered 301: a redirect to 'https://elsewhere.example/'"
+    """
+    where = repr(location[:300]) if location else "nowhere (no Location header)"
+    return ResponseError(
+        status, f"a redirect to {where}", host=host,
+        hint="Redirects are not followed: if you trust that address, use it as the host (OLLAMA_HOST or host=).",
+    )
+
+
 def request_error(exc: Exception, host: str) -> OllamaError:
     """The error for a failure before any byte of a reply arrived."""
+    if isinstance(exc, httpx.InvalidURL):  # httpx reads a redirect's Location even when not following it
+        return OllamaError(
+            f"Ollama at {host} answered with a redirect to an address that cannot be read ({exc}).\n"
+            "Redirects are not followed: is that address really an Ollama server? Check OLLAMA_HOST."
+        )
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         timeout = getattr(getattr(exc, "request", None), "extensions", {}).get("timeout", {})
         return OllamaTimeoutError(host, timeout.get("read") if isinstance(timeout, dict) else None)

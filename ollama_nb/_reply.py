@@ -28,6 +28,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Iterator,
 
 import httpx
 
+from ._body import abody_bytes, body_bytes
 from ._errors import OllamaError, ReplyNotReadError
 from ._release import keep, release
 from ._reply_state import BaseReply, Chunk, StopRequested, shutdown_connection
@@ -44,20 +45,6 @@ Opener = Callable[[dict[str, Any], BeforeSend], httpx.Response]
 AsyncOpener = Callable[[dict[str, Any], BeforeSend], Awaitable[httpx.Response]]
 
 _T = TypeVar("_T")
-
-
-def _body_bytes(response: httpx.Response) -> Iterator[bytes]:
-    """The body's bytes: raw when not content-encoded (Ollama's NDJSON is not), else decoded."""
-    if response.headers.get("content-encoding", "identity") == "identity":
-        return response.iter_raw()
-    return response.iter_bytes()
-
-
-def _abody_bytes(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The async twin of :func:`_body_bytes`."""
-    if response.headers.get("content-encoding", "identity") == "identity":
-        return response.aiter_raw()
-    return response.aiter_bytes()
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
@@ -107,7 +94,7 @@ class Reply(BaseReply):
         try:
             while True:
                 self._response = response = self._opener(self.request, self._before_send)
-                self._body = body = keep(_body_bytes(response))
+                self._body = body = keep(body_bytes(response))
                 while not self._stop_requested:
                     self._in_read = True
                     try:
@@ -121,6 +108,7 @@ class Reply(BaseReply):
                         yield chunk
                         if self._stop_requested:
                             break
+                    self._raise_deferred()
                 tools_chunk = self._next_round()
                 if tools_chunk is None:
                     break
@@ -244,7 +232,7 @@ class AsyncReply(BaseReply):
         try:
             while True:
                 self._response = response = await self._guarded(self._opener(self.request, self._before_send))
-                body = _abody_bytes(response)
+                body = abody_bytes(response)
                 while True:
                     try:
                         data = await self._guarded(body.__anext__())
@@ -257,6 +245,7 @@ class AsyncReply(BaseReply):
                             break
                     if self._stop_requested:
                         break
+                    self._raise_deferred()
                 tools_chunk = self._next_round()
                 if tools_chunk is None:
                     break

@@ -17,10 +17,18 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 import httpx
 
-from ._errors import ConnectionLostError, MalformedLineWarning, OllamaError, StreamError, ToolError
+from ._errors import (
+    ConnectionLostError,
+    LineTooLongError,
+    MalformedLineWarning,
+    MalformedReplyError,
+    OllamaError,
+    StreamError,
+    ToolError,
+)
 from ._logprobs import TokenLogprob, logprobs_frame, logprobs_from_wire
-from ._ndjson import LineBuffer, parse_line
-from ._protocol import read_error
+from ._ndjson import DEFAULT_LIMIT, LineBuffer, LineTooLong, parse_line, text_field
+from ._protocol import error_text, read_error
 from ._request import Request
 from ._timing import Timing
 from ._tools import DEFAULT_MAX_TOOL_ROUNDS, ToolCall, ToolResult, run_tool_call
@@ -83,6 +91,7 @@ class BaseReply:
         tool_functions: Mapping[str, Callable[..., Any]] | None = None,
         max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
         notes: Sequence[str] = (),
+        max_line_bytes: int = DEFAULT_LIMIT,
     ) -> None:
         self.model = request.model
         self.endpoint = request.endpoint
@@ -106,7 +115,9 @@ class BaseReply:
         self._tool_calls: list[ToolCall] = []
         self._final: dict[str, Any] | None = None
         self._chunks = 0
-        self._buffer = LineBuffer()
+        self._objects = 0  # JSON objects read: a body whose first line is not one is not Ollama's
+        self._deferred: OllamaError | None = None
+        self._buffer = LineBuffer(max_line_bytes)
         self._is_chat = request.endpoint == "chat"
         self._started = False
         self._finished = False
@@ -233,16 +244,38 @@ class BaseReply:
 
     def _feed(self, data: bytes) -> Sequence[Chunk]:
         """Turn a piece of the body into chunks (complete lines only)."""
-        if data[-1:] == b"\n" and data.count(b"\n") == 1 and self._buffer.empty:
+        if data[-1:] == b"\n" and data.count(b"\n") == 1 and self._buffer.empty and len(data) <= self._buffer.limit:
             # the usual case: Ollama flushes one line per HTTP chunk
             chunk = self._take(data)
             return (chunk,) if chunk is not None else ()
-        chunks = []
-        for line in self._buffer.feed(data):
-            chunk = self._take(line)
+        chunks: list[Chunk] = []
+        try:
+            lines = self._buffer.feed(data)
+        except LineTooLong:
+            raise self._too_long() from None
+        for line in lines:
+            try:
+                chunk = self._take(line)
+            except OllamaError as exc:
+                if not chunks:
+                    raise
+                self._deferred = exc  # the chunks before the bad line are shown first
+                break
             if chunk is not None:
                 chunks.append(chunk)
         return chunks
+
+    def _raise_deferred(self) -> None:
+        """Raise the error of a bad line met after good ones in the same piece of the body."""
+        if self._deferred is not None:
+            exc, self._deferred = self._deferred, None
+            raise exc
+
+    def _too_long(self) -> LineTooLongError:
+        return LineTooLongError(self.host, limit=self._buffer.limit, kept=len(self.partial_text()), reply=self)
+
+    def _malformed(self, detail: str) -> MalformedReplyError:
+        return MalformedReplyError(self.host, detail, reply=self)
 
     def _take(self, line: bytes) -> Chunk | None:
         if self._final is not None:
@@ -251,27 +284,35 @@ class BaseReply:
         if obj is None:
             if not line.strip():
                 return None  # a blank line is no news
+            if not self._objects:  # an HTML page, a wrong port: one error, not a warning per line
+                raise self._malformed(repr(line[:80]))
             self.malformed_lines += 1
             warnings.warn(
                 f"skipped a malformed line from Ollama: {line[:80]!r}", MalformedLineWarning, stacklevel=2
             )
             return None
+        self._objects += 1
         if "error" in obj:
             raise StreamError(
-                str(obj["error"]), kept=len(self.partial_text()), reply=self, source=f"{self.model} at {self.host}"
+                error_text(obj["error"]), kept=len(self.partial_text()), reply=self,
+                source=f"{self.model} at {self.host}",
             )
         if self._is_chat:
             message = obj.get("message") or {}
-            content = message.get("content") or ""
-            thinking = message.get("thinking") or ""
+            if not isinstance(message, dict):
+                raise self._malformed(f"'message' is a {type(message).__name__}, not an object")
+            content, thinking = text_field(message, "content"), text_field(message, "thinking")
             wire_calls = message.get("tool_calls")
         else:
-            content = obj.get("response") or ""
-            thinking = obj.get("thinking") or ""
+            content, thinking = text_field(obj, "response"), text_field(obj, "thinking")
             wire_calls = obj.get("tool_calls")
+        if content is None or thinking is None:
+            raise self._malformed(f"a text field is not a string: {line[:80]!r}")
         calls: tuple[ToolCall, ...] = ()
         if wire_calls:
             try:
+                if not isinstance(wire_calls, list):
+                    raise ToolError(f"'tool_calls' must be a list, got {type(wire_calls).__name__}")
                 calls = tuple(ToolCall.from_wire(c) for c in wire_calls)
             except ToolError as exc:
                 self.notes.append(f"ignored a malformed tool call: {exc}")
@@ -299,6 +340,8 @@ class BaseReply:
     def _end_of_body(self) -> None:
         """The body ended: a last line without newline counts; no done line is an error."""
         rest = self._buffer.flush()
+        if len(rest) > self._buffer.limit:
+            raise self._too_long()
         if rest:
             self._take(rest)
         if self._final is None and not self._stop_requested:
@@ -326,7 +369,7 @@ class BaseReply:
         self.rounds += 1
         self._round_start = len(self._tool_calls)
         self._round_text = len(self._content)
-        self._buffer = LineBuffer()
+        self._buffer = LineBuffer(self._buffer.limit)
         return Chunk(tool_results=results)
 
     def _summary_chunk(self) -> Chunk:

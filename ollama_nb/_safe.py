@@ -57,6 +57,13 @@ _NUMBERS = (int, float)
 # Every control character (Unicode category Cc: C0, DEL, C1 — ``\x9b`` is a one-byte CSI) but
 # ``\n`` and ``\t`` becomes its Python escape, shown as the four characters ``\x1b``.
 _CONTROLS = str.maketrans({c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"})
+# Invisible format characters that reorder or hide text (bidi overrides and isolates: "Trojan
+# Source"; zero-width spaces, word joiners, BOM, interlinear annotations) become ``\u202e`` and the
+# like. Zero-width (non-)joiners stay: scripts and emoji sequences need them.
+_FORMATS = (
+    0x061C, 0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFC)
+)
+_CONTROLS.update({c: f"\\u{c:04x}" for c in _FORMATS})
 
 
 def _normalise(text: str) -> str:
@@ -185,11 +192,14 @@ class SafeHtml(_Safe):
 def terminal_text(value: Any) -> str:
     """``value`` as text that a terminal shows and never obeys: line breaks (``\\r\\n``, ``\\r``)
     become ``\\n``, tabs stay, and every other control character is written visibly as its Python
-    escape (``ESC`` as the four characters ``\\x1b``), so no escape sequence reaches the terminal.
+    escape (``ESC`` as the four characters ``\\x1b``), so no escape sequence reaches the terminal;
+    so are invisible format characters that reorder text (a bidi override as ``\\u202e``).
 
     Example:
         >>> terminal_text("ok\\x1b]52;c;cm0gLXJmIH4=\\x07\\tdone\\r\\n")
         'ok\\\\x1b]52;c;cm0gLXJmIH4=\\\\x07\\tdone\\n'
+        >>> print(terminal_text("price \\u202e0001\\u202c"))
+        price \\u202e0001\\u202c
     """
     return _as_text(value).replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROLS)
 

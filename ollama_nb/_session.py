@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 from ._client import AsyncClient, Client
 from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError, RecordError
+from ._files import write_private
+from ._finite import finite_json
 from ._host import resolve_host
 from ._record import Record, RecordedTurn, SessionRecording
 from ._record._recorder import resume_entries
@@ -136,8 +138,9 @@ class Session:
         return pandas.DataFrame(rows, columns=list(TIMING_COLUMNS))
 
     # -- saving ----------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the session (settings and every turn) as JSON."""
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        """Write the session (settings and every turn) as JSON, to a new 0600 file (an existing
+        one only with ``overwrite``; never through a symlink)."""
         data = {
             "ollama_nb_session": _FORMAT_VERSION,
             "model": self.model,
@@ -146,18 +149,12 @@ class Session:
             "host": self.host,
             "turns": [t.as_dict() for t in self.turns],
         }
-        try:
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(data, f, ensure_ascii=False, indent=1)
-        except OSError as exc:
-            raise OllamaError(
-                f"cannot write the session to {os.fspath(path)!r}: {exc.strerror or exc}.\n"
-                "Check that the folder exists and is writable."
-            ) from exc
+        write_private(path, finite_json(data, ensure_ascii=False, indent=1), overwrite=overwrite, what="the session")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, host: str | None = None) -> Session:
-        """Read a session written by :meth:`save` (equal history and turns)."""
+        """Read a session written by :meth:`save` (equal history and turns); it talks to ``host``,
+        else the configured one (``OLLAMA_HOST``), never silently to the host saved in the file."""
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
@@ -165,12 +162,18 @@ class Session:
             raise OllamaError(f"no session file at {os.fspath(path)!r}: check the path.") from None
         except OSError as exc:
             raise OllamaError(f"cannot read {os.fspath(path)!r}: {exc.strerror or exc}.") from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise OllamaError(f"{os.fspath(path)!r} is not a saved session (not JSON: {exc}).") from None
         if not isinstance(data, dict) or "ollama_nb_session" not in data:
             raise OllamaError(f"{os.fspath(path)!r} is not a session saved by ollama_nb.")
-        session = cls(data.get("model"), data.get("system"), host or data.get("host"), data.get("options"))
-        session.turns = [Turn.from_dict(t) for t in data.get("turns") or []]
+        try:
+            session = cls(data.get("model"), data.get("system"), host, data.get("options"))
+            session.turns = [Turn.from_dict(t) for t in data.get("turns") or []]
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
+            detail = " ".join(str(exc).split())[:120]
+            raise OllamaError(
+                f"{os.fspath(path)!r} is not a valid saved session ({type(exc).__name__}: {detail})."
+            ) from None
         return session
 
     # -- turns -----------------------------------------------------------------------------------
@@ -289,6 +292,8 @@ class Session:
     def resume(cls: type[S], name: str, *, record: Record | str | bool | None = None, host: str | None = None) -> S:
         """The conversation last recorded under session ``name``, rebuilt: system prompt, turns,
         model and options. Its next turn sends the whole history and continues that conversation.
+        It talks to ``host``, else the configured one (``OLLAMA_HOST``), never silently to the
+        recorded host (a record may come from another machine).
 
         Example:
             >>> s = Session.resume("default")            # doctest: +SKIP
@@ -297,7 +302,7 @@ class Session:
         entries = resume_entries(cls(record=record).need_record(), name)
         chats = [e for e in entries if e.endpoint == "chat"] or entries
         last = chats[-1]
-        session = cls(last.model, last.system, host or last.host, last.options, name=name, record=record)
+        session = cls(last.model, last.system, host, last.options, name=name, record=record)
         session.turns = [e.as_turn() for e in entries]
         session.recording.conversation = entries[-1].conversation or session.recording.conversation
         return session

@@ -34,15 +34,16 @@ Example:
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from inspect import signature
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterator, Mapping, Protocol, cast
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterable, Iterator, Mapping, Protocol, cast
 
 from ._errors import OllamaError
+from ._finite import finite_json
 
 if TYPE_CHECKING:
     from ._reply_state import BaseReply, Chunk
+
 
 
 # The replies are described by what is used of them here: ``_reply`` imports this module, so
@@ -60,16 +61,37 @@ class AsyncReply(Protocol):
     def __aiter__(self) -> AsyncIterator[Chunk]: ...
     def stop(self) -> None: ...
 
-__all__ = ["ReplyEvents", "aiter_sse", "delta_event", "done_event", "error_event", "event_bytes", "iter_sse"]
+
+__all__ = [
+    "ReplyEvents", "aiter_sse", "cross_origin", "delta_event", "done_event", "error_event", "event_bytes", "iter_sse"
+]
 
 
 def _json_line(data: Mapping[str, Any]) -> bytes:
     """Compact JSON on one line, UTF-8; a lone surrogate (from a ``\\ud800`` escape) stays escaped."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = finite_json(data, ensure_ascii=False, separators=(",", ":"))
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(data, separators=(",", ":")).encode("ascii")
+        return finite_json(data, separators=(",", ":")).encode("ascii")
+
+
+def cross_origin(origin: str | None, host: str | None, allowed: Iterable[str] = ()) -> bool:
+    """True for a request from another site's page, to be refused (403) by a page that streams a model:
+    its ``Origin`` header is neither this server (``host``: the ``Host`` header) nor in ``allowed``.
+    A request without ``Origin`` (curl, a same-origin ``GET`` of the page) is not.
+
+    Example:
+        >>> cross_origin("https://evil.example", "127.0.0.1:8000"), cross_origin(None, "127.0.0.1:8000")
+        (True, False)
+        >>> cross_origin("http://127.0.0.1:8000", "127.0.0.1:8000")
+        False
+        >>> cross_origin("https://my.site", "127.0.0.1:8000", ["https://my.site"])
+        False
+    """
+    if not origin:
+        return False
+    return origin not in {f"http://{host}", f"https://{host}", *allowed}
 
 
 def event_bytes(data: Mapping[str, Any], *, event: str | None = None) -> bytes:

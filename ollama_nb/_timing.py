@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -21,14 +22,30 @@ __all__ = ["Timing"]
 _NS = 1e9
 
 
-def _seconds(stats: Mapping[str, Any], key: str) -> float | None:
+def _number(stats: Mapping[str, Any], key: str) -> float | None:
+    """A finite number from the statistics; NaN, infinities, out-of-range and non-numbers are missing."""
     value = stats.get(key)
-    return value / _NS if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _seconds(stats: Mapping[str, Any], key: str) -> float | None:
+    value = _number(stats, key)
+    return value / _NS if value is not None else None
 
 
 def _count(stats: Mapping[str, Any], key: str) -> int | None:
-    value = stats.get(key)
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    value = _number(stats, key)
+    return int(value) if value is not None else None
+
+
+def _finite_or_none(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 @dataclass(frozen=True)
@@ -92,9 +109,9 @@ class Timing:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Timing:
-        """The inverse of :meth:`as_dict` (unknown keys ignored)."""
+        """The inverse of :meth:`as_dict` (unknown keys ignored, non-finite numbers missing)."""
         known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: _finite_or_none(v) for k, v in data.items() if k in known})
 
     def summary(self) -> str:
         """A short human line, e.g. ``'first token 0.21 s · 40 tokens · 50.0 tok/s · 1.10 s'``."""

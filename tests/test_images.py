@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import os
 import pathlib
 import struct
 import zlib
 
 import pytest
 
+from ollama_nb import Session
 from ollama_nb import _images as images_module
 from ollama_nb._errors import OllamaError
 from ollama_nb._images import ImageError, encode_image, encode_images
+from ollama_nb.simulator import Simulator
 
 
 def tiny_png() -> bytes:
@@ -37,7 +40,7 @@ def test_png_bytes_round_trip_through_base64_without_a_data_url_prefix() -> None
 
 
 def test_binary_bytes_of_every_value_are_encoded() -> None:
-    data = bytes(range(256)) * 3
+    data = PNG + bytes(range(256)) * 3
     assert base64.b64decode(encode_image(data)) == data
     assert base64.b64decode(encode_image(bytearray(data))) == data
     assert base64.b64decode(encode_image(memoryview(data))) == data
@@ -45,7 +48,8 @@ def test_binary_bytes_of_every_value_are_encoded() -> None:
 
 def test_bytes_are_always_raw_even_when_they_look_like_base64() -> None:
     ascii_bytes = PNG_B64.encode("ascii")
-    assert base64.b64decode(encode_image(ascii_bytes)) == ascii_bytes
+    with pytest.raises(ImageError, match="not an image"):  # raw bytes, so not a PNG
+        encode_image(ascii_bytes)
 
 
 def test_path_as_str_and_as_pathlib_reads_the_file(tmp_path: pathlib.Path) -> None:
@@ -85,9 +89,10 @@ def test_data_url_prefix_is_removed() -> None:
     assert encode_image("data:image/jpeg;charset=utf-8;base64," + PNG_B64) == PNG_B64
 
 
-def test_long_base64_of_an_unknown_format_is_passed_through() -> None:
+def test_long_base64_of_an_unknown_format_is_refused_as_not_an_image() -> None:
     text = base64.b64encode(b"\x01" * 64).decode("ascii")
-    assert encode_image(text) == text
+    with pytest.raises(ImageError, match="not an image"):
+        encode_image(text)
 
 
 @pytest.mark.parametrize(
@@ -146,7 +151,7 @@ def test_unreadable_file_is_an_image_error(tmp_path: pathlib.Path, monkeypatch: 
         raise PermissionError(13, "Permission denied", str(locked))
 
     # chmod 0 does not stop root, so the refusal is simulated where the module opens files.
-    monkeypatch.setattr(images_module, "open", refuse, raising=False)
+    monkeypatch.setattr(images_module, "_open", refuse)
     with pytest.raises(ImageError, match="cannot read image file .*locked.png.*: permission denied"):
         encode_image(locked)
 
@@ -155,7 +160,7 @@ def test_other_os_errors_while_reading_are_image_errors(tmp_path: pathlib.Path, 
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(images_module, "open", broken, raising=False)
+    monkeypatch.setattr(images_module, "_open", broken)
     with pytest.raises(ImageError, match="cannot read image file .*: Input/output error"):
         encode_image(tmp_path / "x.png")
 
@@ -192,3 +197,57 @@ def test_encode_images_of_a_non_iterable_is_a_type_error() -> None:
 
 def test_image_error_is_an_ollama_error_and_a_value_error() -> None:
     assert issubclass(ImageError, OllamaError) and issubclass(ImageError, ValueError)
+
+
+# -- images are images: a regular file, at most the limit, with an image signature ---------------
+def test_proc_self_environ_is_not_sent_as_an_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OLLAMA_API_KEY", "secret-key-that-must-stay-home")
+    with pytest.raises(ImageError, match="not an image") as caught:
+        encode_image("/proc/self/environ")
+    assert "secret" not in str(caught.value) and len(str(caught.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
+def test_a_device_is_refused_without_reading_it(device: str) -> None:
+    with pytest.raises(ImageError, match="not a regular file"):
+        encode_image(device)
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: pathlib.Path) -> None:
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageError, match="not a regular file"):
+        encode_image(fifo)
+
+
+def test_the_size_limit_holds_for_files_bytes_and_base64(tmp_path: pathlib.Path) -> None:
+    big = PNG + bytes(2048)
+    path = tmp_path / "big.png"
+    path.write_bytes(big)
+    for form in (path, str(path), big, base64.b64encode(big).decode("ascii")):
+        with pytest.raises(ImageError, match="larger than the 1024 bytes image limit"):
+            encode_image(form, max_bytes=1024)
+        assert encode_image(form, max_bytes=4096) == base64.b64encode(big).decode("ascii")
+
+
+def test_the_default_limit_is_20_mib(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "huge.png"
+    with open(path, "wb") as f:
+        f.write(PNG)
+        f.truncate(20 * 1024 * 1024 + 1)
+    with pytest.raises(ImageError, match="20.0 MiB"):
+        encode_image(path)
+
+
+def test_a_text_file_is_not_an_image_whatever_its_name(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "notes.png"
+    path.write_text("OLLAMA_API_KEY=abc\n")
+    with pytest.raises(ImageError, match="not an image"):
+        encode_images([path])
+
+
+def test_a_bad_image_fails_before_any_request_is_sent(simulator: Simulator) -> None:
+    session = Session("llava", host=simulator.url, record=False)
+    with pytest.raises(ImageError):
+        session.chat("what is this?", images=["/dev/zero"])
+    assert simulator.requests == []

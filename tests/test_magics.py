@@ -287,7 +287,7 @@ def test_every_magic_finds_its_session_through_session_for(ip: InteractiveShell,
 @pytest.mark.parametrize(
     ("source", "usage"),
     [
-        ("%ollama save", "%ollama save PATH [--session NAME]"),
+        ("%ollama save", "%ollama save PATH [--force] [--session NAME]"),
         ("%ollama history extra", "%ollama history [--session NAME]"),
         ("%ollama show a b", "%ollama show NAME [--session NAME]"),
         ("%ollama reset --session", "%ollama reset [--session NAME]"),

@@ -60,7 +60,8 @@ def test_a_finished_chat_turn_is_one_row_with_what_was_sent_and_what_came_back(s
     assert [m["role"] for m in json.loads(row["messages_json"])] == ["user", "assistant"]
     assert row["output_tokens"] == 5 and row["ttft_s"] is not None and row["wall_s"] is not None
     assert row["recorded_at"].endswith("+00:00") and row["started_at"] <= row["recorded_at"]
-    assert row["request_key"] == request_key("chat", reply.request, row["digest"])
+    server = f"{session.host} {session.client.version()}"  # the key is bound to the host and its Ollama version
+    assert row["request_key"] == request_key("chat", reply.request, row["digest"], server=server)
     assert row["conversation"] and row["batch"] is None
 
 
@@ -116,9 +117,9 @@ def test_a_recorded_turn_stays_lazy_and_learns_the_digest_after_the_server_answe
     cached = session.generate("hello [[tokens=2]]", cache=True)
     assert simulator.requests == []  # nothing is sent before a reply is read, digest lookup included
     reply.read()
-    assert [r.path for r in simulator.requests] == ["/api/chat", "/api/tags"]
-    cached.read()  # the digest is known now: the cache lookup needs no request
-    assert [r.path for r in simulator.requests] == ["/api/chat", "/api/tags", "/api/generate"]
+    assert [r.path for r in simulator.requests] == ["/api/chat", "/api/tags", "/api/version"]
+    cached.read()  # the digest and version are known now: the cache lookup needs no request
+    assert [r.path for r in simulator.requests] == ["/api/chat", "/api/tags", "/api/version", "/api/generate"]
 
 
 def test_after_a_change_of_host_the_digest_comes_from_the_new_host(simulator: Simulator, session: Session) -> None:
@@ -126,7 +127,8 @@ def test_after_a_change_of_host_the_digest_comes_from_the_new_host(simulator: Si
     with Simulator(port=0) as other:
         session.use_host(other.url)
         session.generate("hello [[tokens=2]]", cache=True).read()
-        assert [r.path for r in other.requests] == ["/api/tags", "/api/generate"]  # its model may differ
+        # its model may differ, and its Ollama version
+        assert [r.path for r in other.requests] == ["/api/tags", "/api/version", "/api/generate"]
 
 
 def test_with_the_server_down_a_cached_turn_fails_with_the_clients_error(session: Session, simulator: Simulator) -> None:
@@ -364,9 +366,9 @@ def test_without_cache_the_model_is_asked_again(simulator: Simulator, session: S
     assert len(generations(simulator)) == 2
     session.cache = True
     reply = session.generate("hello [[tokens=2]]", seed=1)
-    assert reply.reused_from is None and generations(simulator) and len(simulator.requests) == 3  # lazy: nothing yet
+    assert reply.reused_from is None and generations(simulator) and len(simulator.requests) == 4  # lazy: nothing yet
     reply.read()
-    assert reply.reused_from is not None and len(simulator.requests) == 3  # type: ignore[attr-defined]
+    assert reply.reused_from is not None and len(simulator.requests) == 4  # type: ignore[attr-defined]
 
 
 def test_a_model_pulled_again_has_another_digest_and_is_not_reused(simulator: Simulator, session: Session) -> None:

@@ -89,7 +89,7 @@ def test_a_read_only_record_warns_once_and_can_still_be_read(simulator: Simulato
     writer.record.close()
     read_only = Record(f"file:{path}?mode=ro")  # root ignores chmod; SQLite's read-only mode does not
     session = Session("llama3.2", host=simulator.url, record=read_only)
-    check_one_short_warning(three_turns(session), "readonly")
+    check_one_short_warning(three_turns(session), "read-only")
     assert [e.prompt for e in session.log()] == ["kept [[tokens=2]]"]
     assert [t.prompt for t in Session.resume("old", record=read_only).turns] == ["kept [[tokens=2]]"]
 
@@ -113,7 +113,7 @@ def test_a_failed_lookup_for_reuse_asks_the_model_instead(simulator: Simulator, 
         warnings.simplefilter("always")
         reply = session.generate("hi [[tokens=3]]", seed=1, cache=True)
         assert reply.read() and getattr(reply, "reused_from", None) is None
-    assert [r.path for r in simulator.requests] == ["/api/tags", "/api/generate"]
+    assert [r.path for r in simulator.requests] == ["/api/tags", "/api/version", "/api/generate"]
     assert sum(issubclass(w.category, RecordWarning) for w in caught) == 1
 
 

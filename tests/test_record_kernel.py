@@ -81,12 +81,12 @@ def test_a_conversation_survives_a_kernel_restart(kernel: KernelSession, simulat
 def test_a_repeated_cache_cell_is_answered_from_the_record_with_no_request(kernel: KernelSession, simulator: Simulator) -> None:
     first = kernel.check("%%ollama --cache --seed 4\nA haiku [[markdown]]")
     requests = len(simulator.requests)
-    kernel.restart()  # even in a new kernel process (only /api/tags for the digest)
+    kernel.restart()  # even in a new kernel process (only /api/tags for the digest, /api/version for the server)
     setup(kernel, simulator)
     again = kernel.check("%%ollama --cache --seed 4\nA haiku [[markdown]]")
-    assert [r.path for r in simulator.requests[requests:]] == ["/api/tags"]
+    assert [r.path for r in simulator.requests[requests:]] == ["/api/tags", "/api/version"]
     third = kernel.check("%%ollama --cache --seed 4\nA haiku [[markdown]]")
-    assert len(simulator.requests) == requests + 1  # the digest is known now: no request at all
+    assert len(simulator.requests) == requests + 2  # the digest and version are known now: no request at all
     answer = [m for m in markdown_outputs(first) if m.startswith(PREFIX)]
     assert answer and [m for m in markdown_outputs(again) if m.startswith(PREFIX)] == answer
     for run in (again, third):

@@ -45,7 +45,8 @@ def test_log_shows_and_returns_recent_turns_filtered_and_searched(ip: Interactiv
     capsys.readouterr()
     run(ip, "every = %ollama log")
     shown = capsys.readouterr().out
-    assert "| # | when (UTC) | session | model | status | prompt | reply |" in shown and "3 turns, newest first" in shown
+    assert "| # | when (UTC) | session | model | host | status | prompt | reply |" in shown
+    assert "3 turns, newest first" in shown
     assert [t.prompt for t in ip.user_ns["every"]] == [
         "A haiku about rain [[tokens=3]]", "And the sea? [[tokens=3]]", "Why is the sky blue? [[tokens=3]]"
     ]

@@ -268,7 +268,7 @@ def test_save_and_load_round_trip_history_and_turns(simulator: Simulator, sessio
     path = tmp_path / "session.json"
     session.save(path)
     json.loads(path.read_text(encoding="utf-8"))  # plain JSON on disk
-    loaded = Session.load(path)
+    loaded = Session.load(path, host=simulator.url)
     assert loaded.turns == session.turns
     assert loaded.history == session.history
     assert [t.status for t in loaded.turns] == ["done", "stopped", "error", "done"]
@@ -288,7 +288,7 @@ def test_a_loaded_session_continues_the_conversation(simulator: Simulator, sessi
     session.chat("one [[tokens=2]]").read()
     path = tmp_path / "s.json"
     session.save(path)
-    loaded = Session.load(path)
+    loaded = Session.load(path, host=simulator.url)
     loaded.chat("two [[tokens=1]]").read()
     assert [m["role"] for m in sent_messages(simulator)] == ["system", "user", "assistant", "user"]
 

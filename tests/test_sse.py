@@ -72,6 +72,30 @@ def test_page_serves_the_html_that_renders_text_as_text(framework: str, simulato
     assert "EventSource" in page.text and "innerHTML" not in page.text
 
 
+@pytest.mark.parametrize("framework", ["fastapi", "flask"])
+def test_the_examples_refuse_a_cross_origin_request_and_serve_their_own_page(
+    framework: str, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://my.site")
+    with serve(framework, simulator) as base:
+        def status(origin: str | None, path: str = "/stream") -> int:
+            headers = {"Origin": origin} if origin else {}
+            return httpx.get(base + path, params={"prompt": "hi [[tokens=2]]"}, headers=headers, timeout=10).status_code
+
+        assert status("https://evil.example") == 403 and status("https://evil.example", "/") == 403
+        assert status("null") == 403  # a sandboxed page or a file:// page
+        assert status(None) == 200 and status(base) == 200 and status("https://my.site") == 200
+    assert sum(r.path == "/api/chat" for r in simulator.requests) == 3  # refused ones never reached Ollama
+
+
+def test_the_examples_listen_on_loopback_only() -> None:
+    from web_apps import EXAMPLES
+
+    for name in ("fastapi_sse.py", "flask_sse.py"):
+        source = (EXAMPLES / name).read_text(encoding="utf-8")
+        assert 'host="127.0.0.1"' in source and "0.0.0.0" not in source
+
+
 @FRAMEWORKS
 def test_dropping_the_web_connection_closes_the_ollama_stream(framework: str, simulator: Simulator) -> None:
     with serve(framework, simulator) as base, httpx.Client(timeout=30) as web:

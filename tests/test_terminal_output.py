@@ -27,9 +27,14 @@ from untrusted import ollama_shell
 
 #: What a hostile model, tool or server sends a terminal: clipboard write, clear screen, hidden
 #: hyperlink, an 8-bit CSI, a bell, a carriage return that would overwrite the line.
-ESCAPES = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\\x9b31mred\x07 \rgone"
-#: Control characters that must never reach the terminal (all but \n and \t).
-CONTROLS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"]
+ESCAPES = (
+    "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\\x9b31mred\x07 \rgone"
+    " \u202eevil\u202c \u2066isolated\u2069 \u200bhidden\ufeff"  # bidi override, isolate, invisible characters
+)
+#: Invisible format characters that reorder or hide text ("Trojan Source"): shown as escapes too.
+FORMATS = [chr(c) for c in (0x061C, 0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2060, 0x206A), 0xFEFF)]
+#: Control characters that must never reach the terminal (all but \n and \t), and the format characters.
+CONTROLS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"] + FORMATS
 #: How the clipboard write shows instead: visibly, as text.
 SHOWN = "\\x1b]52;c;cm0gLXJmIH4=\\x07"
 #: A reply whose tokens are the escape sequences (JSON escapes: the model sends real ESC bytes).
@@ -57,6 +62,13 @@ def test_terminal_text_shows_every_control_character_but_line_breaks_and_tabs() 
     assert terminal_text("a\r\nb\rc") == "a\nb\nc"
     assert terminal_text("<b>a|b</b> é 🦙 \u200d") == "<b>a|b</b> é 🦙 \u200d"  # text is otherwise untouched
     assert terminal_text(shown) == shown  # idempotent: applying it twice changes nothing
+
+
+def test_terminal_text_shows_bidi_and_invisible_format_characters() -> None:
+    shown = terminal_text("".join(FORMATS) + "\ufff9\ufffa\ufffb")
+    assert controls_in(shown) == [] and "\\u202e" in shown and "\\u2066" in shown and "\\ufeff" in shown
+    joined = "👨\u200d👩\u200d👧 ह\u200dि"
+    assert terminal_text(joined) == joined  # joiners stay: emoji sequences and scripts need them
 
 
 def test_an_error_message_holds_no_control_character_but_the_raw_error_is_kept() -> None:

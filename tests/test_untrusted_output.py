@@ -84,3 +84,64 @@ def test_every_magic_and_subcommand_in_a_kernel_shows_hostile_text_inert(
     errors = ["\n".join(m["content"]["traceback"]) for m in messages if m["msg_type"] == "error"]
     assert len(errors) == 2 and all("<img" in e for e in errors)
     assert json.dumps(messages, default=str).count("window.__pwned") > 10  # the payloads did reach the kernel
+
+
+# -- a record from elsewhere and a hostile server's redirects and sign-in links ---------------------
+EVIL = "<img src=x onerror=window.__pwned=1> [link](javascript:alert(1)) | cell"
+
+
+def test_a_hostile_record_is_shown_inert_by_log_resume_and_export(
+    ip: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ollama_nb._record import Record, RecordedTurn
+    from ollama_nb._record._store import _RECORDS
+
+    path = tmp_path / "record.db"
+    record = Record(path)  # a record file from somewhere else: every field is someone else's text
+    record.add(RecordedTurn(host=f"http://{EVIL}", endpoint="chat", model=EVIL, prompt=EVIL, text=EVIL, session="evil",
+                            conversation="c", system=EVIL, status="done"))
+    record.close()
+    monkeypatch.setenv("OLLAMA_NB_DB", str(path))
+    magics = ip.magics_manager.registry["OllamaMagics"]
+    magics.db = str(path)
+    bundles: list[dict[str, Any]] = []
+    try:
+        cells = ("%ollama log", "%ollama log --search onerror", "%ollama resume evil", "%ollama history --session evil")
+        for source in cells:
+            with capture_output() as captured:
+                assert ip.run_cell(source).success, source
+            bundles += bundles_of(captured.outputs)
+    finally:
+        magics.db = ""
+        for opened in list(_RECORDS.values()):
+            opened.close()
+        _RECORDS.clear()
+    assert "window.__pwned" in "\n".join(b.get("text/plain", "") for b in bundles)  # shown, as text
+    assert any("host" in b.get("text/markdown", "") for b in bundles)  # the log's host column
+    assert problems_in(bundles) == {}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 302 Found\r\nLocation: javascript:alert(1)//<img src=x onerror=alert(1)>\r\nContent-Length: 0\r\n",
+        b'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 89\r\n\r\n'
+        b'{"error": "<b>no</b>", "signin_url": "https://evil.example/<img src=x onerror=alert(1)>"}',
+    ],
+    ids=["redirect", "signin"],
+)
+def test_redirect_and_signin_text_from_a_server_is_shown_inert(ip: InteractiveShell, answer: bytes) -> None:
+    from hostile_server import HostileServer
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    raw = head + b"\r\nConnection: close\r\n\r\n" + body if body else head + b"Connection: close\r\n\r\n"
+    with HostileServer(lambda request, send: send(raw)) as server:
+        ip.magics_manager.registry["OllamaMagics"].host = server.url
+        with capture_output() as captured:
+            result = ip.run_cell("%%ollama\nhi")
+    assert not result.success
+    bundles = bundles_of(captured.outputs)
+    shown = captured.stdout + captured.stderr + "\n".join(b.get("text/plain", "") for b in bundles)
+    assert "redirect to" in shown or ("asked to sign in at" in shown and "onerror" in shown)
+    assert "open https://evil" not in shown
+    assert problems_in(bundles) == {}

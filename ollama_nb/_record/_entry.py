@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from .._finite import finite_json
 from .._status import TurnStatus, status_of
 from .._timing import Timing
 
@@ -180,7 +181,7 @@ class RecordedTurn:
 def _dumps(value: Any) -> str | None:
     if value is None or value == [] or value == {}:
         return None
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    return finite_json(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 def _loads(text: str | None) -> Any:

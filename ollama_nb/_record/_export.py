@@ -27,7 +27,8 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from .._errors import OllamaError
+from .._files import write_private
+from .._finite import finite_json
 from ._entry import RecordedTurn
 
 __all__ = ["conversation_json", "conversation_markdown", "export_conversation"]
@@ -70,20 +71,19 @@ def conversation_json(name: str, entries: Sequence[RecordedTurn]) -> str:
         "system": last.system,
         "turns": [e.as_dict() for e in entries],
     }
-    return json.dumps(data, ensure_ascii=False, indent=1)
+    return finite_json(data, ensure_ascii=False, indent=1)
 
 
-def export_conversation(name: str, entries: Sequence[RecordedTurn], path: str | os.PathLike[str]) -> Path:
-    """Write ``entries`` to ``path``: JSON for ``.json``, else Markdown. Returns the path."""
+def export_conversation(
+    name: str, entries: Sequence[RecordedTurn], path: str | os.PathLike[str], *, overwrite: bool = False
+) -> Path:
+    """Write ``entries`` to ``path``: JSON for ``.json``, else Markdown. Returns the path.
+
+    The file is created 0600; an existing one is an error unless ``overwrite``; a symlink is never
+    written through."""
     target = Path(path).expanduser()
     text = (
         conversation_json(name, entries) if target.suffix.lower() == ".json" else conversation_markdown(name, entries)
     )
-    try:
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OllamaError(
-            f"cannot write the conversation to {os.fspath(target)!r}: {exc.strerror or exc}.\n"
-            "Check that the folder exists and is writable."
-        ) from exc
+    write_private(target, text, overwrite=overwrite, what="the conversation")
     return target

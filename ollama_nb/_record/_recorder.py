@@ -56,6 +56,7 @@ class SessionRecording:
         self.conversation = uuid.uuid4().hex
         self.digests: dict[str, str | None] = {}
         self._digests_host: str | None = None  # the host ``digests`` came from
+        self._server: str | None = None  # "<host> <Ollama version>" of that host, learnt with a key
         self.warned = False
         self._rows: weakref.WeakKeyDictionary[BaseReply, int] = weakref.WeakKeyDictionary()
 
@@ -87,7 +88,7 @@ class SessionRecording:
     def _known(self, host: str, model: str) -> tuple[bool, str | None]:
         if host != self._digests_host:  # another host may hold another model under the same name
             self.digests.clear()
-            self._digests_host = host
+            self._digests_host, self._server = host, None
         key = canonical_model(model)
         return key in self.digests, self.digests.get(key)
 
@@ -114,6 +115,28 @@ class SessionRecording:
             if not known:
                 self.digests[canonical_model(model)] = None
         return digest
+
+    def server(self, client: Client) -> str:
+        """``"<host> <Ollama version>"`` for request keys (one ``/api/version`` per host and session)."""
+        self._known(client.host, "")
+        if self._server is None:
+            try:
+                version = client.version()
+            except OllamaError:
+                version = "?"
+            self._server = f"{client.host} {version}"
+        return self._server
+
+    async def aserver(self, client: AsyncClient) -> str:
+        """The async twin of :meth:`server`."""
+        self._known(client.host, "")
+        if self._server is None:
+            try:
+                version = await client.version()
+            except OllamaError:
+                version = "?"
+            self._server = f"{client.host} {version}"
+        return self._server
 
     async def adigest(self, client: AsyncClient, model: str, *, strict: bool = False) -> str | None:
         """The async twin of :meth:`digest`."""

@@ -41,6 +41,8 @@ class SessionRecording(Protocol):
     def find(self, key: str | None) -> RecordedTurn | None: ...
     def digest(self, client: Client, model: str, *, strict: bool = False) -> str | None: ...
     async def adigest(self, client: AsyncClient, model: str, *, strict: bool = False) -> str | None: ...
+    def server(self, client: Client) -> str: ...
+    async def aserver(self, client: AsyncClient) -> str: ...
 
 
 class _Lookup:
@@ -55,17 +57,17 @@ class _Lookup:
         self.key: str | None = None
         self.found: RecordedTurn | None = None
 
-    def before(self, body: dict[str, Any], digest: str | None) -> RecordedTurn | None:
+    def before(self, body: dict[str, Any], digest: str | None, server: str) -> RecordedTurn | None:
         """On the first send with ``cache``: the recorded answer to reuse, or None."""
         self.sent, self.digest = body, digest
-        self.key = request_key(self.request.endpoint, body, digest)
+        self.key = request_key(self.request.endpoint, body, digest, server=server)
         self.found = self.recording.find(self.key)
         return self.found
 
-    def after(self, body: dict[str, Any], digest: str | None) -> None:
+    def after(self, body: dict[str, Any], digest: str | None, server: str) -> None:
         """On the first send without ``cache``, once the server answered."""
         self.sent, self.digest = body, digest
-        self.key = request_key(self.request.endpoint, body, digest)
+        self.key = request_key(self.request.endpoint, body, digest, server=server)
 
 
 class RecordingReply(Reply):
@@ -80,12 +82,14 @@ class RecordingReply(Reply):
 
         def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             if lookup.sent is None and cache:
-                found = lookup.before(body, recording.digest(client, request.model, strict=True))
+                digest = recording.digest(client, request.model, strict=True)
+                found = lookup.before(body, digest, recording.server(client) if digest else "")
                 if found is not None:
                     return recorded_opener(found)(body, before_send)
             response = send(body, before_send)
             if lookup.sent is None:
-                lookup.after(body, recording.digest(client, request.model))
+                digest = recording.digest(client, request.model)
+                lookup.after(body, digest, recording.server(client) if digest else "")
             return response
 
         super().__init__(request, opener=open_stream, host=client.host, **settings)
@@ -107,12 +111,14 @@ class AsyncRecordingReply(AsyncReply):
 
         async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             if lookup.sent is None and cache:
-                found = lookup.before(body, await recording.adigest(client, request.model, strict=True))
+                digest = await recording.adigest(client, request.model, strict=True)
+                found = lookup.before(body, digest, await recording.aserver(client) if digest else "")
                 if found is not None:
                     return await async_recorded_opener(found)(body, before_send)
             response = await send(body, before_send)
             if lookup.sent is None:
-                lookup.after(body, await recording.adigest(client, request.model))
+                digest = await recording.adigest(client, request.model)
+                lookup.after(body, digest, await recording.aserver(client) if digest else "")
             return response
 
         super().__init__(request, opener=open_stream, host=client.host, **settings)

@@ -8,6 +8,7 @@ works unchanged. :class:`~ollama_nb._record.RecordingReply` uses these openers.
 
 Example:
     >>> entry = RecordedTurn(host="h", endpoint="generate", model="m", prompt="hi", text="a\nb", id=3)
+    >>> import json
     >>> lines = recorded_lines(entry)
     >>> [json.loads(line)["response"] for line in lines], json.loads(lines[-1])["done"]
     (['a\n', 'b', ''], True)
@@ -15,11 +16,11 @@ Example:
 
 from __future__ import annotations
 
-import json
 from typing import Any, AsyncIterator
 
 import httpx
 
+from .._finite import finite_json
 from .._reply import AsyncOpener, BeforeSend, Opener
 from ._entry import RecordedTurn
 
@@ -58,7 +59,7 @@ def recorded_lines(entry: RecordedTurn) -> list[bytes]:
                 obj["thinking"] = thinking
         obj.update(extra)
         obj.setdefault("done", False)
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        return finite_json(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
     lines = [line(thinking=piece) for piece in entry.thinking.splitlines(keepends=True)]
     lines += [line(piece) for piece in entry.text.splitlines(keepends=True)]

@@ -19,7 +19,7 @@ import sqlite3
 from datetime import datetime, timezone
 from typing import Callable
 
-__all__ = ["MIGRATIONS", "migrate", "schema_version"]
+__all__ = ["MIGRATIONS", "migrate", "schema_version", "unknown_migrations"]
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
@@ -41,6 +41,15 @@ def _run(db: sqlite3.Connection, script: str) -> None:
         if sqlite3.complete_statement(statement):
             db.execute(statement)
             statement = ""
+
+
+def unknown_migrations(db: sqlite3.Connection) -> set[str]:
+    """Migrations this database has had that this ollama_nb does not know: a newer one wrote it
+    (it is then only read, never written). Reads only; none on a database without the table."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'migrations'").fetchone():
+        return set()
+    known = {step.__name__ for step in MIGRATIONS}
+    return {name for (name,) in db.execute("SELECT name FROM migrations")} - known
 
 
 def schema_version(db: sqlite3.Connection) -> int:

@@ -116,13 +116,15 @@ class SubcommandParser(argparse.ArgumentParser):
         'a.json'
     """
 
-    def __init__(self, name: str, usage: str, *positionals: str, session: bool = True) -> None:
+    def __init__(self, name: str, usage: str, *positionals: str, session: bool = True, force: bool = False) -> None:
         super().__init__(prog=f"%ollama {name}", usage=usage, add_help=False, exit_on_error=False)
         self.name = name
         for positional in positionals:
             self.add_argument(positional)
         if session:
             self.add_argument("--session", default=None, metavar="NAME")
+        if force:  # replace an existing file
+            self.add_argument("--force", action="store_true")
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.name}: {message}; usage is {self.usage}")

@@ -46,6 +46,7 @@ def log_rows(entries: list[Any]) -> list[dict[str, Any]]:
             "when (UTC)": text((e.recorded_at or "")[:19].replace("T", " ")),
             "session": text(e.session or ""),
             "model": code(e.model),
+            "host": text(e.host),
             "status": text(e.status + (" (reused)" if e.reused_from else "")),
             "prompt": text(_short(e.prompt, 60)),
             "reply": text(_short(e.text, 80)),
@@ -89,10 +90,10 @@ def resume(magics: Any, args: argparse.Namespace, show: Any) -> Session:
 
 
 def export(magics: Any, args: argparse.Namespace, show: Any) -> str:
-    """``%ollama export NAME PATH``: Markdown, or JSON for a ``.json`` path."""
+    """``%ollama export NAME PATH [--force]``: Markdown, or JSON for a ``.json`` path."""
     name, path = args.name, args.path
     entries = resume_entries(_reader(magics).need_record(), name)
-    written = export_conversation(name, entries, path)
+    written = export_conversation(name, entries, path, overwrite=args.force)
     show(
         md("Wrote {turns} of {name} to {path}.").format(
             turns=text(_turns(len(entries))), name=code(name), path=code(str(written))

@@ -207,13 +207,13 @@ def reset(magics: Any, args: argparse.Namespace) -> None:
 def save(magics: Any, args: argparse.Namespace) -> None:
     session = _session(magics, args)
     path = args.path
-    session.save(path)
+    session.save(path, overwrite=args.force)
     _show(md("Saved {n} turns to {path}.").format(n=len(session.turns), path=code(path)))
 
 
 def load(magics: Any, args: argparse.Namespace) -> None:
     name, path = args.session or magics.session, args.path
-    session = Session.load(path)
+    session = Session.load(path, host=magics.host or None)
     session.name = name  # its turns are recorded under this name
     set_session(name, session)
     _show(
@@ -286,8 +286,8 @@ Handler = Callable[[Any, argparse.Namespace], Any]
 #: Every subcommand: its parser (the usage line says what it takes) and its handler.
 SUBCOMMANDS: dict[str, tuple[SubcommandParser, Handler]] = {
     "config": (SubcommandParser("config", "%ollama config", session=False), config),
-    "export": (SubcommandParser("export", "%ollama export NAME PATH (PATH ending in .md or .json)", "name", "path",
-                                session=False), _record_command("export")),
+    "export": (SubcommandParser("export", "%ollama export NAME PATH [--force] (PATH ending in .md or .json)", "name",
+                                "path", session=False, force=True), _record_command("export")),
     "help": (SubcommandParser("help", "%ollama help", session=False), help_),
     "history": (SubcommandParser("history", "%ollama history [--session NAME]"), history),
     "load": (SubcommandParser("load", "%ollama load PATH [--session NAME]", "path"), load),
@@ -297,7 +297,7 @@ SUBCOMMANDS: dict[str, tuple[SubcommandParser, Handler]] = {
     "pull": (SubcommandParser("pull", "%ollama pull NAME [--session NAME]", "name"), pull),
     "reset": (SubcommandParser("reset", "%ollama reset [--session NAME]"), reset),
     "resume": (SubcommandParser("resume", "%ollama resume NAME", "name", session=False), _record_command("resume")),
-    "save": (SubcommandParser("save", "%ollama save PATH [--session NAME]", "path"), save),
+    "save": (SubcommandParser("save", "%ollama save PATH [--force] [--session NAME]", "path", force=True), save),
     "show": (SubcommandParser("show", "%ollama show NAME [--session NAME]", "name"), show),
     "timings": (SubcommandParser("timings", "%ollama timings [--session NAME]"), timings),
 }
