@@ -8,23 +8,22 @@ model's digest, the host and its Ollama version, plus the request body) — from
 too. There is one request key, the record's (:func:`ollama_nb._record.request_key`): the memory
 uses it too, with the answering host and a stand-in digest while the model's is unknown. An
 answer is reused only for the host that gave it (the batch's first host: answers from its other
-hosts are kept but not reused). A stopped or failed answer is never reused. A failing record
-warns once per session (its turns and batches together); the batch goes on.
+hosts are kept but not reused). A stopped or failed answer is never reused. The session's
+:class:`~ollama_nb._record.SessionRecording` reads and writes the record for the ledger, so a
+failing record warns once per session (its turns and batches together); the batch goes on.
 
 Example:
-    >>> ledger = BatchLedger(record=None)
+    >>> ledger = BatchLedger()
     >>> ledger.finished({"model": "m", "prompt": "hi", "stream": True}) is None
     True
 """
 
 from __future__ import annotations
 
-import warnings
 import weakref
 from typing import Any, Mapping
 
-from .._errors import RecordError, RecordWarning
-from .._record import entry_from_reply, request_key
+from .._record import SessionRecording, request_key
 
 __all__ = ["BatchLedger", "ledger_of"]
 
@@ -35,20 +34,23 @@ _UNKNOWN_DIGEST = "unknown"
 class BatchLedger:
     """Finished batch answers of one session, by request (see the module docstring)."""
 
-    def __init__(self, record: Any = None, recording: Any = None) -> None:
-        self.record = record
-        self.recording = recording  # the session's SessionRecording: its digests, learnt once per session
+    def __init__(self, recording: SessionRecording | None = None) -> None:
+        self.recording = recording  # the session's: its record, digests and one warning
         self.digests: dict[str, str | None] = {}
         self.server = ""  # "<host> <Ollama version>": answers are bound to where they came from
         self.host = ""  # the host lookups are for (the batch's first)
         self._answers: dict[str, Any] = {}
-        self.warned = False  # without a session's recording: once per ledger
+
+    @property
+    def record(self) -> Any:
+        """The session's record, or None when recording is off."""
+        return self.recording.record if self.recording is not None else None
 
     async def learn_digest(self, client: Any, model: str) -> None:
         """The model's digest (the record's keys need it), as the session's turns learn it: one
         ``/api/tags`` per session; None when unknown or the server cannot say."""
         self.host = client.host
-        if self.record is None or self.recording is None:
+        if self.recording is None or self.record is None:
             return
         self.digests[model] = await self.recording.adigest(client, model)
         self.server = await self.recording.aserver(client) if self.digests[model] else ""
@@ -69,13 +71,9 @@ class BatchLedger:
         memory = self._memory_key(body, self.host)
         found = self._answers.get(memory) if memory is not None else None
         key = self._record_key(body)
-        if found is not None or key is None:
+        if found is not None or key is None or self.recording is None:
             return found
-        try:
-            return self.record.find(key)
-        except RecordError as exc:
-            self._warn(exc)
-            return None
+        return self.recording.find(key)
 
     def add(self, body: Mapping[str, Any], result: Any, reply: Any, *, batch: str) -> None:
         """Keep a finished ``result`` for reuse; write the item's turn to the record."""
@@ -83,36 +81,19 @@ class BatchLedger:
         memory = self._memory_key(body, answered_by)
         if result.status == "ok" and memory is not None:
             self._answers[memory] = result
-        if self.record is None or reply is None:
+        if self.recording is None or reply is None:
             return
-        try:
-            entry = entry_from_reply(reply, sent=body, prompt=result.prompt, digest=self.digests.get(body["model"]),
-                                     request_key=self._record_key(body) if answered_by == self.host else None,
-                                     in_context=False, batch=batch)
-            self.record.add(entry)
-        except RecordError as exc:
-            self._warn(exc)
-        except (TypeError, ValueError) as exc:  # something in the request that JSON cannot hold
-            self._warn(RecordError(f"cannot write this item to the record: {exc}."))
-
-    def _warn(self, exc: RecordError) -> None:
-        owner = self.recording if self.recording is not None else self  # the session's turns warned already?
-        if not owner.warned:
-            owner.warned = True
-            warnings.warn(
-                f"{exc} The batch goes on; its answers are kept in memory only; this session will not warn "
-                "again (OLLAMA_NB_DB=off turns recording off).", RecordWarning, stacklevel=2,
-            )
+        key = self._record_key(body) if answered_by == self.host else None
+        self.recording.write_item(reply, sent=body, prompt=result.prompt, digest=self.digests.get(body["model"]),
+                                  key=key, batch=batch)
 
 
-_LEDGERS: weakref.WeakKeyDictionary[Any, BatchLedger] = weakref.WeakKeyDictionary()
+_LEDGERS: weakref.WeakKeyDictionary[SessionRecording, BatchLedger] = weakref.WeakKeyDictionary()
 
 
-def ledger_of(recording: Any) -> BatchLedger:
+def ledger_of(recording: SessionRecording) -> BatchLedger:
     """The ledger of a session's ``recording`` (made on first use), writing to its record."""
     ledger = _LEDGERS.get(recording)
     if ledger is None:
-        ledger = _LEDGERS[recording] = BatchLedger()
-    ledger.recording = recording
-    ledger.record = recording.record
+        ledger = _LEDGERS[recording] = BatchLedger(recording)
     return ledger
