@@ -52,7 +52,7 @@ def record_db(tmp_path, monkeypatch) -> Iterator[object]:
 SLOW_FILES = frozenset({
     "test_kernel.py", "test_kernel_batch.py", "test_kernel_interrupts.py", "test_kernel_outputs.py",
     "test_record_kernel.py", "test_record_concurrency.py", "test_notebooks.py", "test_terminal.py",
-    "test_terminal_output.py",
+    "test_terminal_output.py", "test_kernel_hostile.py",
 })
 
 
