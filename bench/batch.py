@@ -1,4 +1,4 @@
-"""One prompt over many items (issue 11): ``Session.map`` and ``%%ollama --over`` against the simulator.
+"""One prompt over many items: ``Session.map`` and ``%%ollama --over`` against the simulator.
 
 - **Throughput**: N items at full speed with the same concurrency, ``Session.map(...).wait()``
   against a hand-written asyncio + httpx loop (a ``Semaphore``, one task per item,

@@ -1,4 +1,4 @@
-"""The record's costs (issue 10), in one run against the simulator process:
+"""The record's costs, in one run against the simulator process:
 
 - **recording a turn**: the time ``SessionRecording.write`` takes inside a reply's done callback
   (one ``INSERT`` with the FTS trigger), median per turn over a record that keeps growing;
@@ -38,7 +38,7 @@ SEARCH_TURNS = 100_000
 # -- recording a turn -------------------------------------------------------------------------------
 def _timed_writes(session: Any) -> list[float]:
     """Wrap the session's ``write`` so each call's duration is kept."""
-    recording = session._recording
+    recording = session.recording
     durations: list[float] = []
     write = recording.write
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._batch import Batch, BatchProgress, ItemResult
 from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
 from ._client import AsyncClient, Client
 from ._errors import (
@@ -51,6 +50,7 @@ from ._sse import cross_origin
 from ._timing import Timing
 from .experiment import Experiment, Paired, judge
 from ._tools import ToolCall, ToolResult, tool_schema
+from .batch import Batch, BatchProgress, ItemResult
 
 __version__ = "0.1.0"
 

@@ -100,7 +100,8 @@ class ModelDetails:
     @classmethod
     def from_wire(cls, name: str, wire: Mapping[str, Any]) -> ModelDetails:
         details = _details(wire)
-        info = wire.get("model_info") if isinstance(wire.get("model_info"), Mapping) else {}
+        raw_info = wire.get("model_info")
+        info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
         context = next(
             (int(v) for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)), None
         )

@@ -206,6 +206,10 @@ class Client(_ClientBase[Reply]):
         return httpx.Client(**settings, transport=chosen)
 
     # -- streaming replies ---------------------------------------------------------------------
+    def opener(self, request: Request) -> Opener:
+        """The callable a reply sends ``request``'s body with (retries included); the record wraps it."""
+        return self._opener(request)
+
     def _opener(self, request: Request) -> Opener:
         def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             return self._send("POST", request.path, body, model=request.model, before_send=before_send)
@@ -321,6 +325,10 @@ class AsyncClient(_ClientBase[AsyncReply]):
         self.transport, chosen = chosen_transport(transport, asynchronous=True, verify=settings["verify"])
         return httpx.AsyncClient(**settings, transport=chosen)
 
+    def opener(self, request: Request) -> AsyncOpener:
+        """The callable a reply sends ``request``'s body with (retries included); the record wraps it."""
+        return self._opener(request)
+
     def _opener(self, request: Request) -> AsyncOpener:
         async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             return await self._send("POST", request.path, body, model=request.model, before_send=before_send)
@@ -389,7 +397,8 @@ class AsyncClient(_ClientBase[AsyncReply]):
 
     async def pull(self, model: str, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
         """Download a model; yields progress events (``async for``)."""
-        response = await self._send("POST", "/api/pull", {"model": model, "insecure": insecure, "stream": True}, model=model)
+        body = {"model": model, "insecure": insecure, "stream": True}
+        response = await self._send("POST", "/api/pull", body, model=model)
         reader = PullReader(model, host=self.host, limit=self.max_line_bytes)
         try:
             async for data in abody_bytes(response):

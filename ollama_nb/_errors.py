@@ -35,13 +35,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ._reply_state import BaseReply
+from typing import Protocol
 
 __all__ = [
     "ApiKeyWithheldWarning",
+    "PartialReply",
     "ConnectionLostError",
     "ContextTrimmedWarning",
     "Interrupted",
@@ -65,12 +63,23 @@ __all__ = [
 ]
 
 
+class PartialReply(Protocol):
+    """The reply an error carries (a :class:`~ollama_nb.BaseReply`): what it had streamed.
+
+    A protocol, so this module imports no reply module (the replies import the errors)."""
+
+    model: str
+    host: str
+
+    def partial_text(self) -> str: ...
+
+
 class OllamaError(Exception):
     """Base of every ollama_nb error; ``reply`` is the partial reply when one was streaming."""
 
-    reply: BaseReply | None = None
+    reply: PartialReply | None = None
 
-    def __init__(self, message: str, *, reply: BaseReply | None = None) -> None:
+    def __init__(self, message: str, *, reply: PartialReply | None = None) -> None:
         from ._safe import terminal_text  # the message holds server text: no escape sequence in it
 
         super().__init__(terminal_text(message))
@@ -85,7 +94,7 @@ class OllamaError(Exception):
 class OllamaConnectionError(OllamaError, ConnectionError):
     """Nothing answers at the host (refused, unreachable, or closed before any byte)."""
 
-    def __init__(self, host: str, *, detail: str = "", reply: BaseReply | None = None) -> None:
+    def __init__(self, host: str, *, detail: str = "", reply: PartialReply | None = None) -> None:
         self.host = host
         why = f" ({detail})" if detail else ""
         super().__init__(
@@ -98,7 +107,7 @@ class OllamaConnectionError(OllamaError, ConnectionError):
 class OllamaTimeoutError(OllamaError, TimeoutError):
     """The server sent nothing for longer than the read timeout."""
 
-    def __init__(self, host: str, seconds: float | None, *, reply: BaseReply | None = None) -> None:
+    def __init__(self, host: str, seconds: float | None, *, reply: PartialReply | None = None) -> None:
         self.host = host
         self.seconds = seconds
         waited = f"{seconds:g} s" if seconds else "too long"
@@ -112,7 +121,9 @@ class OllamaTimeoutError(OllamaError, TimeoutError):
 class ResponseError(OllamaError):
     """The server answered with an HTTP error status; ``error`` is its own text."""
 
-    def __init__(self, status_code: int, error: str, *, hint: str = "", host: str = "", reply: BaseReply | None = None) -> None:
+    def __init__(
+        self, status_code: int, error: str, *, hint: str = "", host: str = "", reply: PartialReply | None = None
+    ) -> None:
         self.status_code = status_code
         self.error = error
         self.host = host
@@ -123,7 +134,7 @@ class ResponseError(OllamaError):
 class ModelNotFoundError(ResponseError):
     """The model is not on the server (HTTP 404)."""
 
-    def __init__(self, model: str, *, host: str = "", error: str = "", reply: BaseReply | None = None) -> None:
+    def __init__(self, model: str, *, host: str = "", error: str = "", reply: PartialReply | None = None) -> None:
         self.model = model
         self.host = host
         where = f" at {host}" if host else ""
@@ -149,7 +160,9 @@ class SignInRequiredError(ResponseError):
         Run `ollama signin`, or open https://ollama.com/connect?name=me&key=abc, then try again.
     """
 
-    def __init__(self, error: str, *, host: str = "", signin_url: str | None = None, api_key_sent: bool = False) -> None:
+    def __init__(
+        self, error: str, *, host: str = "", signin_url: str | None = None, api_key_sent: bool = False
+    ) -> None:
         self.signin_url = signin_url
         if signin_url and signin_url.startswith("https://ollama.com/"):
             hint = f"Run `ollama signin`, or open {signin_url}, then try again."
@@ -183,7 +196,9 @@ class ServerBusyError(ResponseError):
 class StreamError(OllamaError):
     """The server reported an error in the middle of a stream (an in-band ``{"error": ...}`` line)."""
 
-    def __init__(self, error: str, *, kept: int = 0, reply: BaseReply | None = None, hint: str = "", source: str = "") -> None:
+    def __init__(
+        self, error: str, *, kept: int = 0, reply: PartialReply | None = None, hint: str = "", source: str = ""
+    ) -> None:
         self.error = error
         kept_note = f" after {kept} characters (kept)" if kept else ""
         where = f" ({source})" if source else ""
@@ -197,7 +212,7 @@ class StreamError(OllamaError):
 class ConnectionLostError(StreamError):
     """The connection closed before the ``done`` line arrived."""
 
-    def __init__(self, host: str, *, kept: int = 0, detail: str = "", reply: BaseReply | None = None) -> None:
+    def __init__(self, host: str, *, kept: int = 0, detail: str = "", reply: PartialReply | None = None) -> None:
         self.host = host
         OllamaError.__init__(
             self,
@@ -221,7 +236,7 @@ class LineTooLongError(StreamError):
     """
 
     def __init__(
-        self, host: str, *, limit: int, what: str = "a line", kept: int = 0, reply: BaseReply | None = None
+        self, host: str, *, limit: int, what: str = "a line", kept: int = 0, reply: PartialReply | None = None
     ) -> None:
         self.host = host
         self.limit = limit
@@ -246,7 +261,7 @@ class MalformedReplyError(StreamError):
         Is that address really an Ollama server? Check OLLAMA_HOST (or host=).
     """
 
-    def __init__(self, host: str, detail: str, *, reply: BaseReply | None = None) -> None:
+    def __init__(self, host: str, detail: str, *, reply: PartialReply | None = None) -> None:
         self.host = host
         OllamaError.__init__(
             self,
@@ -269,7 +284,7 @@ class Interrupted(OllamaError):
         Run `%ollama pull llama3.2` again to resume.
     """
 
-    def __init__(self, reply: BaseReply | None = None, *, what: str = "", detail: str = "", hint: str = "") -> None:
+    def __init__(self, reply: PartialReply | None = None, *, what: str = "", detail: str = "", hint: str = "") -> None:
         if what:
             message = f"Interrupted: {what} {detail or 'stopped'}." + (f"\n{hint}" if hint else "")
         else:
@@ -296,11 +311,7 @@ class NoModelError(OllamaError):
 
     def __init__(self, available: list[str] | None = None) -> None:
         self.available = list(available or [])
-        have = (
-            f" The server has: {', '.join(self.available)}."
-            if self.available
-            else ""
-        )
+        have = f" The server has: {', '.join(self.available)}." if self.available else ""
         super().__init__(
             "No model chosen: pass one (model=..., or -m NAME in a magic) or set a default "
             f"(%config OllamaMagics.model = 'NAME').{have}"
@@ -317,7 +328,7 @@ class ToolError(OllamaError, ValueError):
 class StructuredOutputError(OllamaError, ValueError):
     """The model's reply is not the JSON that was asked for; ``text`` is the raw reply."""
 
-    def __init__(self, message: str, *, text: str = "", reply: BaseReply | None = None) -> None:
+    def __init__(self, message: str, *, text: str = "", reply: PartialReply | None = None) -> None:
         super().__init__(message, reply=reply)
         self.text = text
 

@@ -84,7 +84,9 @@ def logprobs_frame(logprobs: Sequence[TokenLogprob] | Iterable[TokenLogprob]) ->
     try:
         import pandas
     except ImportError:
-        raise OllamaError("logprobs_frame() needs pandas: `pip install pandas` (reply.logprobs has the same data).") from None
+        raise OllamaError(
+            "logprobs_frame() needs pandas: `pip install pandas` (reply.logprobs has the same data)."
+        ) from None
     rows = [
         {
             "token": lp.token,

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -22,13 +22,11 @@ from ._errors import (
     OllamaConnectionError,
     OllamaError,
     OllamaTimeoutError,
+    PartialReply,
     ResponseError,
     ServerBusyError,
     SignInRequiredError,
 )
-
-if TYPE_CHECKING:
-    from ._reply import BaseReply
 
 __all__ = ["BUSY_STATUSES", "RETRYABLE", "error_text", "read_error", "redirect_error", "request_error", "status_error"]
 
@@ -89,11 +87,20 @@ _HINTS: tuple[tuple[str, str], ...] = (
     ("does not support", "Choose a model with that capability (`%ollama show MODEL` lists them)."),
     ("server busy", "Ollama's queue is full: wait a moment and run it again."),
     ("prompt is longer than the context", "Shorten the prompt or raise num_ctx (--num-ctx)."),
-    ("exceeds the available context size", "Not cut (truncate=False): shorten the prompt or raise num_ctx (--num-ctx)."),
+    (
+        "exceeds the available context size",
+        "Not cut (truncate=False): shorten the prompt or raise num_ctx (--num-ctx).",
+    ),
     ("missing unit in duration", "keep_alive needs a unit, e.g. '5m' or '30s'."),
-    ("invalid think value", "Use think=True/False or a level the model knows: low, medium, high, max (case-sensitive)."),
+    (
+        "invalid think value",
+        "Use think=True/False or a level the model knows: low, medium, high, max (case-sensitive).",
+    ),
     ("think must be a boolean or string", "Use think=True/False or a level: low, medium, high, max."),
-    ("ollama cloud is disabled", "Cloud models are turned off on that server (OLLAMA_NO_CLOUD or ~/.ollama/server.json)."),
+    (
+        "ollama cloud is disabled",
+        "Cloud models are turned off on that server (OLLAMA_NO_CLOUD or ~/.ollama/server.json).",
+    ),
 )
 
 #: Statuses that mean "busy, try again": retried with backoff before the first byte.
@@ -108,7 +115,9 @@ def status_error(
     error, body = _error_body(content)
     if status == 401:
         url = body.get("signin_url")
-        return SignInRequiredError(error, host=host, signin_url=url if isinstance(url, str) else None, api_key_sent=api_key_sent)
+        return SignInRequiredError(
+            error, host=host, signin_url=url if isinstance(url, str) else None, api_key_sent=api_key_sent
+        )
     if status in BUSY_STATUSES:
         return ServerBusyError(status, error, host=host, attempts=attempts)
     if status == 404 and model is not None and "not found" in error and "page" not in error:
@@ -143,20 +152,21 @@ def request_error(exc: Exception, host: str) -> OllamaError:
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         timeout = getattr(getattr(exc, "request", None), "extensions", {}).get("timeout", {})
         return OllamaTimeoutError(host, timeout.get("read") if isinstance(timeout, dict) else None)
-    detail = {
+    details: dict[type[Exception], str] = {
         httpx.ConnectTimeout: "connection timed out",
         httpx.RemoteProtocolError: "it closed the connection without answering",
         httpx.ReadError: "it closed the connection without answering",
         httpx.WriteError: "it closed the connection without answering",
         httpx.UnsupportedProtocol: "that is not an http:// or https:// address",
-    }.get(type(exc), "connection refused" if isinstance(exc, httpx.ConnectError) else str(exc) or type(exc).__name__)
+    }
+    fallback = "connection refused" if isinstance(exc, httpx.ConnectError) else str(exc) or type(exc).__name__
+    detail = details.get(type(exc), fallback)
     return OllamaConnectionError(host, detail=detail)
 
 
-def read_error(exc: Exception, host: str, *, kept: int, reply: BaseReply | None) -> OllamaError:
+def read_error(exc: Exception, host: str, *, kept: int, reply: PartialReply | None) -> OllamaError:
     """The error for a failure while the body streamed (the partial reply is kept)."""
     if isinstance(exc, httpx.TimeoutException):
         timeout = getattr(getattr(exc, "request", None), "extensions", {}).get("timeout", {})
         return OllamaTimeoutError(host, timeout.get("read") if isinstance(timeout, dict) else None, reply=reply)
     return ConnectionLostError(host, kept=kept, detail=str(exc), reply=reply)
-

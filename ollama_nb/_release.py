@@ -63,7 +63,7 @@ def _close_handed_over() -> None:
         response, body = _to_close.get()
         try:
             if body is not None:
-                body.close()  # httpx's generators: suspended, abandoned; closing takes the pool lock
+                getattr(body, "close")()  # httpx's generators: suspended, abandoned; closing takes the pool lock
             response.close()
         except Exception:  # the socket is already shut down: nothing more to tell anyone
             pass

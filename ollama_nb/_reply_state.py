@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, 
 
 import httpx
 
-from ._errors import ConnectionLostError, LineTooLongError, MalformedLineWarning, MalformedReplyError
-from ._errors import OllamaError, StreamError, ToolError
+from ._errors import (
+    ConnectionLostError,
+    LineTooLongError,
+    MalformedLineWarning,
+    MalformedReplyError,
+    OllamaError,
+    StreamError,
+    ToolError,
+)
 from ._logprobs import TokenLogprob, logprobs_frame, logprobs_from_wire
 from ._ndjson import DEFAULT_LIMIT, LineBuffer, LineTooLong, parse_line, text_field
 from ._protocol import error_text, read_error
@@ -95,6 +102,8 @@ class BaseReply:
         self.error: OllamaError | None = None
         self.done_reason: str | None = None
         self.malformed_lines = 0
+        #: How many times the request was sent, the client's retries included.
+        self.sends = 0
         #: The model and host that really answered, when the server reports them (a cloud model
         #: behind a local Ollama: ``remote_model``/``remote_host`` on each chunk); else None.
         self.remote_model: str | None = None
@@ -230,6 +239,7 @@ class BaseReply:
         """Given to the opener, which calls it before each attempt: a stop ends the reply there."""
         if self._stop_requested:
             raise StopRequested
+        self.sends += 1
         self._t_sent = _clock()
 
     def _feed(self, data: bytes) -> Iterable[Chunk]:
@@ -238,7 +248,7 @@ class BaseReply:
             # the usual case: Ollama flushes one line per HTTP chunk
             chunk = self._take(data)
             return (chunk,) if chunk is not None else ()
-        chunks = []
+        chunks: list[Chunk] = []
         try:
             lines = self._buffer.feed(data)
         except LineTooLong:
@@ -364,7 +374,13 @@ class BaseReply:
 
     def _summary_chunk(self) -> Chunk:
         return Chunk(
-            self.partial_text(), self.thinking, tuple(self._tool_calls), True, self._final or _NO_LINE, (), tuple(self._logprobs)
+            self.partial_text(),
+            self.thinking,
+            tuple(self._tool_calls),
+            True,
+            self._final or _NO_LINE,
+            (),
+            tuple(self._logprobs),
         )
 
     def _finish(self) -> None:
@@ -407,5 +423,3 @@ class BaseReply:
         exc.reply = self
         self.error = exc
         return exc
-
-

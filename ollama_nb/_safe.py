@@ -112,13 +112,15 @@ class _Safe(str):
             return NotImplemented  # str + safe is a plain str, which every builder refuses
         return type(self)(str.__add__(self._check(other), self))
 
-    def join(self, parts: Iterable[Any]) -> Any:  # type: ignore[override]
+    def join(self, parts: Iterable[Any]) -> Any:
         """``sep.join(parts)``: every part must be of this type (or a number)."""
         return type(self)(str.join(self, [self._check(p) for p in parts]))
 
-    def format(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def format(self, *args: Any, **kwargs: Any) -> Any:
         """Fill a trusted template with safe values (or numbers) only."""
-        return type(self)(str.format(self, *(self._check(a) for a in args), **{k: self._check(v) for k, v in kwargs.items()}))
+        return type(self)(
+            str.format(self, *(self._check(a) for a in args), **{k: self._check(v) for k, v in kwargs.items()})
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str.__repr__(self)})"

@@ -22,34 +22,48 @@ import os
 import warnings
 import weakref
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
-from ._batch import BatchMethods
 from ._client import AsyncClient, Client
 from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
-from ._errors import ContextTrimmedWarning, NoModelError, OllamaError
+from ._errors import ContextTrimmedWarning, NoModelError, OllamaError, RecordError
 from ._files import write_private
 from ._finite import finite_json
 from ._host import resolve_host
-from ._record._session_api import RecordedSession  # the record (issue 10)
-from .experiment import ExperimentMethods
+from ._record import Record, RecordedTurn, SessionRecording
+from ._record._recorder import resume_entries
 from ._reply import AsyncReply, BaseReply, Reply, running_loop
 from ._request import ChatRequest, GenerateRequest
 from ._turn import TIMING_COLUMNS, Turn, timing_row
+from .batch import Batch, ledger_of, start_batch
 
 if TYPE_CHECKING:
     import pandas
 
+    from .experiment import Experiment
+
 __all__ = ["Session", "Turn", "forget_sessions", "get_session", "set_session"]
 
 R = TypeVar("R", bound=BaseReply)
+S = TypeVar("S", bound="Session")
 
 _FORMAT_VERSION = 1
-class Session(RecordedSession, BatchMethods, ExperimentMethods):
+
+
+class Session:
     """Multi-turn history and timing, usable from plain Python and behind the notebook magics.
 
     ``**options`` of :meth:`chat` are Ollama options (``temperature=0.2``, ``num_ctx=8192``…),
-    merged over the session's ``options``. Every turn goes to the record too (``RecordedSession``).
+    merged over the session's ``options``. Every turn goes to the record too: ``record`` is a
+    :class:`~ollama_nb.Record`, a path, None (``OLLAMA_NB_DB``, else the user's data folder) or
+    False (off); ``recording`` is the :class:`SessionRecording` that writes it. ``name`` tags the
+    turns (``get_session(name)`` names it); ``notebook`` is the notebook's path when the magics
+    know it; ``cache=True`` answers identical requests from the record.
+
+    Example:
+        >>> s = Session("llama3.2", name="trip", record=False)
+        >>> s.name, s.record, s.cache
+        ('trip', None, False)
     """
 
     def __init__(
@@ -61,24 +75,33 @@ class Session(RecordedSession, BatchMethods, ExperimentMethods):
         *,
         client: Client | None = None,
         name: str | None = None,
-        record: Any = None,
+        record: Record | str | os.PathLike[str] | bool | None = None,
     ) -> None:
-        super().__init__(name=name, record=record)
+        self.name = name
+        self.notebook: str | None = None
+        self.cache = False
+        self.recording = SessionRecording(record)
         self.model = model
         self.system = system
         self.options: dict[str, Any] = dict(options or {})
         self.host = client.host if client is not None else resolve_host(host)
         self.turns: list[Turn] = []
         self._client = client
-        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = weakref.WeakKeyDictionary()
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
         self._loopless_client: AsyncClient | None = None
         self._open: BaseReply | None = None
         self._epoch = 0  # bumped by reset(): a reply from before it is not recorded
         self._context: dict[str, int | None] = {}
 
     def use_host(self, host: str | None) -> None:
-        """Talk to another Ollama from the next turn on (the history stays)."""
-        self.host = resolve_host(host)
+        """Talk to another Ollama from the next turn on (the history stays); the same host,
+        however written, keeps the open connections."""
+        resolved = resolve_host(host)
+        if resolved == self.host:
+            return
+        self.host = resolved
         self._close_clients()
         self._context = {}
 
@@ -105,7 +128,7 @@ class Session(RecordedSession, BatchMethods, ExperimentMethods):
         self._epoch += 1
         self._stop_open()
         self.turns.clear()
-        self._recording.new_conversation()
+        self.recording.new_conversation()
 
     def timings(self) -> pandas.DataFrame | list[dict[str, Any]]:
         """One row per turn; a pandas DataFrame when pandas is installed, else a list of dicts."""
@@ -173,7 +196,8 @@ class Session(RecordedSession, BatchMethods, ExperimentMethods):
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, self._context_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        return self._track(self._recording.open(self.client, request, self._caching(cache), run_tools=True, notes=notes), message, user, opts, cell)
+        reply = self.recording.open(self.client, request, self._caching(cache), run_tools=True, notes=notes)
+        return self._track(reply, message, user, opts, cell)
 
     async def achat(
         self, message: str, *, model: str | None = None, images: Sequence[Any] | None = None, cell: int | None = None,
@@ -183,10 +207,12 @@ class Session(RecordedSession, BatchMethods, ExperimentMethods):
         model, fields, opts, user = self._prepare(message, model, images, params)
         notes = self._fit(model, opts, user, await self._acontext_length(model, opts, user))
         request = ChatRequest(model=model, messages=[*self.history, user], options=opts, **fields)
-        return self._track(self._recording.open(self.aclient, request, self._caching(cache), run_tools=True, notes=notes), message, user, opts, cell)
+        reply = self.recording.open(self.aclient, request, self._caching(cache), run_tools=True, notes=notes)
+        return self._track(reply, message, user, opts, cell)
 
     def generate(
-        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
+        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None,
+        **params: Any,
     ) -> Reply:
         """One prompt to ``/api/generate``: recorded as a turn, not part of the conversation.
 
@@ -194,14 +220,130 @@ class Session(RecordedSession, BatchMethods, ExperimentMethods):
         ``think``…) or else Ollama options; ``system`` defaults to the session's.
         """
         request, opts = self._generate_request(prompt, model, params)
-        return self._track(self._recording.open(self.client, request, self._caching(cache)), prompt, None, opts, cell)
+        return self._track(self.recording.open(self.client, request, self._caching(cache)), prompt, None, opts, cell)
 
     async def agenerate(
-        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None, **params: Any
+        self, prompt: str, *, model: str | None = None, cell: int | None = None, cache: bool | None = None,
+        **params: Any,
     ) -> AsyncReply:
         """The async twin of :meth:`generate`."""
         request, opts = self._generate_request(prompt, model, params)
-        return self._track(self._recording.open(self.aclient, request, self._caching(cache)), prompt, None, opts, cell)
+        return self._track(self.recording.open(self.aclient, request, self._caching(cache)), prompt, None, opts, cell)
+
+    # -- many items at once ---------------------------------------------------------------------
+    def map(
+        self, prompt: str | Callable[[Any], str], items: Any, *, concurrency: int | None = None,
+        hosts: Sequence[str] | str | None = None, model: str | None = None, format: Any = None, cache: bool = True,
+        namespace: Mapping[str, Any] | None = None, **params: Any,
+    ) -> Batch:
+        """Send ``prompt`` once per item, concurrently, outside the conversation; returns a
+        :class:`Batch` running in a thread of its own (plain Python and notebooks alike).
+
+        ``prompt`` is a template (``{item}``, ``{item.col}``, ``{item[col]}``, ``{index}``) or a
+        function of the item; ``items`` a list, tuple, dict, pandas Series or DataFrame; any other
+        ``{name}`` of a template comes from ``namespace``. ``params`` are
+        :class:`~ollama_nb.GenerateRequest` fields or else Ollama options, as :meth:`generate` takes them.
+
+        Example:
+            >>> batch = Session(model="llama3.2").map("Sentiment of: {item}", ["great", "awful"])  # doctest: +SKIP
+            >>> batch.to_pandas()                                                                 # doctest: +SKIP
+        """
+        return self._batch(False, prompt, items, concurrency=concurrency, hosts=hosts, model=model, format=format,
+                           cache=cache, namespace=namespace, **params)
+
+    async def amap(
+        self, prompt: str | Callable[[Any], str], items: Any, *, concurrency: int | None = None,
+        hosts: Sequence[str] | str | None = None, model: str | None = None, format: Any = None, cache: bool = True,
+        namespace: Mapping[str, Any] | None = None, **params: Any,
+    ) -> Batch:
+        """The asyncio twin of :meth:`map`: the batch runs in this loop (``await batch`` for the end)."""
+        return self._batch(True, prompt, items, concurrency=concurrency, hosts=hosts, model=model, format=format,
+                           cache=cache, namespace=namespace, **params)
+
+    def _batch(self, in_loop: bool, prompt: str | Callable[[Any], str], items: Any, **settings: Any) -> Batch:
+        """Start a batch: ``settings`` are :meth:`map`'s keywords (its request's fields among them)."""
+        run = {k: settings.pop(k) for k in ("concurrency", "hosts", "cache", "namespace")}
+        request = self.request_template(**settings)
+        return start_batch(request, prompt, items, in_loop=in_loop, default_host=self.host,
+                           ledger=ledger_of(self.recording), **run)
+
+    def experiment(
+        self, prompts: Any, items: Any, *, models: Any = None, repeat: int = 1, score: Any = None, format: Any = None,
+        hosts: Sequence[str] | str | None = None, concurrency: int | None = None, cache: bool = True,
+        name: str | None = None, namespace: Mapping[str, Any] | None = None, **options: Any,
+    ) -> Experiment:
+        """Ask every prompt of ``prompts`` about every item with every model, ``repeat`` times
+        (seeds 0…N−1, or ``seed+i``), score the answers, and return the running :class:`Experiment`.
+
+        ``prompts``: a template, a dict ``name -> template or function``, or a list (``p1``, ``p2``…);
+        ``models``: names (default: the session's); ``score``: ``(answer, item) -> number or bool``
+        or a dict of them (with ``format``, ``answer`` is the parsed object); ``**options``: Ollama
+        options. Cells that already have a finished answer in this session or the record are not sent.
+
+        Example:
+            >>> exp = Session(model="llama3.2").experiment("Label: {item}", ["great", "awful"])  # doctest: +SKIP
+            >>> exp.wait(); exp.results                                                       # doctest: +SKIP
+        """
+        from .experiment import Experiment
+
+        return Experiment(self, prompts, items, models=models, repeat=repeat, score=score, format=format, hosts=hosts,
+                          concurrency=concurrency, cache=cache, namespace=namespace, name=name, options=options).start()
+
+    # -- the record ------------------------------------------------------------------------------
+    @property
+    def record(self) -> Record | None:
+        """The :class:`~ollama_nb.Record` this session writes every turn to, or None when off."""
+        return self.recording.record
+
+    def use_record(self, record: Record | str | os.PathLike[str] | bool | None) -> None:
+        """Write to another record from the next turn on (as ``record=`` of the constructor;
+        ``OLLAMA_NB_DB`` still wins over a path)."""
+        self.recording.use(record)
+
+    def log(self, n: int | None = 20, *, session: str | None = None, search: str | None = None) -> list[RecordedTurn]:
+        """Recent turns from the record, newest first (every session's unless ``session=``);
+        ``search`` keeps those whose prompt or reply holds every word (full-text search).
+
+        Example:
+            >>> Session(record=False).log()
+            Traceback (most recent call last):
+            ...
+            ollama_nb._errors.RecordError: recording is off (OLLAMA_NB_DB=off): there is no record to read.
+        """
+        return self.need_record().log(n, session=session, search=search)
+
+    @classmethod
+    def resume(cls: type[S], name: str, *, record: Record | str | bool | None = None, host: str | None = None) -> S:
+        """The conversation last recorded under session ``name``, rebuilt: system prompt, turns,
+        model and options. Its next turn sends the whole history and continues that conversation.
+        It talks to ``host``, else the configured one (``OLLAMA_HOST``), never silently to the
+        recorded host (a record may come from another machine).
+
+        Example:
+            >>> s = Session.resume("default")            # doctest: +SKIP
+            >>> s.chat("And then?").read()               # doctest: +SKIP
+        """
+        entries = resume_entries(cls(record=record).need_record(), name)
+        chats = [e for e in entries if e.endpoint == "chat"] or entries
+        last = chats[-1]
+        session = cls(last.model, last.system, host, last.options, name=name, record=record)
+        session.turns = [e.as_turn() for e in entries]
+        session.recording.conversation = entries[-1].conversation or session.recording.conversation
+        return session
+
+    def note_interrupted(self, reply: BaseReply) -> None:
+        """Record that ``reply`` ended because the kernel was interrupted (the magics call this)."""
+        self.recording.mark(reply, "interrupted")
+
+    def need_record(self) -> Record:
+        """The record to read (RecordError when recording is off)."""
+        record = self.recording.record
+        if record is None:
+            raise RecordError("recording is off (OLLAMA_NB_DB=off): there is no record to read.")
+        return record
+
+    def _caching(self, cache: bool | None) -> bool:
+        return self.cache if cache is None else cache
 
     # -- clients ---------------------------------------------------------------------------------
     @property
@@ -218,8 +360,8 @@ class Session(RecordedSession, BatchMethods, ExperimentMethods):
         Clients are kept per loop object, weakly: a closed loop's client is dropped, never handed
         back (its connections died with the loop).
         """
-        for loop in [loop for loop in self._async_clients if loop.is_closed()]:
-            del self._async_clients[loop]
+        for closed in [loop for loop in self._async_clients if loop.is_closed()]:
+            del self._async_clients[closed]
         loop = running_loop()
         if loop is None:
             if self._loopless_client is None:
@@ -261,6 +403,16 @@ class Session(RecordedSession, BatchMethods, ExperimentMethods):
             user["images"] = encode_images(images)
         return chosen, fields, {**self.options, **options}, user
 
+    def request_template(self, *, model: str | None = None, **params: Any) -> GenerateRequest:
+        """The ``/api/generate`` request this session sends for a prompt (an empty one here):
+        what :meth:`map` fills in per item, built exactly as :meth:`generate` builds its own.
+
+        Example:
+            >>> Session(model="m", options={"seed": 1}).request_template(truncate=False).body()
+            {'model': 'm', 'prompt': '', 'stream': True, 'options': {'seed': 1}, 'truncate': False}
+        """
+        return self._generate_request("", model, params)[0]
+
     def _generate_request(
         self, prompt: str, model: str | None, params: Mapping[str, Any]
     ) -> tuple[GenerateRequest, dict[str, Any]]:
@@ -276,7 +428,9 @@ class Session(RecordedSession, BatchMethods, ExperimentMethods):
         self._open = None
 
     def _needs_context(self, opts: Mapping[str, Any], user: Mapping[str, Any]) -> bool:
-        return estimate_tokens([*self.history, user]) > min(SMALLEST_CONTEXT, int(opts.get("num_ctx") or SMALLEST_CONTEXT))
+        return estimate_tokens([*self.history, user]) > min(
+            SMALLEST_CONTEXT, int(opts.get("num_ctx") or SMALLEST_CONTEXT)
+        )
 
     def _known_context(self, model: str, opts: Mapping[str, Any], user: Mapping[str, Any]) -> int | None | bool:
         """The context window when known without asking the server; False when it must be asked."""
@@ -328,7 +482,9 @@ class Session(RecordedSession, BatchMethods, ExperimentMethods):
         warnings.warn(note, ContextTrimmedWarning, stacklevel=3)
         return [note]
 
-    def _track(self, reply: R, prompt: str, user: dict[str, Any] | None, opts: Mapping[str, Any], cell: int | None) -> R:
+    def _track(
+        self, reply: R, prompt: str, user: dict[str, Any] | None, opts: Mapping[str, Any], cell: int | None
+    ) -> R:
         """Record a :class:`Turn` when ``reply`` ends (unless the session was reset meanwhile)."""
         started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         self._open = reply
@@ -340,29 +496,31 @@ class Session(RecordedSession, BatchMethods, ExperimentMethods):
             messages: tuple[dict[str, Any], ...] = ()
             if user is not None:
                 answer: dict[str, Any] = {"role": "assistant", "content": done.last_round_text()}
-                asked = done.tool_calls[len(done.tool_results):]
+                asked = done.tool_calls[len(done.tool_results) :]
                 if asked:
                     answer["tool_calls"] = [c.as_wire() for c in asked]
                 messages = (user, *done.round_messages, answer)
             turn = Turn(
-                    prompt=prompt,
-                    text=done.partial_text(),
-                    thinking=done.thinking,
-                    model=done.model,
-                    endpoint=done.endpoint,
-                    options=dict(opts),
-                    stopped=done.stopped,
-                    error=str(done.error) if done.error else None,
-                    done_reason=done.done_reason,
-                    timing=done.timing,
-                    cell=cell,
-                    started_at=started,
-                    messages=messages,
-                    # in the conversation only if the model answered something
-                    in_context=user is not None and done.error is None and bool(done.partial_text() or done.tool_calls),
-                )
+                prompt=prompt,
+                text=done.partial_text(),
+                thinking=done.thinking,
+                model=done.model,
+                endpoint=done.endpoint,
+                options=dict(opts),
+                stopped=done.stopped,
+                error=str(done.error) if done.error else None,
+                done_reason=done.done_reason,
+                timing=done.timing,
+                cell=cell,
+                started_at=started,
+                messages=messages,
+                # in the conversation only if the model answered something
+                in_context=user is not None and done.error is None and bool(done.partial_text() or done.tool_calls),
+            )
             self.turns.append(turn)
-            self._recording.write(done, self, prompt=prompt, messages=messages, in_context=turn.in_context, cell=cell, started_at=started)
+            self.recording.write(
+                done, self, prompt=prompt, messages=messages, in_context=turn.in_context, cell=cell, started_at=started
+            )
             if self._open is done:
                 self._open = None
 

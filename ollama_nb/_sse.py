@@ -36,14 +36,31 @@ from __future__ import annotations
 import functools
 import threading
 from inspect import signature
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterable, Iterator, Mapping, Protocol, cast
 
 from ._errors import OllamaError
 from ._finite import finite_json
 
 if TYPE_CHECKING:
-    from ._reply import AsyncReply, Reply
     from ._reply_state import BaseReply, Chunk
+
+
+
+# The replies are described by what is used of them here: ``_reply`` imports this module, so
+# this module does not import ``_reply`` (the import graph has no cycle).
+class Reply(Protocol):
+    """A blocking :class:`~ollama_nb.Reply`, as far as its events need it."""
+
+    def __iter__(self) -> Iterator[Chunk]: ...
+    def stop(self) -> None: ...
+
+
+class AsyncReply(Protocol):
+    """An :class:`~ollama_nb.AsyncReply`, as far as its events need it."""
+
+    def __aiter__(self) -> AsyncIterator[Chunk]: ...
+    def stop(self) -> None: ...
+
 
 __all__ = [
     "ReplyEvents", "aiter_sse", "cross_origin", "delta_event", "done_event", "error_event", "event_bytes", "iter_sse"
@@ -109,9 +126,9 @@ def error_event(exc: OllamaError) -> bytes:
     return event_bytes({"error": exc.message, "type": type(exc).__name__}, event="error")
 
 
-def iter_sse(reply: Reply) -> Iterator[bytes]:
+def iter_sse(reply: BaseReply) -> Generator[bytes, None, None]:
     """Events for a blocking :class:`Reply`; closing this generator stops the reply at once."""
-    chunks = iter(reply)
+    chunks = iter(_blocking(reply))
     try:
         for chunk in chunks:
             event = delta_event(chunk)
@@ -135,7 +152,7 @@ class ReplyEvents:
     to run to the end: ``Reply.stop()`` may be called from any thread.
     """
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: BaseReply) -> None:
         self._reply = reply
         self._events = iter_sse(reply)
         self._reading = threading.Lock()  # held by the thread inside next()
@@ -185,12 +202,13 @@ async def _abandonable_thread(func: Any, *args: Any) -> Any:
     """``func(*args)`` in anyio's worker threads (httpx's dependency); a cancelled caller stops waiting."""
     from anyio import to_thread
 
-    return await to_thread.run_sync(func, *args, **{_abandon_keyword(): True})
+    run_sync: Any = to_thread.run_sync  # the keyword's name depends on anyio's version
+    return await run_sync(func, *args, **{_abandon_keyword(): True})
 
 
-async def aiter_sse(reply: AsyncReply) -> AsyncIterator[bytes]:
+async def aiter_sse(reply: BaseReply) -> AsyncIterator[bytes]:
     """Events for an :class:`AsyncReply`; cancelling or closing this generator stops the reply at once."""
-    chunks = reply.__aiter__()
+    chunks = _async(reply).__aiter__()
     try:
         async for chunk in chunks:
             event = delta_event(chunk)
@@ -203,3 +221,13 @@ async def aiter_sse(reply: AsyncReply) -> AsyncIterator[bytes]:
         reply.stop()  # synchronous: the FIN goes to Ollama even while this task is being cancelled
         await chunks.aclose()  # type: ignore[attr-defined]
     yield done_event(reply)
+
+
+def _blocking(reply: BaseReply) -> Reply:
+    """``reply`` as the blocking reply it is (``Reply.sse()`` passes itself)."""
+    return cast(Reply, reply)
+
+
+def _async(reply: BaseReply) -> AsyncReply:
+    """``reply`` as the async reply it is (``AsyncReply.sse()`` passes itself)."""
+    return cast(AsyncReply, reply)

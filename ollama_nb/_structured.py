@@ -42,8 +42,9 @@ def parse_json_reply(text: str) -> Any:
         >>> try:
         ...     parse_json_reply('{"a": 1 "b": 2}')
         ... except StructuredOutputError as exc:
-        ...     print(exc)
-        the model's reply is not valid JSON (line 1, column 9): Expecting ',' delimiter near '"b": 2}'; try a lower temperature or a schema
+        ...     print(exc)  # doctest: +NORMALIZE_WHITESPACE
+        the model's reply is not valid JSON (line 1, column 9): Expecting ',' delimiter near '"b": 2}';
+        try a lower temperature or a schema
     """
     if not isinstance(text, str):
         kind = type(text).__name__
@@ -64,9 +65,7 @@ def parse_json_reply(text: str) -> Any:
             near = body[exc.pos : exc.pos + 24].split("\n", 1)[0]
             detail = f"{exc.msg} near {near!r}"
         where = f"line {line}, column {column}"
-        error = StructuredOutputError(
-            f"the model's reply is not valid JSON ({where}): {detail}; {_HINT}", text=text
-        )
+        error = StructuredOutputError(f"the model's reply is not valid JSON ({where}): {detail}; {_HINT}", text=text)
         error.line = line  # type: ignore[attr-defined]
         error.column = column  # type: ignore[attr-defined]
         raise error from exc
@@ -111,9 +110,7 @@ def format_value(fmt: Any) -> str | dict[str, Any] | None:
                     f"line {exc.lineno}, column {exc.colno})."
                 ) from exc
             return _checked_schema(schema, "the format text")
-        raise ValueError(
-            f"format must be 'json', a JSON schema (dict) or a pydantic model, got {fmt!r:.60}."
-        )
+        raise ValueError(f"format must be 'json', a JSON schema (dict) or a pydantic model, got {fmt!r:.60}.")
     if isinstance(fmt, Mapping):
         return _checked_schema(fmt, "the format dict")
     schema_of = getattr(fmt, "model_json_schema", None)

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ._status import TurnStatus, status_of
 from ._timing import Timing
 
 __all__ = ["TIMING_COLUMNS", "Turn", "timing_row"]
@@ -43,13 +44,9 @@ class Turn:
     in_context: bool = True
 
     @property
-    def status(self) -> str:
+    def status(self) -> TurnStatus:
         """``'done'``, ``'stopped'``, ``'error'`` or ``'cut at length'``."""
-        if self.error:
-            return "error"
-        if self.stopped:
-            return "stopped"
-        return "cut at length" if self.done_reason == "length" else "done"
+        return status_of(error=self.error, stopped=self.stopped, done_reason=self.done_reason)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the inverse of :meth:`from_dict`)."""

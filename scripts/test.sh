@@ -67,4 +67,17 @@ register_kernel() {  # NAME PYTHON DISPLAY-NAME
 register_kernel onb-k6 .venv-k6/bin/python "ollama_nb (ipykernel 6)"
 register_kernel onb-k7 .venv/bin/python "ollama_nb (ipykernel 7)"
 
+# The code's contract before the tests: ruff (lint, lines <= 120) and mypy over ollama_nb/, configured in
+# pyproject.toml. Each prints one line when it fails (the findings above it); ONB_LINT=0 skips both.
+if [ "${ONB_LINT:-1}" != "0" ]; then
+    if ! .venv/bin/python -m ruff check --quiet ollama_nb; then
+        onb_say "error: ruff found the problems above (.venv/bin/python -m ruff check ollama_nb)"
+        exit 1
+    fi
+    if ! .venv/bin/python -m mypy --no-error-summary ollama_nb; then
+        onb_say "error: mypy found the type errors above (.venv/bin/python -m mypy ollama_nb)"
+        exit 1
+    fi
+fi
+
 exec .venv/bin/python -m pytest "$@"

@@ -25,7 +25,7 @@ def simulator() -> Iterator[Simulator]:
 
 # --- fixtures added by other modules' owners go below this line -----------------------
 
-# -- the record (issue 10): off for every test unless a test points OLLAMA_NB_DB at its own file.
+# -- the record: off for every test unless a test points OLLAMA_NB_DB at its own file.
 # Set at import, so kernels that module-scoped fixtures start inherit it too. ONB_TEST_DB=PATH runs
 # the suite with recording on (only tests that count /api/tags requests then differ).
 import os  # noqa: E402
@@ -59,3 +59,48 @@ def sync_transport(request, monkeypatch) -> str:
     """Every blocking Client made in the test reads with this transport."""
     monkeypatch.setenv("OLLAMA_NB_TRANSPORT", request.param)
     return request.param
+# -- the `slow` marker: `-m "not slow"` runs the core (real sockets, a real IPython shell) quickly.
+# Whole files that start real kernels, browsers, terminals or other processes are slow; a test
+# elsewhere may also be marked `@pytest.mark.slow` itself.
+SLOW_FILES = frozenset({
+    "test_kernel.py", "test_kernel_batch.py", "test_kernel_interrupts.py", "test_kernel_outputs.py",
+    "test_record_kernel.py", "test_record_concurrency.py", "test_notebooks.py", "test_terminal.py",
+    "test_terminal_output.py", "test_kernel_hostile.py",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_FILES or "browser" in item.path.parts:
+            item.add_marker(pytest.mark.slow)
+
+
+# -- IPython and kernels set up for the magics: one place, so every test file starts the same way.
+def magics_setup(simulator: Simulator, model: str = "llama3.2") -> str:
+    """The code a kernel runs to use ollama_nb against ``simulator`` (a fresh default session)."""
+    return (
+        "%load_ext ollama_nb\nfrom ollama_nb._session import forget_sessions\n"
+        f'%config OllamaMagics.host = "{simulator.url}"\n'
+        f'%config OllamaMagics.model = "{model}"\n'
+        "forget_sessions()"
+    )
+
+
+@pytest.fixture
+def magics_shell(simulator: Simulator) -> Iterator[object]:
+    """An IPython shell with ollama_nb loaded, talking to ``simulator`` with model llama3.2, no
+    system prompt, options or named sessions left from another test (forgotten before and after)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from ollama_nb._session import forget_sessions
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "ollama_nb")
+    magics = shell.magics_manager.registry["OllamaMagics"]
+    magics.host, magics.model, magics.system, magics.options = simulator.url, "llama3.2", "", {}
+    magics.db, magics.cache = "", False
+    forget_sessions()
+    yield shell
+    shell.user_ns.pop("__session__", None)
+    shell.run_line_magic("unload_ext", "ollama_nb")
+    forget_sessions()

@@ -13,7 +13,7 @@ import pandas
 import pytest
 
 from ollama_nb import Batch, ItemResult, NoModelError, Session
-from ollama_nb._batch_run import MAX_ATTEMPTS
+from ollama_nb.batch import MAX_SENDS
 from ollama_nb.simulator import Simulator
 
 pytestmark = pytest.mark.timeout(60)
@@ -116,7 +116,7 @@ def test_dropped_connection_is_retried_then_the_item_fails_alone(session: Sessio
     results = batch.results
     assert [r.status for r in results] == ["ok", "error"]
     assert results[1].answer is None  # a partial answer is never kept as the answer
-    assert Counter(prompts_sent(simulator))["drops [[drop-after=2]]"] == MAX_ATTEMPTS
+    assert Counter(prompts_sent(simulator))["drops [[drop-after=2]]"] == MAX_SENDS
 
 
 def test_two_hosts_share_the_items_each_within_its_limit(simulator: Simulator, second_simulator: Simulator) -> None:
@@ -273,7 +273,7 @@ def test_bad_input_is_one_line_errors(session: Session) -> None:
         session.map("{item}", [1], concurrency=0)
 
 
-# -- the record (issue 10): each item a turn tagged with the batch, outside the conversation ------
+# -- the record: each item a turn tagged with the batch, outside the conversation ------
 def test_each_item_is_a_turn_in_the_record_tagged_with_the_batch(simulator: Simulator, record_db: Any) -> None:
     session = Session(model="llama3.2", host=simulator.url)
     batch = session.map("{item} [[echo]]", ["a", "b [[status=500]]", "c"], concurrency=2)
@@ -312,3 +312,64 @@ def test_an_unforeseen_failure_ends_that_item_with_one_line_not_the_batch(sessio
     results = session.map("{item}", ["a", "b"], stop=object()).results  # an option JSON cannot hold
     assert [r.status for r in results] == ["error", "error"]
     assert all(r.error and r.error.startswith("TypeError: ") and "\n" not in r.error for r in results)
+
+
+# -- the batch keeps its promises: one request builder, one retry policy, items fail alone ---------------
+
+
+def test_map_builds_its_requests_as_generate_does(session: Session, simulator: Simulator) -> None:
+    batch = session.map("{item}", ["a", "b"], truncate=False, logprobs=True, top_logprobs=2, think=False,
+                        keep_alive="5m", temperature=0.1)
+    assert [r.status for r in batch.results] == ["ok", "ok"]
+    session.generate("c", truncate=False, logprobs=True, top_logprobs=2, think=False, keep_alive="5m",
+                     temperature=0.1).read()
+    bodies = [r.body for r in simulator.requests if r.path == "/api/generate" and r.body]
+    assert len(bodies) == 3
+    for body in bodies:  # top-level fields where Ollama reads them, only real options inside options
+        assert body["truncate"] is False and body["logprobs"] is True and body["top_logprobs"] == 2
+        assert body["think"] is False and body["keep_alive"] == "5m"
+        assert body["options"] == {"temperature": 0.1}
+    assert {k for k in bodies[0] if k != "prompt"} == {k for k in bodies[2] if k != "prompt"}
+
+
+def test_a_prompt_function_that_raises_fails_that_item_only(session: Session, simulator: Simulator) -> None:
+    def prompt(item: Any) -> str:
+        if item == "bad":
+            raise ValueError("no prompt for this one\nsecond line")
+        return f"say {item}"
+
+    batch = session.map(prompt, ["good", "bad", "fine"])
+    results = batch.results
+    assert [r.status for r in results] == ["ok", "error", "ok"]
+    assert results[1].error == "the prompt could not be made: no prompt for this one"
+    assert sorted(prompts_sent(simulator)) == ["say fine", "say good"]  # nothing sent for the failed item
+    assert batch.progress().line().startswith("3/3 · 2 ok · 1 failed")
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_busy_server_gets_at_most_four_sends_per_item(session: Session, simulator: Simulator, status: int) -> None:
+    simulator.refuse_next(100, status)
+    batch = session.map("{item}", ["one", "two"], concurrency=1)
+    results = batch.results
+    assert [r.status for r in results] == ["error", "error"]
+    assert all(str(status) in (r.error or "") or "busy" in (r.error or "") or "rate" in (r.error or "")
+               for r in results), [r.error for r in results]
+    assert Counter(prompts_sent(simulator)) == {"one": MAX_SENDS, "two": MAX_SENDS}
+
+
+def test_busy_then_dropped_still_at_most_four_sends(session: Session, simulator: Simulator) -> None:
+    # two 503s (the client retries them), then the answer starts and drops: one more send is left
+    batch = session.map("{item}", ["drops [[busy=2]] [[drop-after=2]]"])
+    assert [r.status for r in batch.results] == ["error"]
+    assert Counter(prompts_sent(simulator))["drops [[busy=2]] [[drop-after=2]]"] == MAX_SENDS
+
+
+def test_stop_during_the_clients_busy_retries_ends_at_once_as_not_run(session: Session, simulator: Simulator) -> None:
+    simulator.refuse_next(1000, 503)  # every send is refused: the client backs off between its retries
+    batch = session.map("{item}", ["one", "two", "three"], concurrency=1)
+    simulator.wait_for("refused", timeout=10)
+    batch.stop()
+    assert batch.wait(timeout=10)
+    assert [r.status for r in batch.results] == ["not run"] * 3
+    assert set(prompts_sent(simulator)) == {"one"}  # the others were never sent
+    assert len(prompts_sent(simulator)) <= MAX_SENDS

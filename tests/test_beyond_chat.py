@@ -1,4 +1,4 @@
-"""Issue 5 features over a real socket: tools, images, structured output, side by side, pull."""
+"""Beyond chat, over a real socket: tools, images, structured output, side by side, pull."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import magics_setup
 from kernel_client import WIDGET_VIEW, KernelSession, Message
 from test_kernel_interrupts import kernel  # noqa: F401  (one kernel per line: ipykernel 6 and 7)
 from ollama_nb.simulator import Simulator
@@ -21,11 +22,7 @@ def is_progress_display(msg: Message) -> bool:
 
 
 def setup(kernel: KernelSession, simulator: Simulator) -> None:
-    kernel.check(
-        "%load_ext ollama_nb\n"
-        f'%config OllamaMagics.host = "{simulator.url}"\n'
-        '%config OllamaMagics.model = "llama3.2"'
-    )
+    kernel.check(magics_setup(simulator))
 
 
 @pytest.mark.timeout(120)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -15,18 +15,8 @@ from ollama_nb.magics import rewrite_cell
 
 
 @pytest.fixture
-def ip(simulator: Any) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "ollama_nb")
-    magics = shell.magics_manager.registry["OllamaMagics"]
-    magics.host = simulator.url
-    magics.model = "llama3.2"
-    magics.system = ""
-    magics.options = {}
-    _session.forget_sessions()
-    yield shell
-    shell.run_line_magic("unload_ext", "ollama_nb")
-    _session.forget_sessions()
+def ip(magics_shell: InteractiveShell) -> InteractiveShell:
+    return magics_shell
 
 
 def _body(simulator: Any, path: str) -> dict[str, Any]:
@@ -266,3 +256,59 @@ def test_save_to_a_folder_that_does_not_exist_is_a_short_error(ip: InteractiveSh
     assert "cannot write the session" in out and "Traceback" not in out
     result = run(ip, f"%ollama load {tmp_path}")  # a folder, not a file
     assert isinstance(result.error_in_exec, ollama_nb.OllamaError)
+
+
+@pytest.mark.parametrize("written", ["127.0.0.1:{port}", "http://127.0.0.1:{port}/", " 127.0.0.1:{port} "])
+def test_one_host_written_any_way_keeps_the_sessions_connection_pool(
+    ip: InteractiveShell, simulator: Any, written: str
+) -> None:
+    magics = ip.magics_manager.registry["OllamaMagics"]
+    magics.host = written.format(port=simulator.port)
+    assert run(ip, "%ollama_chat hello").success
+    session = _session.get_session()
+    client = session.client
+    for line in ["%ollama history", "%ollama timings", "%ollama models", "%ollama ps", "%ollama_chat again"]:
+        assert run(ip, line).success, line
+        assert _session.get_session() is session and session.client is client, line
+        assert not client.is_closed, line
+    assert session.host == simulator.url
+
+
+def test_every_magic_finds_its_session_through_session_for(ip: InteractiveShell, simulator: Any) -> None:
+    magics = ip.magics_manager.registry["OllamaMagics"]
+    session = magics.session_for("other", simulator.url)
+    assert session is _session.get_session("other") and session.host == simulator.url
+    assert run(ip, "%ollama_chat --session other hi").success
+    assert len(session.turns) == 1
+    assert run(ip, "%ollama reset --session other").success
+    assert session.turns == []
+
+
+@pytest.mark.parametrize(
+    ("source", "usage"),
+    [
+        ("%ollama save", "%ollama save PATH [--force] [--session NAME]"),
+        ("%ollama history extra", "%ollama history [--session NAME]"),
+        ("%ollama show a b", "%ollama show NAME [--session NAME]"),
+        ("%ollama reset --session", "%ollama reset [--session NAME]"),
+        ("%ollama models --bogus", "%ollama models [--session NAME]"),
+        ("%ollama resume", "%ollama resume NAME"),
+    ],
+)
+def test_every_subcommand_is_parsed_the_same_way(ip: InteractiveShell, source: str, usage: str) -> None:
+    from IPython.core.error import UsageError
+
+    error = run(ip, source).error_in_exec
+    assert isinstance(error, UsageError)
+    assert str(error).endswith(f"; usage is {usage}") and "\n" not in str(error)
+
+
+def test_a_subcommands_data_is_returned_and_shown_once(ip: InteractiveShell, capsys: Any) -> None:
+    result = run(ip, "%ollama models")
+    assert result.success and "llama3.2:latest" in capsys.readouterr().out
+    assert [m.name for m in result.result][:1] == ["llama3.2:latest"]
+    from ollama_nb.magics._subcommands import QuietList
+
+    assert type(result.result) is QuietList  # displayed as a table once, no Out[n] repr after it
+    ip.display_formatter.format(result.result)  # and formatting it shows nothing more
+    assert capsys.readouterr().out == ""

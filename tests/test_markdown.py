@@ -868,7 +868,7 @@ def test_random_texts_render_inert_through_jupyterlab_in_every_frozen_block() ->
     assert [(u, _problems(h)) for u, h in zip(units, rendered) if _problems(h)] == []
 
 
-# -- TeX that MathJax would turn into links and styles (issue 9; measured in tests/browser) ---------
+# -- TeX that MathJax would turn into links and styles (measured in tests/browser) -----------------
 #: MathJax typesets the rendered page: a command name right after a backslash is live there.
 _LIVE_COMMAND = re.compile(r"\\(bbox|class|cssId|data|href|mmlToken|require|style|unicode)(?![A-Za-z])")
 _SKIPPED_BY_MATHJAX = re.compile(r"<(code|pre)\b.*?</\1>", re.S)

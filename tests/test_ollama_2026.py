@@ -1,8 +1,8 @@
-"""Ollama as it is in 2026 (issue 12, client side): logprobs, tool-call ids, think levels, truncation,
+"""Ollama as it is in 2026 (client side): logprobs, tool-call ids, think levels, truncation,
 cloud models and sign-in, API keys, busy servers.
 
 Over real sockets: the bundled simulator where it speaks the feature, else ``FixtureServer``, a tiny
-HTTP server in this file that replays the byte-exact fixtures of shared/ollama-api (tests/fixtures/ollama_2026/, read through
+HTTP server in this file that replays byte-exact transcripts of a real Ollama (tests/fixtures/ollama_2026/, read through
 tests/wire_fixtures.py) and records every request it gets.
 """
 

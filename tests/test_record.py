@@ -373,7 +373,7 @@ def test_without_cache_the_model_is_asked_again(simulator: Simulator, session: S
 
 def test_a_model_pulled_again_has_another_digest_and_is_not_reused(simulator: Simulator, session: Session) -> None:
     session.generate("hi [[tokens=2]]", seed=1).read()
-    session._recording.digests["llama3.2:latest"] = "sha256-of-a-newer-pull"  # what /api/tags says after a pull
+    session.recording.digests["llama3.2:latest"] = "sha256-of-a-newer-pull"  # what /api/tags says after a pull
     again = session.generate("hi [[tokens=2]]", seed=1, cache=True)
     again.read()
     assert getattr(again, "reused_from", None) is None and len(generations(simulator)) == 2

@@ -131,3 +131,26 @@ def test_a_failing_record_warns_once_per_session_for_its_turns_and_batches(
         batch.wait()
     assert [r.status for r in batch.results] == ["ok", "ok"]  # the batch went on
     check_one_short_warning(messages + [str(w.message) for w in caught if issubclass(w.category, RecordWarning)])
+
+
+def test_a_sessions_turns_and_batches_share_one_writer_and_one_warning(simulator: Simulator, tmp_path: Path) -> None:
+    path = tmp_path / "record.db"
+    record = Record(path, busy_timeout=0.05)
+    record.connection()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # every write fails while another kernel holds the lock
+    session = Session("llama3.2", host=simulator.url, record=record)
+    try:
+        messages = three_turns(session)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            batch = session.map("{item}", ["a [[tokens=2]]", "b [[tokens=2]]"])
+            assert [r.status for r in batch.results] == ["ok", "ok"]  # the batch goes on
+        messages += [str(w.message) for w in caught if issubclass(w.category, RecordWarning)]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    check_one_short_warning(messages, "locked")
+    again = session.map("{item}", ["c [[tokens=2]]"])  # the lock is gone: batch items are written again
+    assert [r.status for r in again.results] == ["ok"]
+    assert [e.prompt for e in record.log(batch=again.id)] == ["c [[tokens=2]]"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -16,17 +16,8 @@ from ollama_nb import _session
 
 
 @pytest.fixture
-def ip(simulator: Any, record_db: Path) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "ollama_nb")
-    magics = shell.magics_manager.registry["OllamaMagics"]
-    magics.host, magics.model, magics.system, magics.options = simulator.url, "llama3.2", "", {}
-    magics.db, magics.cache = "", False
-    _session.forget_sessions()
-    yield shell
-    shell.user_ns.pop("__session__", None)
-    shell.run_line_magic("unload_ext", "ollama_nb")
-    _session.forget_sessions()
+def ip(record_db: Path, magics_shell: InteractiveShell) -> InteractiveShell:
+    return magics_shell
 
 
 def run(ip: InteractiveShell, source: str) -> Any:

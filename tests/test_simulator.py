@@ -26,7 +26,7 @@ from ollama_nb.simulator._directives import DirectiveError, parse_directives
 from ollama_nb.simulator._replies import ReplyInput, plan_reply, tokenize
 from ollama_nb.simulator._wire import go_base64_error, rfc3339_nano
 
-# --- DERIVED fixture lines (shared/ollama-api), one per shape ---------------------------
+# --- DERIVED fixture lines (Ollama's wire transcripts), one per shape -------------------
 GENERATE_CHUNK = '{"model":"llama3.2","created_at":"2025-01-01T00:00:00.000001Z","response":"The","done":false}'
 GENERATE_DONE = (
     '{"model":"llama3.2","created_at":"2025-01-01T00:00:00.02Z","response":"","done":true,"done_reason":"stop",'
@@ -366,7 +366,7 @@ def test_drop_after_closes_mid_stream_without_terminator(client: httpx.Client, s
     ) as response:
         received.extend(response.iter_lines())
     assert len(received) == 3
-    assert simulator.wait_for("drop", timeout=2).lines_sent == 3
+    assert simulator.wait_for("drop", timeout=5).lines_sent == 3
 
 
 def test_malformed_inserts_a_non_json_line_after_the_second_token(client: httpx.Client) -> None:

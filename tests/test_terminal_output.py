@@ -1,4 +1,4 @@
-"""No escape sequence from a model, a tool or a server reaches a terminal (issue 9, the terminal path).
+"""No escape sequence from a model, a tool or a server reaches a terminal (the terminal path).
 
 A terminal obeys what it is sent: ``ESC ]52`` writes the clipboard, ``ESC [2J`` clears the screen,
 ``ESC ]8`` makes a hyperlink whose target is hidden, ``\\x9b`` is a one-byte CSI. Every plain text

@@ -81,7 +81,9 @@ class MarkdownBlocks:
         'More'
     """
 
-    def __init__(self, threshold: int = DEFAULT_THRESHOLD, *, escape: bool = True, split_anywhere: bool = False) -> None:
+    def __init__(
+        self, threshold: int = DEFAULT_THRESHOLD, *, escape: bool = True, split_anywhere: bool = False
+    ) -> None:
         if threshold < 1:
             raise ValueError(f"threshold must be at least 1 character, not {threshold!r}")
         self.threshold = threshold

@@ -32,7 +32,9 @@ from ._pieces import CodeOwner, Edit, Piece, PieceKind
 #: TeX commands that set an attribute (a link, a style, a class, an id, data) or load a package.
 ATTRIBUTE_COMMANDS = ("bbox", "class", "cssId", "data", "href", "mmlToken", "require", "style", "unicode")
 _MATH_TOKEN_RE = re.compile(
-    r"\n[ \t]*(?=\n)|\\\\[(\[)\]]|\\(?:begin|end)\{|\\(?:" + "|".join(ATTRIBUTE_COMMANDS) + r")(?![A-Za-z])|\\\$|\$\$?|\""
+    r"\n[ \t]*(?=\n)|\\\\[(\[)\]]|\\(?:begin|end)\{|\\(?:"
+    + "|".join(ATTRIBUTE_COMMANDS)
+    + r")(?![A-Za-z])|\\\$|\$\$?|\""
 )
 _JOINER = "\u2060"
 
@@ -43,8 +45,9 @@ class _Delimiter(NamedTuple):
     piece: Piece
 
 
-def _settle(outer: list[_Delimiter], inner: list[tuple[int, int]], quotes: list[int],
-            edits: list[Edit], more: set[CodeOwner]) -> None:
+def _settle(
+    outer: list[_Delimiter], inner: list[tuple[int, int]], quotes: list[int], edits: list[Edit], more: set[CodeOwner]
+) -> None:
     """One paragraph's delimiters: if math from them could do harm, neutralise every one."""
     if not outer:
         return

@@ -25,7 +25,7 @@ class BlankLine(NamedTuple):
 
 
 class ProseLine(NamedTuple):
-    index: int  # of the line in the unit
+    index: int  # type: ignore[assignment]  # of the line in the unit (shadows tuple.index)
 
 
 class FencedCode(NamedTuple):

@@ -13,17 +13,16 @@ Example:
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from .._finite import finite_json
+from .._status import TurnStatus, status_of
 from .._timing import Timing
 
 __all__ = ["RecordedTurn", "entry_from_reply", "now_utc"]
-
-#: The statuses a turn can end with.
-STATUSES = ("done", "stopped", "interrupted", "error", "cut at length")
 
 
 def now_utc() -> str:
@@ -41,7 +40,7 @@ class RecordedTurn:
     prompt: str
     text: str = ""
     thinking: str = ""
-    status: str = "done"
+    status: TurnStatus = "done"
     error: str | None = None
     done_reason: str | None = None
     system: str | None = None
@@ -128,7 +127,7 @@ class RecordedTurn:
         }
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> RecordedTurn:
+    def from_row(cls, row: Mapping[str, Any] | sqlite3.Row) -> RecordedTurn:
         """The inverse of :meth:`as_row` (``row`` from ``SELECT * FROM turns``)."""
         return cls(
             id=row["id"],
@@ -189,13 +188,9 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def status_of(reply: Any) -> str:
+def reply_status(reply: Any) -> TurnStatus:
     """``done``, ``stopped``, ``error`` or ``cut at length`` for a reply that has ended."""
-    if reply.error is not None:
-        return "error"
-    if reply.stopped:
-        return "stopped"
-    return "cut at length" if reply.done_reason == "length" else "done"
+    return status_of(error=reply.error is not None, stopped=reply.stopped, done_reason=reply.done_reason)
 
 
 def entry_from_reply(
@@ -230,7 +225,7 @@ def entry_from_reply(
         prompt=prompt,
         text=reply.partial_text(),
         thinking=reply.thinking,
-        status=status_of(reply),
+        status=reply_status(reply),
         error=str(reply.error) if reply.error is not None else None,
         done_reason=reply.done_reason,
         system=_system_of(sent),

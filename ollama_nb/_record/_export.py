@@ -82,6 +82,8 @@ def export_conversation(
     The file is created 0600; an existing one is an error unless ``overwrite``; a symlink is never
     written through."""
     target = Path(path).expanduser()
-    text = conversation_json(name, entries) if target.suffix.lower() == ".json" else conversation_markdown(name, entries)
+    text = (
+        conversation_json(name, entries) if target.suffix.lower() == ".json" else conversation_markdown(name, entries)
+    )
     write_private(target, text, overwrite=overwrite, what="the conversation")
     return target

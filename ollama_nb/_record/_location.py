@@ -32,7 +32,9 @@ def _default_folder() -> Path:
     return user_data_path("ollama_nb", appauthor=False)
 
 
-def record_path(configured: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> Path | None:
+def record_path(
+    configured: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+) -> Path | None:
     """The database file to use, or None when recording is off."""
     env = os.environ if environ is None else environ
     for value in (env.get(DB_ENV), configured):

@@ -18,7 +18,7 @@ import os
 import uuid
 import warnings
 import weakref
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .._client import AsyncClient, Client
 from .._errors import OllamaConnectionError, OllamaError, OllamaTimeoutError, RecordError, RecordWarning
@@ -191,12 +191,26 @@ class SessionRecording:
         if isinstance(reply, (RecordingReply, AsyncRecordingReply)):  # what its first send learnt
             lookup = reply.lookup
             sent, digest, key, reused = lookup.sent or reply.request, lookup.digest, lookup.key, lookup.found
+        self._add(record, reply, lambda: entry_from_reply(
+            reply, sent=sent, digest=digest, request_key=key, reused_from=reused.id if reused is not None else None,
+            session=session.name, conversation=self.conversation, notebook=session.notebook, **fields,
+        ))
+
+    def write_item(self, reply: BaseReply, *, sent: Mapping[str, Any], prompt: str, digest: str | None,
+                   key: str | None, batch: str) -> None:
+        """Record one batch item: a turn tagged with ``batch``, outside every conversation, found
+        again by ``key`` (never raises: the session's one warning on failure)."""
+        record = self.record
+        if record is None:
+            return
+        self._add(record, reply, lambda: entry_from_reply(
+            reply, sent=sent, prompt=prompt, digest=digest, request_key=key, in_context=False, batch=batch,
+        ))
+
+    def _add(self, record: Record, reply: BaseReply, entry: Callable[[], RecordedTurn]) -> None:
+        """The one writer: add ``entry()`` for ``reply``; a failure warns once per session."""
         try:
-            entry = entry_from_reply(
-                reply, sent=sent, digest=digest, request_key=key, reused_from=reused.id if reused is not None else None,
-                session=session.name, conversation=self.conversation, notebook=session.notebook, **fields,
-            )
-            self._rows[reply] = record.add(entry)
+            self._rows[reply] = record.add(entry())
         except RecordError as exc:
             self._warn(exc)
         except (TypeError, ValueError) as exc:  # something in the request that JSON cannot hold
@@ -218,7 +232,7 @@ class SessionRecording:
             return
         self.warned = True
         warnings.warn(
-            f"{exc} The reply is kept in memory only; this session will not warn again "
+            f"{exc} Answers are kept in memory only (a batch goes on); this session will not warn again "
             "(OLLAMA_NB_DB=off turns recording off).",
             RecordWarning,
             stacklevel=2,
@@ -230,5 +244,7 @@ def resume_entries(record: Record, name: str) -> list[RecordedTurn]:
     entries = record.conversation(name)
     if not entries:
         known = ", ".join(repr(s) for s in record.sessions()[:8]) or "none yet"
-        raise RecordError(f"no conversation named {name!r} in the record at {str(record.path)!r} (recorded sessions: {known}).")
+        raise RecordError(
+            f"no conversation named {name!r} in the record at {str(record.path)!r} (recorded sessions: {known})."
+        )
     return entries

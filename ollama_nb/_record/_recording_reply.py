@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -30,9 +30,19 @@ from ._replay import async_recorded_opener, recorded_opener
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
-    from ._recorder import SessionRecording
 
 __all__ = ["AsyncRecordingReply", "RecordingReply"]
+
+
+class SessionRecording(Protocol):
+    """What a recording reply asks of the session's :class:`~ollama_nb._record.SessionRecording`
+    (a protocol: ``_recorder`` imports this module, not the other way round)."""
+
+    def find(self, key: str | None) -> RecordedTurn | None: ...
+    def digest(self, client: Client, model: str, *, strict: bool = False) -> str | None: ...
+    async def adigest(self, client: AsyncClient, model: str, *, strict: bool = False) -> str | None: ...
+    def server(self, client: Client) -> str: ...
+    async def aserver(self, client: AsyncClient) -> str: ...
 
 
 class _Lookup:
@@ -64,9 +74,11 @@ class RecordingReply(Reply):
     """A :class:`~ollama_nb.Reply` that may answer from the record (see the module docstring);
     ``reused_from`` is the recorded turn it replayed, else None."""
 
-    def __init__(self, request: Request, *, client: Client, recording: SessionRecording, cache: bool, **settings: Any) -> None:
+    def __init__(
+        self, request: Request, *, client: Client, recording: SessionRecording, cache: bool, **settings: Any
+    ) -> None:
         lookup = self.lookup = _Lookup(request, recording, cache)
-        send = client._opener(request)
+        send = client.opener(request)
 
         def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             if lookup.sent is None and cache:
@@ -91,9 +103,11 @@ class RecordingReply(Reply):
 class AsyncRecordingReply(AsyncReply):
     """The async twin of :class:`RecordingReply`."""
 
-    def __init__(self, request: Request, *, client: AsyncClient, recording: SessionRecording, cache: bool, **settings: Any) -> None:
+    def __init__(
+        self, request: Request, *, client: AsyncClient, recording: SessionRecording, cache: bool, **settings: Any
+    ) -> None:
         lookup = self.lookup = _Lookup(request, recording, cache)
-        send = client._opener(request)
+        send = client.opener(request)
 
         async def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
             if lookup.sent is None and cache:

@@ -3,7 +3,8 @@ r"""A recorded answer replayed as a reply: the same chunks, the same display, no
 The recorded text is turned back into the NDJSON lines Ollama would have sent (one per line of
 text, then the ``done`` line with the recorded statistics) and fed through the ordinary
 :class:`~ollama_nb.Reply` machinery by an opener that returns those bytes as the response instead
-of sending the request, so everything that reads a reply (the view, ``-o VAR``, the session) works unchanged.
+of sending the request, so everything that reads a reply (the view, ``-o VAR``, the session)
+works unchanged. :class:`~ollama_nb._record.RecordingReply` uses these openers.
 
 Example:
     >>> entry = RecordedTurn(host="h", endpoint="generate", model="m", prompt="hi", text="a\nb", id=3)
@@ -20,11 +21,10 @@ from typing import Any, AsyncIterator
 import httpx
 
 from .._finite import finite_json
-from .._reply import AsyncOpener, AsyncReply, BeforeSend, Opener, Reply
-from .._request import Request
+from .._reply import AsyncOpener, BeforeSend, Opener
 from ._entry import RecordedTurn
 
-__all__ = ["AsyncReplayedReply", "ReplayedReply", "async_recorded_opener", "recorded_lines", "recorded_opener"]
+__all__ = ["async_recorded_opener", "recorded_lines", "recorded_opener"]
 
 _NS = 1_000_000_000
 
@@ -90,19 +90,3 @@ def async_recorded_opener(entry: RecordedTurn) -> AsyncOpener:
         return httpx.Response(200, content=lines())
 
     return open_stream
-
-
-class ReplayedReply(Reply):
-    """A :class:`~ollama_nb.Reply` whose answer comes from the record; ``reused_from`` is that turn."""
-
-    def __init__(self, request: Request, entry: RecordedTurn, *, host: str, **settings: Any) -> None:
-        super().__init__(request, opener=recorded_opener(entry), host=host, **settings)
-        self.reused_from = entry
-
-
-class AsyncReplayedReply(AsyncReply):
-    """The async twin of :class:`ReplayedReply`."""
-
-    def __init__(self, request: Request, entry: RecordedTurn, *, host: str, **settings: Any) -> None:
-        super().__init__(request, opener=async_recorded_opener(entry), host=host, **settings)
-        self.reused_from = entry

@@ -259,7 +259,8 @@ class Record:
     ) -> list[RecordedTurn]:
         """The ``n`` most recent turns, newest first; ``session``/``batch`` filter, ``search``
         keeps the turns whose prompt or reply holds every word (SQLite FTS5)."""
-        where, params = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        params: list[Any] = []
         if session is not None:
             where.append("session = ?")
             params.append(session)
@@ -305,7 +306,9 @@ class Record:
 
     def sessions(self) -> list[str]:
         """The names of the sessions recorded, newest first."""
-        rows = self._run("read", "SELECT session FROM turns WHERE session IS NOT NULL GROUP BY session ORDER BY max(id) DESC")
+        rows = self._run(
+            "read", "SELECT session FROM turns WHERE session IS NOT NULL GROUP BY session ORDER BY max(id) DESC"
+        )
         return [r[0] for r in rows]
 
     def count(self) -> int:

@@ -191,7 +191,7 @@ def fields_schema(tp: Any, where: str) -> dict[str, Any]:
             if not field.init:
                 continue
             annotation, note = strip_annotated(hints.get(field.name, Any))
-            prop = _schema_for(annotation, f"field '{field.name}' of {tp.__name__} ({where})")
+            prop = _schema_for(annotation, f"field '{field.name}' of {getattr(tp, '__name__', tp)} ({where})")
             properties[field.name] = _with_description(prop, note) if note else prop
             has_default = field.default is not dataclasses.MISSING or (
                 field.default_factory is not dataclasses.MISSING
@@ -199,7 +199,7 @@ def fields_schema(tp: Any, where: str) -> dict[str, Any]:
             if not has_default and not allows_none(annotation):
                 required.append(field.name)
     else:
-        required_keys = getattr(tp, "__required_keys__", frozenset())
+        required_keys: frozenset[str] = getattr(tp, "__required_keys__", frozenset())
         for key, hint in hints.items():
             annotation, note = strip_annotated(strip_required(hint))
             prop = _schema_for(annotation, f"key '{key}' of {tp.__name__} ({where})")
@@ -231,8 +231,8 @@ def _schema_for(annotation: Any, where: str) -> dict[str, Any]:
     if is_typeddict(annotation):
         return fields_schema(annotation, where)
     if is_pydantic_model(annotation):
-        schema = annotation.model_json_schema()
-        return dict(schema) if isinstance(schema, Mapping) else {"type": "object"}
+        model_schema = annotation.model_json_schema()
+        return dict(model_schema) if isinstance(model_schema, Mapping) else {"type": "object"}
 
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)

@@ -29,8 +29,8 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .._batch import Batch, ItemResult
-from .._batch_items import items_of, render
+from ..batch import Batch, ItemResult
+from ..batch import items_of, render
 from .._errors import OllamaError
 from .._host import resolve_host
 from ._grid import Cell, CellResult, ExperimentProgress, Scorer, models_of, prompts_of, scorers_of, variant_name

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._batch_items import render
+from ..batch import render
 from .._errors import OllamaError
 
 if TYPE_CHECKING:
-    from .._batch import Batch
+    from ..batch import Batch
     from ._experiment import Experiment
 
 __all__ = ["Judge", "judge"]

@@ -16,7 +16,9 @@ __all__ = ["OllamaMagics", "ReplyText", "load_ipython_extension", "run_magic", "
 _saved_custom_exc: dict[int, tuple[Any, Any]] = {}
 
 
-def _short_error(shell: InteractiveShell, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
+def _short_error(
+    shell: InteractiveShell, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
+) -> list[str]:
     """Show an OllamaError as its one- to three-line message, not a traceback."""
     lines = terminal_text(value).splitlines() or [etype.__name__]
     stb = [f"\x1b[0;31m{etype.__name__}\x1b[0m: {lines[0]}", *lines[1:]]

@@ -11,7 +11,7 @@ import argparse
 import json
 import re
 import shlex
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn, Sequence
 
 from IPython.core.error import UsageError
 
@@ -105,3 +105,37 @@ def options_from(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             options[name] = value
     return options
+
+
+class SubcommandParser(argparse.ArgumentParser):
+    """The parser of one ``%ollama <subcommand>``: every subcommand is read the same way, and a bad
+    argument is one :class:`UsageError` line with the usage (never argparse's exit).
+
+    Example:
+        >>> SubcommandParser("save", "%ollama save PATH [--session NAME]", "path").read(["a.json"]).path
+        'a.json'
+    """
+
+    def __init__(self, name: str, usage: str, *positionals: str, session: bool = True, force: bool = False) -> None:
+        super().__init__(prog=f"%ollama {name}", usage=usage, add_help=False, exit_on_error=False)
+        self.name = name
+        for positional in positionals:
+            self.add_argument(positional)
+        if session:
+            self.add_argument("--session", default=None, metavar="NAME")
+        if force:  # replace an existing file
+            self.add_argument("--force", action="store_true")
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.name}: {message}; usage is {self.usage}")
+
+    def read(self, words: Sequence[str]) -> argparse.Namespace:
+        """The arguments in ``words`` (UsageError for a missing, bad or unknown one)."""
+        try:
+            args, unknown = self.parse_known_args(list(words))
+        except argparse.ArgumentError as exc:
+            self.error(str(exc))
+        if unknown:
+            self.error(f"unknown {' '.join(unknown)!r}")
+        return args
+

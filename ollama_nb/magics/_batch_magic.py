@@ -20,18 +20,21 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from .._batch import Batch, start_batch
+from .._request import GenerateRequest
+from ..batch import Batch
 
 if TYPE_CHECKING:
     from ._magics import MagicCall, OllamaMagics
 
 __all__ = ["run_batch_async", "run_batch_sync"]
 
-#: Request fields of a prompt cell that a batch passes on (images and tools are not per item).
-_PASSED = ("format", "think", "keep_alive", "system")
+#: Request fields of a prompt cell that a batch passes on: every ``/api/generate`` field (format,
+#: think, keep_alive, truncate, logprobs…) but images, which are not per item.
+_PASSED = GenerateRequest.parameter_names() - {"images"}
 
 
-def _start(magics: OllamaMagics, call: MagicCall, *, in_loop: bool) -> Batch:
+def _batch_arguments(magics: OllamaMagics, call: MagicCall) -> dict[str, Any]:
+    """What :meth:`Session.map` is given for this cell (UsageError for what a batch cannot do)."""
     args = call.args
     items = magics.shell.user_ns.get(args.over)
     if items is None:
@@ -47,9 +50,20 @@ def _start(magics: OllamaMagics, call: MagicCall, *, in_loop: bool) -> Batch:
     namespace = magics.shell.user_ns if args.interpolate else {}
     extra = {k: v for k, v in call.extra.items() if k in _PASSED}
     cache = True if getattr(args, "cache", None) is None else args.cache  # a batch resumes unless --no-cache
+    return dict(prompt=call.prompt, items=items, concurrency=concurrency, hosts=hosts, model=call.model,
+                namespace=namespace, cache=cache, **extra, **call.options)
+
+
+def _start(magics: OllamaMagics, call: MagicCall) -> Batch:
     try:
-        return start_batch(call.session, call.prompt, items, in_loop=in_loop, concurrency=concurrency, hosts=hosts,
-                           model=call.model, namespace=namespace, cache=cache, **extra, **call.options)
+        return call.session.map(**_batch_arguments(magics, call))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def _astart(magics: OllamaMagics, call: MagicCall) -> Batch:
+    try:
+        return await call.session.amap(**_batch_arguments(magics, call))
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -72,7 +86,7 @@ def run_batch_sync(magics: OllamaMagics, call: MagicCall) -> None:
 
     if is_experiment(call):  # --prompts, --repeat, --score or several models: a grid
         return run_experiment_sync(magics, call)
-    batch = _start(magics, call, in_loop=False)
+    batch = _start(magics, call)
     try:
         watch_batch_sync(batch, _view(magics, batch))
     finally:
@@ -88,7 +102,7 @@ async def run_batch_async(magics: OllamaMagics, call: MagicCall) -> None:
 
     if is_experiment(call):  # --prompts, --repeat, --score or several models: a grid
         return await run_experiment_async(magics, call)
-    batch = _start(magics, call, in_loop=True)
+    batch = await _astart(magics, call)
     try:
         async with ui_poller() as poll:
             try:

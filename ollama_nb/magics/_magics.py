@@ -14,16 +14,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Dict, Float, Int, Unicode
 
 from .._errors import ContextTrimmedWarning, NoModelError, OllamaError
-from .._host import resolve_host
 from .._interpolate import interpolate
 from .._reply import AsyncReply, BaseReply, Reply
 from .._session import Session, get_session
-from .._view_protocol import ManyRepliesView, ReplyView
+from ..view._protocol import ManyRepliesView, ReplyView
 from ._arguments import options_from, parse
 
 
@@ -40,17 +40,29 @@ def _prompt_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--option", action="append", metavar="KEY=VALUE", help="any Ollama option; repeatable"),
         argument("--format", help="'json', or the name of a JSON-schema dict in the namespace"),
         argument(
-            "--think", nargs="?", const=True, default=None, metavar="LEVEL",
+            "--think",
+            nargs="?",
+            const=True,
+            default=None,
+            metavar="LEVEL",
             help="show the model's thinking, optionally at a LEVEL: low, medium, high, max "
             "(--think=NAME for a level the model defines)",
         ),
         argument("--no-think", dest="think", action="store_false", help="ask a thinking model not to think"),
         argument(
-            "--logprobs", nargs="?", const=0, type=int, default=None, metavar="N",
+            "--logprobs",
+            nargs="?",
+            const=0,
+            type=int,
+            default=None,
+            metavar="N",
             help="ask for each token's log-probability, and N alternatives (0-20); see reply.logprobs",
         ),
         argument(
-            "--no-truncate", dest="truncate", action="store_false", default=None,
+            "--no-truncate",
+            dest="truncate",
+            action="store_false",
+            default=None,
             help="ask Ollama not to cut or shift a prompt that does not fit the context (an error instead)",
         ),
         argument("--keep-alive", dest="keep_alive", help="how long the model stays loaded, e.g. 5m"),
@@ -60,8 +72,14 @@ def _prompt_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--no-interpolate", dest="interpolate", action="store_false", help="send {braces} as typed"),
         argument("--plain", action="store_true", help="plain text instead of Markdown"),
         argument("--html", action="store_true", help="render raw HTML from the model (unsafe; off by default)"),
-        # the record (issue 10)
-        argument("--cache", action="store_true", default=None, help="answer an identical request from the record, without asking Ollama (default: %%config OllamaMagics.cache)"),
+        # the record
+        argument(
+            "--cache",
+            action="store_true",
+            default=None,
+            help="answer an identical request from the record, without asking Ollama "
+            "(default: %%config OllamaMagics.cache)",
+        ),
         argument("--no-cache", dest="cache", action="store_false", help="always ask Ollama"),
     ]
     for decorate in reversed(decorators):
@@ -100,6 +118,8 @@ class MagicCall:
 class OllamaMagics(Magics):
     """Talk to a local Ollama from notebook cells."""
 
+    shell: InteractiveShell  # registered magics always have their shell
+
     model = Unicode("", help="Default model, e.g. 'llama3.2'.").tag(config=True)
     host = Unicode("", help="Ollama address; empty means OLLAMA_HOST or 127.0.0.1:11434.").tag(config=True)
     system = Unicode("", help="Default system prompt for new conversations.").tag(config=True)
@@ -108,18 +128,39 @@ class OllamaMagics(Magics):
     session = Unicode("default", help="Name of the session the magics use.").tag(config=True)
     plain = Bool(False, help="Show replies as plain text instead of Markdown.").tag(config=True)
     allow_html = Bool(False, help="Render raw HTML in model output (unsafe: off by default).").tag(config=True)
-    concurrency = Int(0, help="Streams per host for %%ollama --over; 0 means 4 (see OLLAMA_NUM_PARALLEL).").tag(config=True)
-    hosts = Unicode("", help="Ollama hosts sharing a %%ollama --over batch, comma-separated; empty: the one host.").tag(config=True)
-    # the record (issue 10)
-    db = Unicode("", help="The record's SQLite file; empty: OLLAMA_NB_DB, else the user's data folder; 'off': no record.").tag(config=True)
-    cache = Bool(False, help="Answer identical requests from the record instead of asking Ollama again.").tag(config=True)
+    concurrency = Int(0, help="Streams per host for %%ollama --over; 0 means 4 (see OLLAMA_NUM_PARALLEL).").tag(
+        config=True
+    )
+    hosts = Unicode("", help="Ollama hosts sharing a %%ollama --over batch, comma-separated; empty: the one host.").tag(
+        config=True
+    )
+    # the record: where it is, and whether identical requests are answered from it
+    db = Unicode(
+        "", help="The record's SQLite file; empty: OLLAMA_NB_DB, else the user's data folder; 'off': no record."
+    ).tag(config=True)
+    cache = Bool(False, help="Answer identical requests from the record instead of asking Ollama again.").tag(
+        config=True
+    )
 
     # -- the magics ----------------------------------------------------------------------------
     @magic_arguments()
     @_prompt_arguments
-    @argument("--over", metavar="NAME", help="send the cell once per item of NAME (list, dict, Series, DataFrame): {item}, {index}")
-    @argument("--concurrency", type=int, metavar="N", help="with --over: streams per host (default: %%config OllamaMagics.concurrency)")
-    @argument("--hosts", metavar="A,B", help="with --over: Ollama hosts sharing the items (default: %%config OllamaMagics.hosts)")
+    @argument(
+        "--over",
+        metavar="NAME",
+        help="send the cell once per item of NAME (list, dict, Series, DataFrame): {item}, {index}",
+    )
+    @argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="with --over: streams per host (default: %%config OllamaMagics.concurrency)",
+    )
+    @argument(
+        "--hosts",
+        metavar="A,B",
+        help="with --over: Ollama hosts sharing the items (default: %%config OllamaMagics.hosts)",
+    )
     @argument("--prompts", metavar="P", help="with --over: a dict or list of templates in the notebook (an experiment)")
     @argument("--repeat", type=int, metavar="N", help="with --over: ask each cell N times, seeds 0..N-1 (an experiment)")
     @argument("--score", metavar="F", help="with --over: a scorer (answer, item) -> number, or a dict of them")
@@ -165,7 +206,7 @@ class OllamaMagics(Magics):
         if not text.strip() and not getattr(args, "prompts", None):  # --prompts: the body may be empty
             where = "the cell body" if cell is not None else "the line, after the options"
             raise UsageError(f"nothing to send: write the prompt in {where}.")
-        session = self.session_for(args)
+        session = self.session_for(args.session, args.host)
         if getattr(args, "reset", False):
             session.reset()
         options = {**self.options, **options_from(args)}
@@ -196,17 +237,26 @@ class OllamaMagics(Magics):
             session.system = args.system
         if kind == "chat" and getattr(args, "tools", None):
             extra["tools"] = self._tools(args.tools)
-        extra["cache"] = self.cache if args.cache is None else args.cache  # the record (issue 10)
-        return MagicCall(kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model])
+        extra["cache"] = self.cache if args.cache is None else args.cache  # answer from the record?
+        return MagicCall(
+            kind, text, session, model, args, options, extra, self.shell.execution_count, models or [model]
+        )
 
-    def session_for(self, args: argparse.Namespace) -> Session:
-        session = get_session(args.session or self.session)
-        host = resolve_host(args.host or self.host or None)
-        if session.host != host:
-            session.use_host(host)
+    def session_for(self, name: str | None = None, host: str | None = None) -> Session:
+        """The one way every magic finds its session: ``name`` (else the configured one) at ``host``
+        (else ``%config OllamaMagics.host``, else ``OLLAMA_HOST``), recording where configured.
+
+        The host is compared once resolved, so the same host written two ways keeps the session's
+        connection pool open.
+
+        Example:
+            >>> OllamaMagics(shell=get_ipython()).session_for("draft").name    # doctest: +SKIP
+            'draft'
+        """
+        session = get_session(name or self.session)
+        session.use_host(host or self.host or None)
         if not session.system and self.system:
             session.system = self.system
-        # the record (issue 10): where it is, and which notebook this kernel runs
         session.use_record(self.db or None)
         session.notebook = self.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME") or None
         return session
@@ -252,7 +302,9 @@ class OllamaMagics(Magics):
             warnings.simplefilter("ignore", ContextTrimmedWarning)
             return await method(call.prompt, model=model or call.model, cell=call.cell, **call.extra, **call.options)
 
-    def _view(self, call: MagicCall, reply: BaseReply, model: str | None = None, *, owns_cell: bool = False) -> ReplyView:
+    def _view(
+        self, call: MagicCall, reply: BaseReply, model: str | None = None, *, owns_cell: bool = False
+    ) -> ReplyView:
         from ..view import make_view
 
         return make_view(
@@ -272,7 +324,8 @@ class OllamaMagics(Magics):
         if getattr(call.args, "over", None):
             from ._batch_magic import run_batch_sync
 
-            return run_batch_sync(self, call)
+            run_batch_sync(self, call)
+            return None
         from ..view import Interrupted, stream_sync
 
         result = None
@@ -281,7 +334,7 @@ class OllamaMagics(Magics):
             try:
                 stream_sync(reply, self._view(call, reply, model))
             except Interrupted:
-                call.session.note_interrupted(reply)  # the record (issue 10)
+                call.session.note_interrupted(reply)  # the record says "interrupted"
                 raise
             finally:
                 result = self.conclude(call, reply)
@@ -296,9 +349,15 @@ class OllamaMagics(Magics):
         if getattr(call.args, "over", None):
             from ._batch_magic import run_batch_async
 
-            return await run_batch_async(self, call)
+            await run_batch_async(self, call)
+            return None
         from ..view import (
-            Interrupted, SideBySideView, abort_held_requests, side_by_side_available, stream_many_async, ui_poller,
+            Interrupted,
+            SideBySideView,
+            abort_held_requests,
+            side_by_side_available,
+            stream_many_async,
+            ui_poller,
         )
 
         if len(call.models) > 1 and not side_by_side_available():
@@ -322,7 +381,7 @@ class OllamaMagics(Magics):
                     await stream_many_async(replies, view, poll=poll)
                 except Interrupted:
                     for reply in replies:
-                        call.session.note_interrupted(reply)  # the record (issue 10)
+                        call.session.note_interrupted(reply)  # the record says "interrupted"
                     if poll is not None:
                         abort_held_requests(self.shell)
                     raise

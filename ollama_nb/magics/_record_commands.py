@@ -9,20 +9,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from IPython.core.error import UsageError
-
 from .._record._export import export_conversation
 from .._record._recorder import resume_entries
 from .._safe import SafeMarkdown
-from .._session import Session, get_session, set_session
+from .._session import Session, set_session
 from ..view import markdown_table
+from ._arguments import SubcommandParser
 
 md, text, code = SafeMarkdown.trusted, SafeMarkdown.text, SafeMarkdown.code
 
-_LOG = argparse.ArgumentParser(prog="%ollama log", add_help=False, exit_on_error=False)
-_LOG.add_argument("-n", type=int, default=20)
-_LOG.add_argument("--session", default=None)
-_LOG.add_argument("--search", nargs="+", default=None)
+#: ``%ollama log``'s arguments (``--session`` filters the record; it does not pick a session).
+LOG_PARSER = SubcommandParser("log", "%ollama log [-n N] [--session NAME] [--search TEXT]")
+LOG_PARSER.add_argument("-n", type=int, default=20)
+LOG_PARSER.add_argument("--search", nargs="+", default=None)
 
 
 def _short(text: str | None, limit: int) -> str:
@@ -31,9 +30,7 @@ def _short(text: str | None, limit: int) -> str:
 
 
 def _reader(magics: Any) -> Session:
-    session = get_session(magics.session)
-    session.use_record(magics.db or None)
-    return session
+    return magics.session_for()
 
 
 def _turns(n: int) -> str:
@@ -60,48 +57,46 @@ def log_rows(entries: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def log(magics: Any, rest: list[str], show: Any) -> Any:
+def log(magics: Any, args: argparse.Namespace, show: Any) -> Any:
     """``%ollama log [-n N] [--session NAME] [--search TEXT]``."""
-    try:
-        args, unknown = _LOG.parse_known_args(rest)
-    except (argparse.ArgumentError, SystemExit) as exc:
-        raise UsageError(f"log: {exc}; usage is %ollama log [-n N] [--session NAME] [--search TEXT]") from None
-    if unknown:
-        raise UsageError(f"log: unknown {' '.join(unknown)!r}; usage is %ollama log [-n N] [--session NAME] [--search TEXT]")
     search = " ".join(args.search) if args.search else None
     session = _reader(magics)
     entries = session.log(args.n, session=args.session, search=search)
     if entries:
-        show(markdown_table(log_rows(entries)) + md("\n\n*{turns}, newest first*").format(turns=text(_turns(len(entries)))))
+        show(
+            markdown_table(log_rows(entries))
+            + md("\n\n*{turns}, newest first*").format(turns=text(_turns(len(entries))))
+        )
     else:
         show(md("*(no turns recorded match that search)*" if search else "*(no turns recorded yet)*"))
     return entries
 
 
-def resume(magics: Any, rest: list[str], show: Any) -> Session:
+def resume(magics: Any, args: argparse.Namespace, show: Any) -> Session:
     """``%ollama resume NAME``: the conversation rebuilt, and the next ``--session NAME`` continues it."""
-    if len(rest) != 1:
-        raise UsageError("resume: usage is %ollama resume NAME")
-    name = rest[0]
+    name = args.name
     session = Session.resume(name, record=magics.db or None, host=magics.host or None)
     set_session(name, session)
     show(
         md("Resumed session {name}: {turns}, {messages} messages, model {model}. Continue with {next}.").format(
-            name=code(name), turns=text(_turns(len(session.turns))), messages=len(session.history),
-            model=code(session.model or ""), next=code(f"%ollama_chat --session {name} …"),
+            name=code(name),
+            turns=text(_turns(len(session.turns))),
+            messages=len(session.history),
+            model=code(session.model or ""),
+            next=code(f"%ollama_chat --session {name} …"),
         )
     )
     return session
 
 
-def export(magics: Any, rest: list[str], show: Any) -> str:
+def export(magics: Any, args: argparse.Namespace, show: Any) -> str:
     """``%ollama export NAME PATH [--force]``: Markdown, or JSON for a ``.json`` path."""
-    overwrite = "--force" in rest
-    rest = [word for word in rest if word != "--force"]
-    if len(rest) != 2:
-        raise UsageError("export: usage is %ollama export NAME PATH [--force] (PATH ending in .md or .json)")
-    name, path = rest
-    entries = resume_entries(_reader(magics)._need_record(), name)
-    written = export_conversation(name, entries, path, overwrite=overwrite)
-    show(md("Wrote {turns} of {name} to {path}.").format(turns=text(_turns(len(entries))), name=code(name), path=code(str(written))))
+    name, path = args.name, args.path
+    entries = resume_entries(_reader(magics).need_record(), name)
+    written = export_conversation(name, entries, path, overwrite=args.force)
+    show(
+        md("Wrote {turns} of {name} to {path}.").format(
+            turns=text(_turns(len(entries))), name=code(name), path=code(str(written))
+        )
+    )
     return str(written)

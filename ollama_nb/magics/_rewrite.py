@@ -13,7 +13,7 @@ code (``%%capture``, ``%%time``, ``run_cell`` from code).
 Example:
     >>> rewrite_cell(["%%ollama -m llama3.2\\n", "Why is the sky blue?\\n"])   # doctest: +SKIP
     ["await __import__('ollama_nb.magics', fromlist=['run_magic']).run_magic('ollama', ' -m llama3.2', 'Why is the sky blue?\\n')\\n"]
-"""
+"""  # noqa: E501 (the rewritten line, verbatim)
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import re
 import signal
 import sys
 import threading
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,9 +37,12 @@ _CALL = "await __import__('ollama_nb.magics', fromlist=['run_magic']).run_magic"
 
 def _inside_running_code() -> bool:
     """True when the transform is called from code that a cell is executing."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_name in ("run_code", "run_ast_nodes") and frame.f_globals.get("__name__") == "IPython.core.interactiveshell":
+        if (
+            frame.f_code.co_name in ("run_code", "run_ast_nodes")
+            and frame.f_globals.get("__name__") == "IPython.core.interactiveshell"
+        ):
             return True
         frame = frame.f_back
     return False
@@ -65,7 +69,7 @@ def rewrite_cell(lines: list[str]) -> list[str]:
     first = lines[0].rstrip("\r\n")
     cell_match = _CELL_MAGIC.match(first)
     line_match = None if cell_match else _LINE_MAGIC.match(first)
-    if cell_match is None and (line_match is None or any(l.strip() for l in lines[1:])):
+    if cell_match is None and (line_match is None or any(rest.strip() for rest in lines[1:])):
         return lines
     if not _can_await() or _inside_running_code():
         return lines

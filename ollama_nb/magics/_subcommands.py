@@ -3,16 +3,20 @@ show, ps, config, help."""
 
 from __future__ import annotations
 
+import argparse
 import copy
+import dataclasses
 import shlex
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
 
 from .._safe import SafeMarkdown
-from .._session import Session, get_session, set_session
+from .._session import Session, set_session
 from ..view import markdown_table
 from ..view._outputs import show_markdown
+from ._arguments import SubcommandParser
+from ._record_commands import LOG_PARSER
 
 md, text, code = SafeMarkdown.trusted, SafeMarkdown.text, SafeMarkdown.code
 
@@ -49,22 +53,46 @@ def _show(markdown: SafeMarkdown, plain: str | None = None) -> None:
     show_markdown(markdown, plain)
 
 
-_QUIET_TYPES: dict[type, type] = {}
+class QuietList(list[Any]):
+    """A subcommand's rows, shown as nothing (the table was displayed already)."""
+
+    def _ipython_display_(self) -> None:
+        """Nothing: ``Out[n]`` stays empty."""
+
+
+class QuietStr(str):
+    """A subcommand's text answer (a path), shown as nothing."""
+
+    __slots__ = ()
+
+    def _ipython_display_(self) -> None:
+        """Nothing: ``Out[n]`` stays empty."""
+
+
+def _show_nothing() -> None:
+    """The display hook of a quiet object: it was displayed already."""
 
 
 def quiet(value: Any) -> Any:
-    """``value`` as an instance that shows nothing as ``Out[n]`` (the table was displayed already),
-    so ``x = %ollama models`` still gives the data. Example: ``quiet([1]) == [1]``."""
+    """``value`` as something that shows nothing as ``Out[n]`` (its table was displayed already),
+    so ``x = %ollama models`` still gives the data: a :class:`QuietList` or :class:`QuietStr`
+    equal to it, a copy of a dataclass record whose own ``_ipython_display_`` shows nothing, else
+    ``value`` itself (a :class:`~ollama_nb.Session` is never copied).
+
+    Example:
+        >>> quiet([1]) == [1], type(quiet("a")).__name__
+        (True, 'QuietStr')
+    """
     if value is None:
         return None
-    cls = type(value)
-    quiet_cls = _QUIET_TYPES.get(cls)
-    if quiet_cls is None:
-        quiet_cls = _QUIET_TYPES[cls] = type(cls.__name__, (cls,), {"_ipython_display_": lambda self: None, "__module__": cls.__module__})
-    if isinstance(value, (list, str)):
-        return quiet_cls(value)
+    if isinstance(value, list):
+        return QuietList(value)
+    if isinstance(value, str):
+        return QuietStr(value)
+    if not (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        return value
     clone = copy.copy(value)
-    object.__setattr__(clone, "__class__", quiet_cls)  # frozen dataclasses too
+    object.__setattr__(clone, "_ipython_display_", _show_nothing)  # frozen dataclasses too
     return clone
 
 
@@ -78,58 +106,34 @@ def run_subcommand(magics: Any, line: str) -> Any:
         _show(HELP)
         return None
     name, rest = words[0], words[1:]
-    handler: Callable[[Any, list[str]], Any] | None = SUBCOMMANDS.get(name)
-    if handler is None:
+    found = SUBCOMMANDS.get(name)
+    if found is None:
         raise UsageError(f"unknown subcommand {name!r}; try %ollama help. (A prompt goes in a %%ollama cell.)")
-    result = handler(magics, rest)
+    parser, handler = found
+    result = handler(magics, parser.read(rest))
     return result if name == "timings" else quiet(result)
 
 
-def _session_name(magics: Any, rest: list[str]) -> str:
-    """The ``--session NAME`` given (removed from ``rest``), else the configured one."""
-    if "--session" not in rest:
-        return magics.session
-    index = rest.index("--session")
-    if index + 1 >= len(rest):
-        raise UsageError("--session needs a NAME")
-    name = rest[index + 1]
-    del rest[index : index + 2]
-    return name
+def _session(magics: Any, args: argparse.Namespace) -> Session:
+    """The session ``--session NAME`` names, else the configured one (one lookup for every magic)."""
+    return magics.session_for(args.session)
 
 
-def _session(magics: Any, rest: list[str]) -> Any:
-    session = get_session(_session_name(magics, rest))
-    session.use_host(magics.host or None) if magics.host and session.host != magics.host else None
-    return session
-
-
-def forced(rest: list[str]) -> bool:
-    """True when ``--force`` is among ``rest`` (taken out): replace an existing file."""
-    found = "--force" in rest
-    rest[:] = [word for word in rest if word != "--force"]
-    return found
-
-
-def _need(rest: list[str], what: str, usage: str) -> str:
-    if len(rest) != 1:
-        raise UsageError(f"{what}: usage is {usage}")
-    return rest[0]
-
-
-def models(magics: Any, rest: list[str]) -> Any:
-    session = _session(magics, rest)
+def models(magics: Any, args: argparse.Namespace) -> Any:
+    session = _session(magics, args)
     found = session.client.models()
-    rows = [
-        {"model": text(m.name), "size": text(_gib(m.size)), "parameters": text(m.parameter_size),
-         "quantization": text(m.quantization_level), "family": text(m.family)}
-        for m in found
-    ]
-    _show(markdown_table(rows) if rows else md("No models on {host} yet: `%ollama pull llama3.2`.").format(host=code(session.host)))
+    rows = [{"model": text(m.name), "size": text(_gib(m.size)), "parameters": text(m.parameter_size),
+             "quantization": text(m.quantization_level), "family": text(m.family)} for m in found]
+    _show(
+        markdown_table(rows)
+        if rows
+        else md("No models on {host} yet: `%ollama pull llama3.2`.").format(host=code(session.host))
+    )
     return found
 
 
-def history(magics: Any, rest: list[str]) -> Any:
-    session = _session(magics, rest)
+def history(magics: Any, args: argparse.Namespace) -> Any:
+    session = _session(magics, args)
     messages = session.history
     if not messages:
         _show(md("*(no conversation yet: `%ollama_chat Hello!`)*"))
@@ -188,42 +192,49 @@ def history_plain(messages: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def timings(magics: Any, rest: list[str]) -> Any:
-    session = _session(magics, rest)
+def timings(magics: Any, args: argparse.Namespace) -> Any:
+    session = _session(magics, args)
     return session.timings()
 
 
-def reset(magics: Any, rest: list[str]) -> None:
-    name = _session_name(magics, rest)
-    get_session(name).reset()
+def reset(magics: Any, args: argparse.Namespace) -> None:
+    session = _session(magics, args)
+    session.reset()
+    name = session.name or magics.session
     _show(md("Started a fresh conversation (session {name}).").format(name=code(name)))
 
 
-def save(magics: Any, rest: list[str]) -> None:
-    session = _session(magics, rest)
-    overwrite = forced(rest)
-    path = _need(rest, "save", "%ollama save PATH [--force]")
-    session.save(path, overwrite=overwrite)
+def save(magics: Any, args: argparse.Namespace) -> None:
+    session = _session(magics, args)
+    path = args.path
+    session.save(path, overwrite=args.force)
     _show(md("Saved {n} turns to {path}.").format(n=len(session.turns), path=code(path)))
 
 
-def load(magics: Any, rest: list[str]) -> None:
-    name = _session_name(magics, rest)
-    path = _need(rest, "load", "%ollama load PATH")
+def load(magics: Any, args: argparse.Namespace) -> None:
+    name, path = args.session or magics.session, args.path
     session = Session.load(path, host=magics.host or None)
-    session.name = name  # its turns are recorded under this name (issue 10)
+    session.name = name  # its turns are recorded under this name
     set_session(name, session)
-    _show(md("Loaded {n} turns from {path} into session {name}.").format(n=len(session.turns), path=code(path), name=code(name)))
+    _show(
+        md("Loaded {n} turns from {path} into session {name}.").format(
+            n=len(session.turns), path=code(path), name=code(name)
+        )
+    )
 
 
-def config(magics: Any, rest: list[str]) -> None:
-    rows = [{"setting": code(f"OllamaMagics.{k}"), "value": code(repr(getattr(magics, k)))} for k in sorted(magics.trait_names()) if magics.trait_metadata(k, "config")]
+def config(magics: Any, args: argparse.Namespace) -> None:
+    rows = [
+        {"setting": code(f"OllamaMagics.{k}"), "value": code(repr(getattr(magics, k)))}
+        for k in sorted(magics.trait_names())
+        if magics.trait_metadata(k, "config")
+    ]
     _show(markdown_table(rows) + md("\n\nChange one with `%config OllamaMagics.model = 'llama3.2'`."))
 
 
-def show(magics: Any, rest: list[str]) -> Any:
-    session = _session(magics, rest)
-    name = _need(rest, "show", "%ollama show NAME")
+def show(magics: Any, args: argparse.Namespace) -> Any:
+    session = _session(magics, args)
+    name = args.name
     details = session.client.show(name)
     rows = [
         {"": md("context length"), "value": details.context_length},
@@ -237,54 +248,56 @@ def show(magics: Any, rest: list[str]) -> Any:
     return details
 
 
-def ps(magics: Any, rest: list[str]) -> Any:
-    session = _session(magics, rest)
+def ps(magics: Any, args: argparse.Namespace) -> Any:
+    session = _session(magics, args)
     running = session.client.ps()
-    rows = [
-        {"model": text(m.name), "size": text(_gib(m.size)), "in GPU memory": text(_gib(m.size_vram)),
-         "context": m.context_length, "unloads at": text(m.expires_at)}
-        for m in running
-    ]
+    rows = [{"model": text(m.name), "size": text(_gib(m.size)), "in GPU memory": text(_gib(m.size_vram)),
+             "context": m.context_length, "unloads at": text(m.expires_at)} for m in running]
     _show(markdown_table(rows) if rows else md("No model is loaded right now."))
     return running
 
 
-def pull(magics: Any, rest: list[str]) -> Any:
-    session = _session(magics, rest)
-    name = _need(rest, "pull", "%ollama pull NAME")
+def pull(magics: Any, args: argparse.Namespace) -> Any:
+    session = _session(magics, args)
+    name = args.name
     from ..view import show_pull
 
     return show_pull(session.client.pull(name), name)
 
 
-def help_(magics: Any, rest: list[str]) -> None:
+def help_(magics: Any, args: argparse.Namespace) -> None:
     _show(HELP)
 
 
-def _record_command(name: str) -> Callable[[Any, list[str]], Any]:
-    """The record's subcommands (issue 10), from their own module."""
+def _record_command(name: str) -> Handler:
+    """The record's subcommands, from their own module."""
 
-    def run(magics: Any, rest: list[str]) -> Any:
+    def run(magics: Any, args: argparse.Namespace) -> Any:
         from . import _record_commands
 
-        return getattr(_record_commands, name)(magics, rest, _show)
+        return getattr(_record_commands, name)(magics, args, _show)
 
     return run
 
 
-SUBCOMMANDS: dict[str, Callable[[Any, list[str]], Any]] = {
-    "config": config,
-    "export": _record_command("export"),
-    "help": help_,
-    "history": history,
-    "load": load,
-    "log": _record_command("log"),
-    "models": models,
-    "ps": ps,
-    "pull": pull,
-    "reset": reset,
-    "resume": _record_command("resume"),
-    "save": save,
-    "show": show,
-    "timings": timings,
+#: A subcommand: given the magics and its parsed arguments, shows its answer and returns the data.
+Handler = Callable[[Any, argparse.Namespace], Any]
+
+#: Every subcommand: its parser (the usage line says what it takes) and its handler.
+SUBCOMMANDS: dict[str, tuple[SubcommandParser, Handler]] = {
+    "config": (SubcommandParser("config", "%ollama config", session=False), config),
+    "export": (SubcommandParser("export", "%ollama export NAME PATH [--force] (PATH ending in .md or .json)", "name",
+                                "path", session=False, force=True), _record_command("export")),
+    "help": (SubcommandParser("help", "%ollama help", session=False), help_),
+    "history": (SubcommandParser("history", "%ollama history [--session NAME]"), history),
+    "load": (SubcommandParser("load", "%ollama load PATH [--session NAME]", "path"), load),
+    "log": (LOG_PARSER, _record_command("log")),
+    "models": (SubcommandParser("models", "%ollama models [--session NAME]"), models),
+    "ps": (SubcommandParser("ps", "%ollama ps [--session NAME]"), ps),
+    "pull": (SubcommandParser("pull", "%ollama pull NAME [--session NAME]", "name"), pull),
+    "reset": (SubcommandParser("reset", "%ollama reset [--session NAME]"), reset),
+    "resume": (SubcommandParser("resume", "%ollama resume NAME", "name", session=False), _record_command("resume")),
+    "save": (SubcommandParser("save", "%ollama save PATH [--force] [--session NAME]", "path", force=True), save),
+    "show": (SubcommandParser("show", "%ollama show NAME [--session NAME]", "name"), show),
+    "timings": (SubcommandParser("timings", "%ollama timings [--session NAME]"), timings),
 }

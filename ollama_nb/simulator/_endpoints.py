@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 
 from ._binding import RequestError, bind
-from ._generation import chat, generate
 from ._cloud import status_body
 from ._exchange import JSON, Call
+from ._generation import chat, generate
 from ._wire import go_json
 
 __all__ = ["ROUTES", "Call", "handle"]

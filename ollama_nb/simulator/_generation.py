@@ -23,11 +23,11 @@ from typing import Any
 from ._binding import RequestError, bind, image_sizes, keep_alive_seconds, option_error, think_level
 from ._chunks import CONTENT, THINK, TOOLS, Shape
 from ._directives import DirectiveError, Directives, ScriptToken, parse_directives
+from ._exchange import Call, ResponseWriter
 from ._limits import check_fits, check_top_logprobs
 from ._logprobs import logprob_entry
 from ._models import can_think, context_length
 from ._replies import ReplyInput, ReplyPlan, plan_reply
-from ._exchange import Call, ResponseWriter
 from ._wire import created_at, go_json, json_string
 
 __all__ = ["chat", "generate"]

@@ -92,7 +92,8 @@ def hostile_line(path: str, line: bytes, *, thinking: bool = False) -> bytes:
         return line
     if not isinstance(obj, dict):
         return line
-    holder = obj.get("message") if isinstance(obj.get("message"), dict) else obj
+    message = obj.get("message")
+    holder: dict[str, Any] = message if isinstance(message, dict) else obj
     if thinking and holder.get("thinking"):
         holder["thinking"] = f"{holder['thinking']} {PAYLOAD} "
     elif not ("error" in obj or path == "/api/pull"):

@@ -19,7 +19,7 @@ Example:
     >>> check_top_logprobs(21)
     Traceback (most recent call last):
     ollama_nb.simulator._binding.RequestError: top_logprobs must be between 0 and 20
-"""
+"""  # noqa: E501 (the server's body, verbatim)
 
 from __future__ import annotations
 
@@ -54,8 +54,9 @@ def prompt_tokens(texts: list[str]) -> int:
     return sum(len(text) for text in texts) // 4 + 1
 
 
-def check_fits(body: dict[str, Any], model: str, num_ctx: int | None, *, kept: list[str], whole: list[str],
-               has_images: bool) -> None:
+def check_fits(
+    body: dict[str, Any], model: str, num_ctx: int | None, *, kept: list[str], whole: list[str], has_images: bool
+) -> None:
     """Raise Ollama's error when the prompt cannot be sent as asked.
 
     ``whole`` is every prompt text; ``kept`` what truncation keeps (system messages and the
@@ -65,8 +66,12 @@ def check_fits(body: dict[str, Any], model: str, num_ctx: int | None, *, kept: l
     if body.get("truncate") is False:
         needed = prompt_tokens(whole)
         if needed > context:
-            inner = {"error": {"message": f"request ({needed} tokens) exceeds the available context size "
-                                          f"({context} tokens), try increasing it"}}
+            inner = {
+                "error": {
+                    "message": f"request ({needed} tokens) exceeds the available context size "
+                    f"({context} tokens), try increasing it"
+                }
+            }
             raise RequestError(400, go_json(inner).decode("utf-8"))
         return
     if body.get("shift") is False and not has_images and prompt_tokens(kept) > context - 1:

@@ -5,7 +5,7 @@ kernel the answer is an ordinary display output (Markdown, updated in place, sav
 notebook) with a Stop button and status line while it streams; in a terminal or where widgets
 are missing, text goes to stdout.
 
-The views implement the core's small protocol (:mod:`ollama_nb._view_protocol`: ``add``,
+The views implement the core's small protocol (:mod:`ollama_nb.view._protocol`: ``add``,
 ``refresh``, ``finish``), which the reading loops here and the magics use. This package never
 imports the magics.
 

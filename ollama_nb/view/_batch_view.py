@@ -20,9 +20,9 @@ import sys
 import time
 from typing import Any, Callable
 
-from .._batch import Batch
 from .._errors import Interrupted
 from .._safe import SafeMarkdown
+from ..batch import Batch
 from ._consume import Poll, clear_cancellation
 from ._controls import Controls, widgets_available
 from ._outputs import markdown_bundle
@@ -84,8 +84,13 @@ class BatchView:
 
     def _hosts(self) -> SafeMarkdown:
         rows = [
-            {"host": SafeMarkdown.text(f["host"]), "items": f["items"], "failed": f["failed"], "tok/s": f["tokens_per_s"],
-             "in rotation": SafeMarkdown.text("yes" if f["in_rotation"] else "no: " + _preview(f["last_error"]))}
+            {
+                "host": SafeMarkdown.text(f["host"]),
+                "items": f["items"],
+                "failed": f["failed"],
+                "tok/s": f["tokens_per_s"],
+                "in rotation": SafeMarkdown.text("yes" if f["in_rotation"] else "no: " + _preview(f["last_error"])),
+            }
             for f in self.batch.host_figures()
         ]
         return markdown_table(rows, ["host", "items", "failed", "tok/s", "in rotation"])
@@ -101,7 +106,9 @@ class BatchView:
                 markdown = SafeMarkdown.trusted("{}\n\n{}").format(markdown, latest)
             return markdown_bundle(markdown, line)
         head = f"{self.batch.model} over {len(self.batch)} items — {outcome}"
-        markdown = SafeMarkdown.trusted("**{}:** {}\n\n{}").format(SafeMarkdown.text(head), SafeMarkdown.text(line), self._hosts())
+        markdown = SafeMarkdown.trusted("**{}:** {}\n\n{}").format(
+            SafeMarkdown.text(head), SafeMarkdown.text(line), self._hosts()
+        )
         return markdown_bundle(markdown, f"{head}: {line}")
 
     # -- updates ------------------------------------------------------------------------------------
@@ -125,7 +132,9 @@ class BatchView:
             self._controls = None
         bundle = self._bundle(outcome)
         if self._handle is not None:
-            self._handle.update(bundle, raw=True, metadata={"ollama_nb": {"batch": dataclasses.asdict(self.batch.progress())}})
+            self._handle.update(
+                bundle, raw=True, metadata={"ollama_nb": {"batch": dataclasses.asdict(self.batch.progress())}}
+            )
         else:
             sys.stdout.write("\r" + bundle["text/plain"] + "\n")
             sys.stdout.flush()
@@ -143,8 +152,11 @@ def _outcome(batch: Batch, interrupted: bool) -> str:
 def batch_interrupted(batch: Batch) -> Interrupted:
     """The one-line error a cell ends with when a batch was interrupted."""
     p = batch.progress()
-    return Interrupted(what="the batch", detail=f"stopped: {p.ok} finished answers are kept, {p.not_run} items did not run",
-                       hint="Run the cell again: only the items without a finished answer are sent.")
+    return Interrupted(
+        what="the batch",
+        detail=f"stopped: {p.ok} finished answers are kept, {p.not_run} items did not run",
+        hint="Run the cell again: only the items without a finished answer are sent.",
+    )
 
 
 async def watch_batch_async(batch: Batch, view: BatchView, *, poll: Poll | None = None, tick: float = 0.1) -> None:

@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Sequence, 
 
 from .._errors import Interrupted
 from .._reply import AsyncReply, Chunk, Reply
-from .._view_protocol import ManyRepliesView, ReplyView
+from ._protocol import ManyRepliesView, ReplyView
 
 Poll = Callable[[int], Awaitable[None]]
 
@@ -61,10 +61,10 @@ def _no_stray_idle() -> Iterator[None]:
     kernel idle mid-stream. Drop exactly those messages (ipykernel 6 private API)."""
     from IPython import get_ipython
 
-    kernel = getattr(get_ipython(), "kernel", None)
+    kernel: Any = getattr(get_ipython(), "kernel", None)
     publish = getattr(kernel, "_publish_status", None)
     try:
-        running = kernel.get_parent()["header"]["msg_id"]  # type: ignore[union-attr]
+        running = kernel.get_parent()["header"]["msg_id"]
     except Exception:
         running = None
     if publish is None or running is None:
@@ -220,7 +220,7 @@ def abort_held_requests(shell: Any) -> None:
     after a failure they must not run. This uses private ui-poll and ipykernel 6 names, kept here
     beside :func:`ui_poller` (their owner); with another version it leaves ipykernel's own handling.
     """
-    kernel = getattr(shell, "kernel", None)
+    kernel: Any = getattr(shell, "kernel", None)
     try:
         from jupyter_ui_poll._poll import KernelWrapper
 

@@ -4,8 +4,8 @@ The output is a ``<div>`` of ``<span>`` elements with inline styles and a ``titl
 no JavaScript, no ``<style>`` block, no classes, so it survives saving the notebook and renders
 the same in nbconvert and on GitHub. Tokens come from a model and are untrusted: the HTML is a
 :class:`~ollama_nb._safe.SafeHtml` in which every token and alternative is escaped
-(``SafeHtml.escape``, quotes included), so none can close the ``title="…"`` attribute or open an element; a newline becomes ``<br>``, spaces are kept (``white-space:
-pre-wrap``).
+(``SafeHtml.escape``, quotes included), so none can close the ``title="…"`` attribute or open an
+element; a newline becomes ``<br>``, spaces are kept (``white-space: pre-wrap``).
 
 Shading: the background alpha grows as the probability ``exp(logprob)`` falls, so a confident
 token is almost plain and a doubtful one stands out. A token without a usable logprob is left
@@ -31,8 +31,10 @@ from ._outputs import html_bundle
 
 __all__ = ["logprobs_bundle", "logprobs_html", "logprobs_summary", "show_logprobs", "token_probability"]
 
-_CONTAINER = ("font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: pre-wrap; "
-              "line-height: 1.7; overflow-wrap: anywhere")
+_CONTAINER = (
+    "font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: pre-wrap; "
+    "line-height: 1.7; overflow-wrap: anywhere"
+)
 _NOTE = "font-size: 0.8em; opacity: 0.7; margin-top: 0.4em; font-family: sans-serif; white-space: normal"
 _SHADE = "255, 136, 0"  # orange: readable on light and dark themes
 
@@ -71,8 +73,10 @@ def _shown(token: Any) -> str:
 
 def _title(token: str, logprob: Any, alternatives: Iterable[Any]) -> str:
     lines = [f"{_shown(token)}  {_percent(token_probability(logprob))}  (logprob {logprob})"]
-    rows = [f"  {_shown(_field(alt, 'token'))}  {_percent(token_probability(_field(alt, 'logprob')))}"
-            for alt in alternatives]
+    rows = [
+        f"  {_shown(_field(alt, 'token'))}  {_percent(token_probability(_field(alt, 'logprob')))}"
+        for alt in alternatives
+    ]
     if rows:
         lines += ["alternatives:", *rows]
     return "\n".join(lines)
@@ -112,10 +116,18 @@ def logprobs_html(tokens: Iterable[Any]) -> SafeHtml:
         True
     """
     spans = [_span(item) for item in tokens]
-    note = (f"{len(spans)} token{'s' if len(spans) != 1 else ''} · the less likely, the darker · "
-            "hover a token for its alternatives") if spans else "no tokens"
+    note = (
+        (
+            f"{len(spans)} token{'s' if len(spans) != 1 else ''} · the less likely, the darker · "
+            "hover a token for its alternatives"
+        )
+        if spans
+        else "no tokens"
+    )
     page = SafeHtml.trusted('<div style="{}">{}<div style="{}">{}</div></div>')
-    return page.format(SafeHtml.escape(_CONTAINER), SafeHtml.trusted("").join(spans), SafeHtml.escape(_NOTE), SafeHtml.escape(note))
+    return page.format(
+        SafeHtml.escape(_CONTAINER), SafeHtml.trusted("").join(spans), SafeHtml.escape(_NOTE), SafeHtml.escape(note)
+    )
 
 
 def logprobs_summary(reply: BaseReply, *, least: int = 3) -> str:
@@ -128,7 +140,9 @@ def logprobs_summary(reply: BaseReply, *, least: int = 3) -> str:
     tokens = reply.logprobs
     ranked = sorted(tokens, key=lambda t: t.logprob)[:least]
     shown = ", ".join(f"{_shown(t.token)} {_percent(token_probability(t.logprob))}" for t in ranked)
-    return f"[logprobs] {len(tokens)} token{'s' if len(tokens) != 1 else ''}" + (f" · least likely: {shown}" if shown else "")
+    return f"[logprobs] {len(tokens)} token{'s' if len(tokens) != 1 else ''}" + (
+        f" · least likely: {shown}" if shown else ""
+    )
 
 
 def logprobs_bundle(reply: BaseReply) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from typing import Any, Iterable
 
 from .._catalog import PullProgress
 from .._errors import Interrupted
@@ -34,7 +34,8 @@ def show_pull(events: Iterable[PullProgress], name: str, *, interval: float = 0.
     """Consume pull events into a progress bar; return the last event (``success`` on success)."""
     from IPython.display import display
 
-    bar = label = None
+    bar: Any = None
+    label: Any = None
     if widgets_available():
         import ipywidgets as w
 
@@ -87,7 +88,11 @@ def show_pull(events: Iterable[PullProgress], name: str, *, interval: float = 0.
         raise
     finally:
         elapsed = time.monotonic() - started
-        summary = f"{name}: {last.status if last else 'no answer'} ({elapsed:.1f} s)" if outcome == "success" else f"{name}: pull {outcome} — {text}"
+        summary = (
+            f"{name}: {last.status if last else 'no answer'} ({elapsed:.1f} s)"
+            if outcome == "success"
+            else f"{name}: pull {outcome} — {text}"
+        )
         if bar is not None:
             bar.bar_style = "success" if outcome == "success" else "danger"
             for widget in (bar, label, box):

@@ -69,7 +69,7 @@ def _remote(reply: BaseReply) -> str:
 
 
 def _reused_when(reply: BaseReply) -> str:
-    """When a replayed answer was recorded (the record, issue 10); empty for a fresh answer."""
+    """When a replayed answer was recorded (from the record); empty for a fresh answer."""
     reused = getattr(reply, "reused_from", None)
     return reused.when if reused is not None else ""
 
@@ -125,6 +125,6 @@ def reply_metadata(reply: BaseReply) -> dict[str, Any]:
 
 
 def _reused_metadata(reply: BaseReply) -> dict[str, Any]:
-    """The record (issue 10): which recorded turn a replayed answer came from."""
+    """Which recorded turn a replayed answer came from (the record)."""
     reused = getattr(reply, "reused_from", None)
     return {} if reused is None else {"reused_from": {"turn": reused.id, "recorded_at": reused.recorded_at}}

@@ -327,7 +327,8 @@ class StreamView:
         if thinking is not None:
             self._send(thinking, new=True)
         if self._all_notes:
-            self._send(markdown_bundle(_paragraphs(self._all_notes), "\n".join(plain_text(n) for n in self._all_notes)), new=True)
+            plain = "\n".join(plain_text(n) for n in self._all_notes)
+            self._send(markdown_bundle(_paragraphs(self._all_notes), plain), new=True)
         text = "".join(self._text)
         if text:
             # escaped once as a whole (the pieces were escaped one by one); raw under --html
@@ -343,7 +344,10 @@ class StreamView:
 
     def _finish_footer(self, reply: BaseReply, metadata: dict[str, Any]) -> None:
         for note in reply.notes:
-            self._send(markdown_bundle(SafeMarkdown.trusted("> ⚠ {}").format(SafeMarkdown.text(note)), f"note: {note}"), new=True)
+            self._send(
+                markdown_bundle(SafeMarkdown.trusted("> ⚠ {}").format(SafeMarkdown.text(note)), f"note: {note}"),
+                new=True,
+            )
         self._send(markdown_bundle(footer_markdown(reply), footer_text(reply)), new=True, metadata=metadata)
         self._handle = None
 

@@ -1,4 +1,4 @@
-"""Issue 15 in a real JupyterLab: a long code block streams in frozen pieces, and when the reply
+"""One output per answer in a real JupyterLab: a long code block streams in frozen pieces, and when the reply
 ends (done, or stopped with the button) the cell shows it as ONE code block, then the footer;
 the saved notebook holds the same two outputs."""
 

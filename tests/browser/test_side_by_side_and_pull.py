@@ -1,4 +1,4 @@
-"""Issue 5 displays in a real JupyterLab: side-by-side columns with their comparison table, and
+"""Side by side and pull in a real JupyterLab: side-by-side columns with their comparison table, and
 the pull progress bar while a model downloads."""
 
 from __future__ import annotations

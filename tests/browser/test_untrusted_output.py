@@ -1,4 +1,4 @@
-"""Issue 9 in a real browser: every magic and subcommand, fed HTML by a hostile server, a hostile
+"""Untrusted output in a real browser: every magic and subcommand, fed HTML by a hostile server, a hostile
 model and a hostile tool, runs nothing in JupyterLab 4 and Notebook 7 and creates no element from
 it. Each payload that ran would set ``window.__pwned`` (see ``ollama_nb.simulator._hostile``).
 

@@ -1,10 +1,10 @@
-"""What the core and the magics ask of a view: a small protocol, in the manner of tqdm's std/notebook split.
+"""What the reading loop and the magics ask of a view: a small protocol, as tqdm splits std/notebook.
 
 tqdm's core (``tqdm.std``) owns the counting and calls a few display hooks that ``tqdm.notebook``
 overrides. Here the reading loop (``ollama_nb.view.stream_sync``/``stream_many_async``) owns the
 stream and the interrupt, and calls these methods; ``ollama_nb.view`` implements them for a
 Jupyter cell (``StreamView``, ``SideBySideView``) and for a terminal (``PlainView``). Nothing here
-imports Jupyter, so the core can name the protocol and a test can implement it in plain Python.
+imports Jupyter, so a test can implement the protocol in plain Python.
 
 Example:
     >>> class Collect:
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable
 
-from ._reply import BaseReply, Chunk
+from .._reply import BaseReply, Chunk
 
 __all__ = ["ManyRepliesView", "ReplyView"]
 

@@ -1,7 +1,7 @@
 """One prompt over many items: :class:`Batch`, made by :meth:`Session.map` and :meth:`Session.amap`.
 
 Every item is one ``/api/generate`` request, sent concurrently to one or several Ollama hosts
-(``concurrency`` streams per host; see ``_batch_run``). Items are outside the conversation: the
+(``concurrency`` streams per host; see ``_runner``). Items are outside the conversation: the
 session's history does not grow. An item's error never stops the batch; ``stop()`` closes every
 open stream, keeps the finished answers and marks the rest ``not run``. Running the same batch
 again sends only the items with no finished answer (``cache=False`` sends all).
@@ -20,20 +20,23 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Mapping, Sequence, Union
 
-from ._batch_items import Items, items_of, render, shaped
-from ._batch_ledger import BatchLedger
-from ._batch_results import COLUMNS, BatchProgress, ItemResult, gpu_seconds, one_line
-from ._batch_run import Runner
-from ._errors import OllamaError, StructuredOutputError
-from ._host import resolve_host
-from ._request import GenerateRequest
+from .._errors import OllamaError, StructuredOutputError
+from .._host import resolve_host
+from .._request import GenerateRequest
+from ._items import Items, items_of, render, shaped
+from ._ledger import BatchLedger
+from ._results import COLUMNS, BatchProgress, ItemResult, Status, gpu_seconds, one_line
+from ._runner import Runner
 
 if TYPE_CHECKING:
-    from ._session import Session
+    from .._reply import AsyncReply
 
-__all__ = ["Batch", "BatchMethods", "BatchProgress", "ItemResult", "start_batch"]
+#: An item's prompt, or the error its prompt function raised.
+Prompt = Union[str, BaseException]
+
+__all__ = ["DEFAULT_CONCURRENCY", "Batch", "start_batch"]
 
 #: Streams per host: Ollama answers up to OLLAMA_NUM_PARALLEL requests per model at once (4 when
 #: memory allows, else 1) and queues the rest, so 4 keeps a default server busy without a queue.
@@ -49,18 +52,21 @@ class Batch:
     own thread (``Session.map``); after ``await session.amap(...)`` use ``await batch``.
     """
 
-    def __init__(self, items: Items, prompts: Sequence[str], request: Mapping[str, Any], *, hosts: Sequence[str],
-                 concurrency: int, ledger: BatchLedger | None, cache: bool, carry: Mapping[int, ItemResult] | None = None) -> None:
+    def __init__(self, items: Items, prompts: Sequence[Prompt], request: GenerateRequest, *, hosts: Sequence[str],
+                 concurrency: int, ledger: BatchLedger | None, cache: bool,
+                 carry: Mapping[int, ItemResult] | None = None) -> None:
         self.id = "batch-" + uuid.uuid4().hex[:10]
         self.items = items
-        self.model = str(request["model"])
-        self.format = request.get("format")
+        self.model = request.model
+        self.format = request.format
         self.concurrency = concurrency
-        self._request = dict(request)
+        self._request = request
         self._prompts = list(prompts)
-        self._requests = [GenerateRequest(prompt=p, **self._request) for p in self._prompts]
-        self._bodies = [r.body() for r in self._requests]
-        self._results = [ItemResult(label, i, p) for i, (label, p) in enumerate(zip(items.labels, self._prompts))]
+        # an item whose prompt could not be made has no request: it fails alone, before anything is sent
+        self._requests = [replace(request, prompt=p) if isinstance(p, str) else None for p in self._prompts]
+        self._bodies = [r.body() if r is not None else {} for r in self._requests]
+        self._results = [ItemResult(label, i, p if isinstance(p, str) else "")
+                         for i, (label, p) in enumerate(zip(items.labels, self._prompts))]
         self._ledger = ledger
         self._cache = cache
         self._completed: list[int] = []
@@ -84,6 +90,11 @@ class Batch:
         """Settle the items that already have a finished answer; return the positions to send."""
         to_send = []
         for position, body in enumerate(self._bodies):
+            prompt = self._prompts[position]
+            if not isinstance(prompt, str):
+                self._store(replace(self._results[position], status="error",
+                                    error=f"the prompt could not be made: {one_line(prompt)}"))
+                continue
             found = self._carry.get(position)
             if found is None and self._cache and self._ledger is not None:
                 found = self._ledger.finished(body)
@@ -107,7 +118,7 @@ class Batch:
         if result.status != "ok":
             return None
         if self.format is not None and result.parsed is None:
-            from ._structured import parse_json_reply
+            from .._structured import parse_json_reply
 
             try:
                 result = replace(result, parsed=parse_json_reply(result.answer or ""))
@@ -155,7 +166,7 @@ class Batch:
         reason = f"the batch failed: {one_line(failure)}" if failure is not None else None
         for result in list(self._results):
             if result.status == "pending":
-                self._settle(result.position, status="error" if reason else "not run", error=reason)
+                self.settle(result.position, status="error" if reason else "not run", error=reason)
         with self._changed:
             self._finished = True
             self._t_end = _clock()
@@ -177,14 +188,27 @@ class Batch:
         if self._news is not None:
             self._news.set()
 
-    def _is_pending(self, position: int) -> bool:
+    # -- what the runner calls (its whole view of the batch) ------------------------------------------
+    def request_for(self, position: int) -> GenerateRequest:
+        """The request of item ``position`` (only items with a prompt are ever sent)."""
+        request = self._requests[position]
+        assert request is not None, "an item without a prompt is settled before the run"
+        return request
+
+    def is_pending(self, position: int) -> bool:
         """True while item ``position`` has not ended."""
         return self._results[position].status == "pending"
 
-    def _settle(self, position: int, *, status: str, error: str | None = None) -> None:
+    def count_token(self) -> None:
+        """One more token streamed, by any host (for the progress line)."""
+        self._tokens += 1
+
+    def settle(self, position: int, *, status: Status, error: str | None = None) -> None:
+        """End item ``position`` without an answer (``error`` or ``not run``)."""
         self._store(replace(self._results[position], status=status, error=error))
 
-    def _settle_reply(self, position: int, reply: Any, error: OllamaError | None, host: str) -> ItemResult:
+    def settle_reply(self, position: int, reply: AsyncReply, error: OllamaError | None, host: str) -> ItemResult:
+        """End item ``position`` with what ``reply`` streamed from ``host`` (or its ``error``)."""
         timing = reply.timing
         base = replace(self._results[position], host=host, ttft_s=timing.ttft_s,
                        output_tokens=timing.output_tokens, tokens_per_s=timing.tokens_per_s,
@@ -195,7 +219,7 @@ class Batch:
         else:
             result = replace(base, status="ok", answer=text)
             if self.format is not None:
-                from ._structured import parse_json_reply
+                from .._structured import parse_json_reply
 
                 try:
                     result = replace(result, parsed=parse_json_reply(text))
@@ -243,8 +267,15 @@ class Batch:
         """Per host: whether it is still in rotation, items answered and failed, tokens, tokens/s."""
         elapsed = (self._t_end or _clock()) - self._t_start
         return [
-            {"host": h.url, "in_rotation": h.in_rotation, "items": h.items, "failed": h.failed,
-             "tokens": h.tokens, "tokens_per_s": h.tokens / elapsed if elapsed > 0 else None, "last_error": h.last_error}
+            {
+                "host": h.url,
+                "in_rotation": h.in_rotation,
+                "items": h.items,
+                "failed": h.failed,
+                "tokens": h.tokens,
+                "tokens_per_s": h.tokens / elapsed if elapsed > 0 else None,
+                "last_error": h.last_error,
+            }
             for h in self._runner.hosts
         ]
 
@@ -260,7 +291,9 @@ class Batch:
     def answers(self) -> Any:
         """The answers in input order, shaped like the input (a list, or a pandas Series with its
         index); the parsed objects when a ``format`` was asked; None for a failed or unrun item."""
-        values = [(r.parsed if self.format is not None else r.answer) if r.status == "ok" else None for r in self.results]
+        values = [
+            (r.parsed if self.format is not None else r.answer) if r.status == "ok" else None for r in self.results
+        ]
         return shaped(self.items, values)
 
     def to_pandas(self) -> Any:
@@ -278,8 +311,16 @@ class Batch:
     def retry_failed(self) -> Batch:
         """A new batch over the same items that sends only the failed and unrun ones again."""
         carry = {r.position: r for r in self.results if r.status == "ok"}
-        again = Batch(self.items, self._prompts, self._request, hosts=[h.url for h in self._runner.hosts],
-                      concurrency=self.concurrency, ledger=self._ledger, cache=False, carry=carry)
+        again = Batch(
+            self.items,
+            self._prompts,
+            self._request,
+            hosts=self._runner.urls,
+            concurrency=self.concurrency,
+            ledger=self._ledger,
+            cache=False,
+            carry=carry,
+        )
         return again._start_task() if self._task is not None and self._in_batch_loop() else again._start_thread()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -353,48 +394,43 @@ class Batch:
         p.text(repr(self))
 
 
-def start_batch(session: Session, prompt: str | Callable[[Any], str], items: Any, *, in_loop: bool,
-                concurrency: int | None = None, hosts: Sequence[str] | str | None = None, model: str | None = None,
-                format: Any = None, cache: bool = True, system: str | None = None, think: Any = None,
-                keep_alive: Any = None, namespace: Mapping[str, Any] | None = None, **options: Any) -> Batch:
-    """Build a batch for ``session`` and start it (in this loop, or in a thread of its own)."""
-    from ._batch_ledger import ledger_of
-
-    chosen = session._model(model)
+def start_batch(
+    request: GenerateRequest,
+    prompt: str | Callable[[Any], str],
+    items: Any,
+    *,
+    in_loop: bool,
+    default_host: str,
+    ledger: BatchLedger | None,
+    concurrency: int | None = None,
+    hosts: Sequence[str] | str | None = None,
+    cache: bool = True,
+    namespace: Mapping[str, Any] | None = None,
+) -> Batch:
+    """Start ``request`` (its prompt filled in per item) over ``items``: in this loop, or in a
+    thread of its own. :meth:`Session.map` and ``%%ollama --over`` build ``request`` as
+    :meth:`Session.generate` does, with :meth:`Session.request_template`."""
     found = items_of(items)
-    prompts = [render(prompt, value, label, namespace or {}) for value, label in zip(found.values, found.labels)]
+    prompts = [
+        _prompt_or_error(prompt, value, label, namespace or {}) for value, label in zip(found.values, found.labels)
+    ]
     if isinstance(hosts, str):
         hosts = [h for h in hosts.split(",") if h.strip()]
-    urls = list(dict.fromkeys(resolve_host(h.strip()) for h in hosts)) if hosts else [session.host]
+    urls = list(dict.fromkeys(resolve_host(h.strip()) for h in hosts)) if hosts else [default_host]
     limit = int(concurrency) if concurrency is not None else DEFAULT_CONCURRENCY
     if limit < 1:
         raise ValueError("concurrency must be 1 or more.")
-    request = {"model": chosen, "system": system or session.system, "options": {**session.options, **options} or None,
-               "format": format, "think": think, "keep_alive": keep_alive}
-    batch = Batch(found, prompts, request, hosts=urls, concurrency=limit, ledger=ledger_of(session), cache=cache)
+    batch = Batch(found, prompts, request, hosts=urls, concurrency=limit, ledger=ledger, cache=cache)
     return batch._start_task() if in_loop else batch._start_thread()
 
 
-class BatchMethods:
-    """:meth:`map` and :meth:`amap` of :class:`~ollama_nb.Session` (one prompt over many items)."""
-
-    def map(self: Any, prompt: Any, items: Any, *, concurrency: int | None = None, hosts: Any = None,
-            model: str | None = None, format: Any = None, cache: bool = True, **options: Any) -> Any:
-        """Send ``prompt`` once per item, concurrently, outside the conversation; returns a
-        :class:`Batch` running in a thread of its own (plain Python and notebooks alike).
-
-        ``prompt`` is a template (``{item}``, ``{item.col}``, ``{item[col]}``, ``{index}``) or a
-        function of the item; ``items`` a list, tuple, dict, pandas Series or DataFrame.
-
-        Example:
-            >>> batch = Session(model="llama3.2").map("Sentiment of: {item}", ["great", "awful"])  # doctest: +SKIP
-            >>> batch.to_pandas()                                                                 # doctest: +SKIP
-        """
-        return start_batch(self, prompt, items, in_loop=False, concurrency=concurrency, hosts=hosts,
-                           model=model, format=format, cache=cache, **options)
-
-    async def amap(self: Any, prompt: Any, items: Any, *, concurrency: int | None = None, hosts: Any = None,
-                   model: str | None = None, format: Any = None, cache: bool = True, **options: Any) -> Any:
-        """The asyncio twin of :meth:`map`: the batch runs in this loop (``await batch`` for the end)."""
-        return start_batch(self, prompt, items, in_loop=True, concurrency=concurrency, hosts=hosts,
-                           model=model, format=format, cache=cache, **options)
+def _prompt_or_error(prompt: str | Callable[[Any], str], item: Any, label: Any, namespace: Mapping[str, Any]) -> Prompt:
+    """The item's prompt, or the error that making it raised (that item fails alone)."""
+    try:
+        return render(prompt, item, label, namespace)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        if not callable(prompt):
+            raise  # a template that does not fit is the caller's mistake, for every item alike
+        return exc

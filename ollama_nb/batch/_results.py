@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["COLUMNS", "BatchProgress", "ItemResult", "gpu_seconds", "one_line"]
+from .._status import ItemStatus as Status
+
+__all__ = ["COLUMNS", "BatchProgress", "ItemResult", "Status", "gpu_seconds", "one_line"]
 
 #: The columns of :meth:`Batch.to_pandas`.
 COLUMNS = ("answer", "parsed", "status", "error", "ttft_s", "output_tokens", "tokens_per_s", "host")
@@ -27,7 +29,7 @@ class ItemResult:
     prompt: str
     answer: str | None = None
     parsed: Any = None
-    status: str = "pending"
+    status: Status = "pending"
     error: str | None = None
     ttft_s: float | None = None
     output_tokens: int | None = None

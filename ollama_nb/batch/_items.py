@@ -19,7 +19,7 @@ from collections import ChainMap
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from ._interpolate import interpolate
+from .._interpolate import interpolate
 
 __all__ = ["Items", "items_of", "render", "shaped"]
 

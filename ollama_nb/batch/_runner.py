@@ -4,13 +4,19 @@ No home-made scheduler: each host gets ``concurrency`` worker tasks (so a host n
 streams open than that), every worker takes the next item from one ``deque``, and each result is
 placed by the item's input position. A faster host simply takes more items.
 
-- A 503 "server busy", or a connection that drops before or during the answer, puts the item
-  back in the queue after a backoff (the partial text is thrown away: answers are never mixed).
+- One retry policy, the client's: a 503 "server busy" or 429, or a connection refused before the
+  answer starts, is retried by :class:`~ollama_nb.AsyncClient` with its backoff. An item is sent
+  at most :data:`MAX_SENDS` times in all, whatever happens: the runner gives each new send only the
+  retries left (counted by the reply's ``sends``).
+- A connection that drops during the answer puts the item back in the queue (the partial text is
+  thrown away: answers are never mixed) while sends are left.
 - A host that cannot be reached (after the client's own retries) leaves the rotation; its items
   go to the others. When no host is left, the remaining items fail with that host's error.
 - Any other error ends that item only (an in-band error line, a 404 model, invalid JSON).
 - ``stop()`` closes every open stream (``AsyncReply.stop``: the server sees the close at once);
   workers then end and what was not finished is marked ``not run``.
+
+The runner sees the batch only through :class:`RunBatch`: the request of an item, and settling it.
 """
 
 from __future__ import annotations
@@ -18,22 +24,37 @@ from __future__ import annotations
 import asyncio
 import collections
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Protocol
 
-from ._batch_results import one_line
-from ._client import AsyncClient
-from ._errors import ConnectionLostError, OllamaConnectionError, OllamaError, ResponseError
+from .._client import AsyncClient
+from .._errors import ConnectionLostError, OllamaConnectionError, OllamaError
+from ._results import ItemResult, Status, one_line
 
 if TYPE_CHECKING:
-    from ._batch import Batch
+    from .._reply import AsyncReply
+    from .._request import GenerateRequest
 
-__all__ = ["HostState", "Runner"]
+__all__ = ["MAX_SENDS", "HostState", "RunBatch", "Runner"]
 
-#: How many times one item is sent before its error stands (503s and dropped connections).
-MAX_ATTEMPTS = 4
-#: Seconds before an item that met a 503 or a dropped connection is sent again (doubles, capped).
-BACKOFF_S = 0.25
+#: How many times one item is sent in all (503/429 retries, dropped connections, every layer).
+MAX_SENDS = 4
+#: The longest pause before an item whose connection dropped is sent again (seconds).
 BACKOFF_CAP_S = 4.0
+
+
+def reply_backoff(host: HostState) -> float:
+    """The client's backoff: a dropped item waits as a retried request would."""
+    return host.client.backoff
+
+
+class RunBatch(Protocol):
+    """What the runner needs of a batch (``Batch`` is one)."""
+
+    def request_for(self, position: int) -> GenerateRequest: ...
+    def is_pending(self, position: int) -> bool: ...
+    def count_token(self) -> None: ...
+    def settle(self, position: int, *, status: Status, error: str | None = None) -> None: ...
+    def settle_reply(self, position: int, reply: AsyncReply, error: OllamaError | None, host: str) -> ItemResult: ...
 
 
 @dataclass
@@ -41,24 +62,36 @@ class HostState:
     """One Ollama host of a batch and what it has done so far."""
 
     url: str
-    client: AsyncClient
     in_rotation: bool = True
     items: int = 0
     failed: int = 0
     tokens: int = 0
     last_error: str | None = None
-    open_replies: set[Any] = field(default_factory=set)
+    open_replies: set[AsyncReply] = field(default_factory=set)
+    clients: dict[int, AsyncClient] = field(default_factory=dict)
+
+    @property
+    def client(self) -> AsyncClient:
+        """The host's client with the full retry budget (what other requests use)."""
+        return self.client_with(MAX_SENDS - 1)
+
+    def client_with(self, retries: int) -> AsyncClient:
+        """The host's client that retries at most ``retries`` times (one per budget, made on first use)."""
+        client = self.clients.get(retries)
+        if client is None:
+            client = self.clients[retries] = AsyncClient(self.url, retries=retries)
+        return client
 
 
 class Runner:
     """Runs one :class:`~ollama_nb.Batch` in the event loop it is started in."""
 
-    def __init__(self, batch: Batch, hosts: list[str], concurrency: int) -> None:
+    def __init__(self, batch: RunBatch, hosts: list[str], concurrency: int) -> None:
         self.batch = batch
-        self.hosts = [HostState(url, AsyncClient(url)) for url in hosts]
+        self.hosts = [HostState(url) for url in hosts]
         self.concurrency = concurrency
         self.queue: collections.deque[int] = collections.deque()
-        self.attempts: dict[int, int] = {}
+        self.sends: dict[int, int] = {}
         self.in_flight = 0
         self.stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -92,10 +125,11 @@ class Runner:
                         pass
             self._settle_leftovers()
             for host in self.hosts:
-                try:
-                    await host.client.aclose()
-                except Exception:
-                    pass
+                for client in host.clients.values():
+                    try:
+                        await client.aclose()
+                    except Exception:
+                        pass
 
     def _settle_leftovers(self) -> None:
         alive = [h for h in self.hosts if h.in_rotation]
@@ -106,9 +140,14 @@ class Runner:
         while self.queue:
             position = self.queue.popleft()
             if reason is not None:
-                self.batch._settle(position, status="error", error=reason)
+                self.batch.settle(position, status="error", error=reason)
             else:
-                self.batch._settle(position, status="not run")
+                self.batch.settle(position, status="not run")
+
+    @property
+    def urls(self) -> list[str]:
+        """The hosts' URLs, in the order given."""
+        return [host.url for host in self.hosts]
 
     # -- stopping -----------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -163,57 +202,57 @@ class Runner:
             try:
                 await self._send(host, position)
             except Exception as exc:  # anything unforeseen ends this item, never the batch
-                if self.batch._is_pending(position):
-                    self.batch._settle(position, status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
+                if self.batch.is_pending(position):
+                    self.batch.settle(position, status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
             finally:
                 self.in_flight -= 1
                 self._wake()
 
     async def _send(self, host: HostState, position: int) -> None:
         batch = self.batch
-        body = batch._bodies[position]
-        self.attempts[position] = attempt = self.attempts.get(position, 0) + 1
-        reply = host.client.reply(batch._requests[position])
+        used = self.sends.get(position, 0)
+        reply = host.client_with(MAX_SENDS - 1 - used).reply(batch.request_for(position))
         host.open_replies.add(reply)
         try:
             async for chunk in reply:
                 if chunk.content or chunk.thinking:
                     host.tokens += 1
-                    batch._tokens += 1
+                    batch.count_token()
         except OllamaConnectionError as exc:  # nothing answers there (after the client's retries)
+            # a refused connection sent nothing: it costs the item no send, and the host leaves the rotation
             host.in_rotation = False
             host.last_error = one_line(exc)
             self._again(position)
             return
-        except (ResponseError, ConnectionLostError) as exc:
-            busy = isinstance(exc, ResponseError) and exc.status_code == 503
-            if (busy or isinstance(exc, ConnectionLostError)) and attempt < MAX_ATTEMPTS and not self.stopping:
+        except ConnectionLostError as exc:
+            self.sends[position] = used + max(reply.sends, 1)
+            if self.sends[position] < MAX_SENDS and not self.stopping:
                 host.last_error = one_line(exc)
-                await self._pause(min(BACKOFF_S * 2 ** (attempt - 1), BACKOFF_CAP_S))
+                await self._pause(min(reply_backoff(host) * 2 ** (self.sends[position] - 1), BACKOFF_CAP_S))
                 self._again(position)
                 return
-            self._finish(host, position, body, reply, exc)
+            self._finish(host, position, reply, exc)
             return
         except OllamaError as exc:
-            self._finish(host, position, body, reply, exc)
+            self._finish(host, position, reply, exc)
             return
         finally:
             host.open_replies.discard(reply)
-        self._finish(host, position, body, reply, None)
+        self._finish(host, position, reply, None)
 
     def _again(self, position: int) -> None:
         """Put an item back for any host in rotation (at the front: it has waited already)."""
         if self.stopping:
-            self.batch._settle(position, status="not run")
+            self.batch.settle(position, status="not run")
             return
         self.queue.appendleft(position)
         self._wake()
 
-    def _finish(self, host: HostState, position: int, body: Mapping[str, Any], reply: Any, error: OllamaError | None) -> None:
+    def _finish(self, host: HostState, position: int, reply: AsyncReply, error: OllamaError | None) -> None:
         if reply.stopped and error is None and self.stopping:
-            self.batch._settle(position, status="not run")
+            self.batch.settle(position, status="not run")
             return
         host.items += 1
-        result = self.batch._settle_reply(position, reply, error, host.url)
+        result = self.batch.settle_reply(position, reply, error, host.url)
         if result.status != "ok":
             host.failed += 1
