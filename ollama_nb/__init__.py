@@ -48,9 +48,9 @@ from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
 from ._sse import cross_origin
 from ._timing import Timing
-from .experiment import Experiment, Paired, judge
 from ._tools import ToolCall, ToolResult, tool_schema
 from .batch import Batch, BatchProgress, ItemResult
+from .experiment import Experiment, Paired, judge
 
 __version__ = "0.1.0"
 

@@ -29,10 +29,9 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..batch import Batch, ItemResult
-from ..batch import items_of, render
 from .._errors import OllamaError
 from .._host import resolve_host
+from ..batch import Batch, ItemResult, items_of, render
 from ._grid import Cell, CellResult, ExperimentProgress, Scorer, models_of, prompts_of, scorers_of, variant_name
 from ._labelling import LabelMethods
 from ._servers import servers_of

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..batch import render
 from .._errors import OllamaError
+from ..batch import render
 
 if TYPE_CHECKING:
     from ..batch import Batch

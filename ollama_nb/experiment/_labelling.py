@@ -111,7 +111,7 @@ class LabelMethods:
 
         from ._statistics import bradley_terry
 
-        rows = bradley_terry(self.variants(), [(w, l, t) for _, w, l, t in self.labels.all()])
+        rows = bradley_terry(self.variants(), [(w, lo, t) for _, w, lo, t in self.labels.all()])
         return pandas.DataFrame(rows).set_index("variant")
 
     def label(self, *, pair: Sequence[str] | None = None, seed: int | None = None) -> Any:
@@ -132,7 +132,7 @@ class LabelMethods:
         for cell, row in zip(self.cells, self.rows()):
             if cell.repeat == 0 and row is not None and row.status == "ok":
                 answers[(cell.variant, cell.position)] = row.answer or ""
-        done = {(str(i), frozenset((w, l))) for i, w, l, _ in self.labels.all()}
+        done = {(str(i), frozenset((w, lo))) for i, w, lo, _ in self.labels.all()}
         tasks = []
         for position in range(len(self.items)):
             first, second = rng.sample(variants, 2)

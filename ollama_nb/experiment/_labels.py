@@ -59,7 +59,7 @@ class Labels:
             try:
                 found = record.connection().execute(
                     "SELECT item, winner, loser, tie FROM labels WHERE experiment = ? ORDER BY id", (self.experiment,))
-                rows = [(str(i), str(w), str(l), bool(t)) for i, w, l, t in found.fetchall()]
+                rows = [(str(i), str(w), str(lo), bool(t)) for i, w, lo, t in found.fetchall()]
             except (RecordError, sqlite3.Error) as exc:
                 warnings.warn(f"cannot read the labels from the record ({exc}).", RecordWarning, stacklevel=3)
         return rows + list(self._memory)

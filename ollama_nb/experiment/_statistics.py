@@ -64,16 +64,16 @@ def bradley_terry(names: Sequence[str], judgements: Sequence[tuple[str, str, boo
     import numpy as np
 
     index = {name: i for i, name in enumerate(names)}
-    pairs = np.asarray([(index[w], index[l], 0.5 if tie else 1.0) for w, l, tie in judgements
-                        if w in index and l in index], dtype=float).reshape(-1, 3)
+    pairs = np.asarray([(index[w], index[lo], 0.5 if tie else 1.0) for w, lo, tie in judgements
+                        if w in index and lo in index], dtype=float).reshape(-1, 3)
 
     def fit(rows: Any) -> Any:
         k = len(names)
         wins = np.zeros((k, k))
-        for w, l, weight in rows:
-            wins[int(w), int(l)] += weight
+        for w, lo, weight in rows:
+            wins[int(w), int(lo)] += weight
             if weight < 1.0:
-                wins[int(l), int(w)] += weight
+                wins[int(lo), int(w)] += weight
         games = wins + wins.T
         strength = np.ones(k)
         total_wins = wins.sum(axis=1) + 0.1  # a small prior: a variant that never won stays finite
@@ -89,10 +89,10 @@ def bradley_terry(names: Sequence[str], judgements: Sequence[tuple[str, str, boo
         if len(pairs) else np.ones((1, len(names)))
     low, high = np.percentile(draws, [2.5, 97.5], axis=0)
     counts = {name: 0 for name in names}
-    for w, l, _ in judgements:
-        if w in counts and l in counts:
+    for w, lo, _ in judgements:
+        if w in counts and lo in counts:
             counts[w] += 1
-            counts[l] += 1
+            counts[lo] += 1
     rows = [{"variant": name, "strength": float(point[i]) if counts[name] else math.nan,
              "low": float(low[i]) if counts[name] else math.nan, "high": float(high[i]) if counts[name] else math.nan,
              "judgements": counts[name]} for i, name in enumerate(names)]

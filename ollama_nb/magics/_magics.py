@@ -162,7 +162,7 @@ class OllamaMagics(Magics):
         help="with --over: Ollama hosts sharing the items (default: %%config OllamaMagics.hosts)",
     )
     @argument("--prompts", metavar="P", help="with --over: a dict or list of templates in the notebook (an experiment)")
-    @argument("--repeat", type=int, metavar="N", help="with --over: ask each cell N times, seeds 0..N-1 (an experiment)")
+    @argument("--repeat", type=int, metavar="N", help="with --over: ask each cell N times, seeds 0..N-1 (experiment)")
     @argument("--score", metavar="F", help="with --over: a scorer (answer, item) -> number, or a dict of them")
     @no_var_expand
     @line_cell_magic
