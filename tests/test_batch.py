@@ -80,6 +80,18 @@ def test_results_keep_input_order_and_each_answer_is_its_own_item(session: Sessi
     assert Counter(prompts_sent(simulator)) == Counter(items)  # each sent exactly once
 
 
+def test_the_same_items_with_another_model_are_sent_again_without_a_record(simulator: Simulator) -> None:
+    # without a record the model's digest is unknown; the in-memory key must still tell models apart
+    session = Session(model="llama3.2", host=simulator.url, record=False)
+    first = session.map("{item}", ["a", "b"])
+    first.wait(30)
+    second = session.map("{item}", ["a", "b"], model="qwen3")
+    second.wait(30)
+    models = [r.body["model"] for r in simulator.requests if r.path == "/api/generate" and r.body]
+    assert sorted(models) == ["llama3.2", "llama3.2", "qwen3", "qwen3"]
+    assert not any(result.reused for result in second.results)
+
+
 def test_concurrency_never_exceeds_the_limit_counted_at_the_server(session: Session, simulator: Simulator) -> None:
     batch = session.map("n {item} [[tokens=6]] [[delay=0.01]]", list(range(20)), concurrency=3)
     assert all(r.status == "ok" for r in batch.results)

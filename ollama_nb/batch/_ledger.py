@@ -27,8 +27,9 @@ from .._record import SessionRecording, request_key
 
 __all__ = ["BatchLedger", "ledger_of"]
 
-#: The digest the in-memory key uses while the model's real one is unknown (never written).
-_UNKNOWN_DIGEST = "unknown"
+#: The digest the in-memory key uses while the model's real one is unknown (never written); the
+#: model's name follows it, since the record's key leaves the name out (the digest names the model).
+_UNKNOWN_DIGEST = "unknown:"
 
 
 class BatchLedger:
@@ -63,7 +64,8 @@ class BatchLedger:
     def _memory_key(self, body: Mapping[str, Any], host: str) -> str | None:
         """The same key for the answers kept in memory, bound to the host that gave them (None: a
         request that is never reused)."""
-        return request_key("generate", body, self.digests.get(body["model"]) or _UNKNOWN_DIGEST, server=host)
+        digest = self.digests.get(body["model"]) or _UNKNOWN_DIGEST + str(body["model"])
+        return request_key("generate", body, digest, server=host)
 
     def finished(self, body: Mapping[str, Any]) -> Any:
         """The finished answer to this request: an :class:`~ollama_nb.ItemResult` kept in memory,
