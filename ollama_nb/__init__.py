@@ -20,6 +20,8 @@ from typing import Any
 from ._batch import Batch, BatchProgress, ItemResult
 from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
 from ._client import AsyncClient, Client
+from ._embeddings import Embeddings
+from ._errors import EmbeddingError, MissingExtraError
 from ._errors import (
     ConnectionLostError,
     ContextTrimmedWarning,
@@ -60,10 +62,13 @@ __all__ = [
     "Client",
     "ConnectionLostError",
     "ContextTrimmedWarning",
+    "EmbeddingError",
+    "Embeddings",
     "GenerateRequest",
     "Interrupted",
     "ItemResult",
     "MalformedLineWarning",
+    "MissingExtraError",
     "ModelDetails",
     "ModelNotFoundError",
     "ModelSummary",

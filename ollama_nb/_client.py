@@ -27,6 +27,7 @@ from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, Seq
 import httpx
 
 from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
+from ._embeddings import Embeddings, embed_body, embed_errors, embeddings_from_wire
 from ._errors import MalformedLineWarning, OllamaError, StreamError
 from ._host import headers_with_api_key, resolve_host
 from ._ndjson import LineBuffer, parse_line
@@ -250,6 +251,19 @@ class Client(_ClientBase[Reply]):
         """The server's version string (``/api/version``)."""
         return str(self._get_json("GET", "/api/version").get("version", ""))
 
+    def embed(self, model: str, input: str | Sequence[str], *, dimensions: int | None = None,
+              truncate: bool | None = None, keep_alive: float | str | None = None,
+              options: Mapping[str, Any] | None = None) -> Embeddings:
+        """Vectors for ``input`` (a string or a list of strings) in one ``/api/embed`` request.
+
+        Example:
+            >>> Client().embed("nomic-embed-text", ["a cat", "a dog"], dimensions=256).vectors  # doctest: +SKIP
+        """
+        body = embed_body(model, input, dimensions=dimensions, truncate=truncate, keep_alive=keep_alive, options=options)
+        with embed_errors(model):
+            data = self._get_json("POST", "/api/embed", body, model=model)
+        return embeddings_from_wire(data, 1 if isinstance(body["input"], str) else len(body["input"]), host=self.host)
+
     def pull(self, model: str, *, insecure: bool = False) -> Iterator[PullProgress]:
         """Download a model; yields progress events, the last one with status ``success``."""
         response = self._send("POST", "/api/pull", {"model": model, "insecure": insecure, "stream": True}, model=model)
@@ -361,6 +375,15 @@ class AsyncClient(_ClientBase[AsyncReply]):
     async def version(self) -> str:
         """The server's version string (``/api/version``)."""
         return str((await self._get_json("GET", "/api/version")).get("version", ""))
+
+    async def embed(self, model: str, input: str | Sequence[str], *, dimensions: int | None = None,
+                    truncate: bool | None = None, keep_alive: float | str | None = None,
+                    options: Mapping[str, Any] | None = None) -> Embeddings:
+        """The async twin of :meth:`Client.embed`."""
+        body = embed_body(model, input, dimensions=dimensions, truncate=truncate, keep_alive=keep_alive, options=options)
+        with embed_errors(model):
+            data = await self._get_json("POST", "/api/embed", body, model=model)
+        return embeddings_from_wire(data, 1 if isinstance(body["input"], str) else len(body["input"]), host=self.host)
 
     async def pull(self, model: str, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
         """Download a model; yields progress events (``async for``)."""

@@ -407,7 +407,7 @@ def test_root_version_tags_show_and_ps(client: httpx.Client) -> None:
     assert (root.text, root.headers["content-type"]) == ("Ollama is running", "text/plain; charset=utf-8")
     head = client.head("/")
     assert head.content == b"" and head.headers["content-length"] == "17"
-    assert client.get("/api/version").json() == {"version": "0.0.0-ollama_nb-simulator"}
+    assert client.get("/api/version").json() == {"version": "0.33.0"}
     tags = client.get("/api/tags").json()["models"]
     assert {"llama3.2:latest", "qwen3:latest", "gemma3:latest"} <= {m["name"] for m in tags}
     assert list(tags[0]) == ["name", "model", "modified_at", "size", "digest", "details", "capabilities"]

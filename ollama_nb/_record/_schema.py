@@ -141,3 +141,21 @@ def m002_turns_fts(db: sqlite3.Connection) -> None:
         END;
         """
     )
+
+
+@migration
+def m003_embeddings(db: sqlite3.Connection) -> None:
+    """Embedding vectors by text, so a column embedded once is never sent again (``Session.embed``)."""
+    _run(
+        db,
+        """
+        CREATE TABLE embeddings (
+            config TEXT NOT NULL,           -- sha256 of model, model digest, Ollama version, dimensions, truncate
+            text_hash BLOB NOT NULL,        -- blake2b-128 of the text (UTF-8)
+            vector BLOB NOT NULL,           -- float32 values, little-endian
+            model TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (config, text_hash)
+        ) WITHOUT ROWID;
+        """
+    )

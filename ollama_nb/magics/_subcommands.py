@@ -32,6 +32,7 @@ HELP = md("""\
 | `%ollama log [-n N] [--session NAME] [--search TEXT]` | recent turns from the record (every turn is kept in SQLite) |
 | `%ollama resume NAME` | rebuild a recorded conversation, e.g. after a kernel restart |
 | `%ollama export NAME PATH` | write a recorded conversation as Markdown or JSON (`.json`) |
+| `%ollama embed NAME -m MODEL -o VAR` | embed a list, Series or DataFrame (`--text '{item.title}'`) into a numpy matrix |
 | `%ollama config` | the current defaults (`%config OllamaMagics.model = "llama3.2"` sets one) |
 
 Options of the prompt magics: `%%ollama?` and `%ollama_chat?`.
@@ -249,6 +250,12 @@ def pull(magics: Any, rest: list[str]) -> Any:
     return show_pull(session.client.pull(name), name)
 
 
+def _embed(magics: Any, rest: list[str]) -> Any:
+    from ._embed_magic import embed_command
+
+    return embed_command(magics, rest, _session(magics, rest))
+
+
 def help_(magics: Any, rest: list[str]) -> None:
     _show(HELP)
 
@@ -266,6 +273,7 @@ def _record_command(name: str) -> Callable[[Any, list[str]], Any]:
 
 SUBCOMMANDS: dict[str, Callable[[Any, list[str]], Any]] = {
     "config": config,
+    "embed": _embed,
     "export": _record_command("export"),
     "help": help_,
     "history": history,
