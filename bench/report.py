@@ -131,6 +131,20 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             continue
         c = part["check"]
         rows.append((label, fmt(c["value"]) if c["value"] is not None else "lost", target_text, c["met"]))
+    embed = areas.get("embed", {})
+    for key, label, target_text, fmt in (
+        ("one_host", "embed: texts/s, Session.embed / hand loop over ollama-python embed (batch 64)", "≥ 1.0x", _x),
+        ("two_hosts", "embed: texts/s, Session.embed on two hosts / hand loop on one", "≥ 1.8x", _x),
+        ("cached", "embed: 100,000 texts all in the record, one Session.embed", "≤ 1 s", _ms),
+    ):
+        part = embed.get(key)
+        if part is None:
+            continue
+        if "error" in part:
+            rows.append((label, "error", target_text, False))
+            continue
+        c = part["check"]
+        rows.append((label, fmt(c["value"]) if c["value"] is not None else "lost", target_text, c["met"]))
     return rows
 
 

@@ -73,7 +73,7 @@ class EmbeddingCache:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.executemany("INSERT OR REPLACE INTO embeddings (config, text_hash, vector, model, recorded_at) "
-                           "VALUES (?, ?, ?, ?, ?)", rows)
+                           "VALUES (?, ?, ?, ?, ?)", rows)  # a text embedded again replaces its row
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -92,25 +92,14 @@ class EmbedPlan:
             raise Interrupted(what=f"embedding {len(self.unique)} texts", detail=(
                 f"stopped: {len(self.new)} new vectors are kept in the record, {len(missing)} texts were not sent"),
                 hint="Run it again: only the texts not embedded yet are sent.")
-        row_of = {text: row for row, text in enumerate(self.unique)}
-        if not self.unique:
-            return np.zeros((len(self.texts), 0), dtype=np.float32)
-        from_cache = [t for t in self.unique if t in self.cached]
-        width = self._width(np)
-        table = np.empty((len(self.unique), width), dtype=np.float32)
-        if from_cache:
-            rows = np.frombuffer(b"".join(self.cached[t] for t in from_cache), dtype="<f4").reshape(len(from_cache), -1)
-            table[[row_of[t] for t in from_cache]] = rows
-        fresh = [t for t in self.unique if t not in self.cached]
-        if fresh:
-            table[[row_of[t] for t in fresh]] = np.asarray([self.new[t] for t in fresh], dtype=np.float32)
-        return table[[row_of[t] for t in self.texts]]
-
-    def _width(self, np: Any) -> int:
-        widths = {len(blob) // 4 for blob in self.cached.values()} | {len(v) for v in self.new.values()}
+        blobs = dict(self.cached)  # float32 bytes per text: one join and one copy make the matrix
+        blobs.update((text, np.asarray(vector, dtype="<f4").tobytes()) for text, vector in self.new.items())
+        widths = {len(blob) // 4 for blob in blobs.values()}
         if len(widths) > 1:
             raise ValueError(f"the vectors have different lengths {sorted(widths)}; embed with one model and dimensions.")
-        return widths.pop() if widths else 0
+        width = widths.pop() if widths else 0
+        data = bytearray(b"".join(blobs[text] for text in self.texts))
+        return np.frombuffer(data, dtype="<f4").reshape(len(self.texts), width).astype(np.float32, copy=False)
 
 
 def _cache_for(session: Session, model: str, dimensions: int | None, truncate: bool | None) -> EmbeddingCache | None:

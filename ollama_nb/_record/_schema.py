@@ -150,12 +150,13 @@ def m003_embeddings(db: sqlite3.Connection) -> None:
         db,
         """
         CREATE TABLE embeddings (
+            id INTEGER PRIMARY KEY,         -- a rowid table: vectors (1-16 KB) stay on their page, no overflow
             config TEXT NOT NULL,           -- sha256 of model, model digest, Ollama version, dimensions, truncate
             text_hash BLOB NOT NULL,        -- blake2b-128 of the text (UTF-8)
-            vector BLOB NOT NULL,           -- float32 values, little-endian
             model TEXT NOT NULL,
             recorded_at TEXT NOT NULL,
-            PRIMARY KEY (config, text_hash)
-        ) WITHOUT ROWID;
+            vector BLOB NOT NULL            -- float32 values, little-endian
+        );
+        CREATE UNIQUE INDEX embeddings_by_text ON embeddings (config, text_hash);
         """
     )
