@@ -259,7 +259,8 @@ class Client(_ClientBase[Reply]):
         Example:
             >>> Client().embed("nomic-embed-text", ["a cat", "a dog"], dimensions=256).vectors  # doctest: +SKIP
         """
-        body = embed_body(model, input, dimensions=dimensions, truncate=truncate, keep_alive=keep_alive, options=options)
+        body = embed_body(model, input, dimensions=dimensions, truncate=truncate, keep_alive=keep_alive,
+                          options=options)
         with embed_errors(model):
             data = self._get_json("POST", "/api/embed", body, model=model)
         return embeddings_from_wire(data, 1 if isinstance(body["input"], str) else len(body["input"]), host=self.host)
@@ -380,7 +381,8 @@ class AsyncClient(_ClientBase[AsyncReply]):
                     truncate: bool | None = None, keep_alive: float | str | None = None,
                     options: Mapping[str, Any] | None = None) -> Embeddings:
         """The async twin of :meth:`Client.embed`."""
-        body = embed_body(model, input, dimensions=dimensions, truncate=truncate, keep_alive=keep_alive, options=options)
+        body = embed_body(model, input, dimensions=dimensions, truncate=truncate, keep_alive=keep_alive,
+                          options=options)
         with embed_errors(model):
             data = await self._get_json("POST", "/api/embed", body, model=model)
         return embeddings_from_wire(data, 1 if isinstance(body["input"], str) else len(body["input"]), host=self.host)

@@ -29,12 +29,15 @@ from ._batch_results import BatchProgress, ItemResult, one_line
 from ._client import AsyncClient
 from ._errors import ConnectionLostError, OllamaConnectionError, OllamaError, ServerBusyError
 
-__all__ = ["EmbedJob"]
+__all__ = ["DEFAULT_CONCURRENCY", "EmbedJob"]
 
 #: How many times one chunk is sent before its error stands (503s and dropped connections).
 MAX_ATTEMPTS = 4
 BACKOFF_S = 0.25
 BACKOFF_CAP_S = 4.0
+#: Requests open per host. Ollama runs an embedding model one request at a time (parallel 1), so the
+#: second only waits in its queue; it is there so the next chunk is ready while this one is read.
+DEFAULT_CONCURRENCY = 2
 
 OnChunk = Callable[[Sequence[str], list[list[float]]], None]
 
@@ -53,8 +56,8 @@ class EmbedJob:
     """Embeds ``texts`` (already unique, none cached) in chunks; see the module docstring."""
 
     def __init__(self, model: str, texts: Sequence[str], *, hosts: Sequence[str], batch_size: int = 64,
-                 concurrency: int = 1, params: Mapping[str, Any] | None = None, on_chunk: OnChunk | None = None,
-                 reused: int = 0) -> None:
+                 concurrency: int = DEFAULT_CONCURRENCY, params: Mapping[str, Any] | None = None,
+                 on_chunk: OnChunk | None = None, reused: int = 0) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be 1 or more.")
         if not hosts:
@@ -144,7 +147,8 @@ class EmbedJob:
                 self.error = self.error or exc
                 self._cancel()
             except Exception as exc:  # anything unforeseen ends the job with a readable error
-                self.error = self.error or OllamaError(f"the embedding job failed: {type(exc).__name__}: {one_line(exc)}")
+                failure = f"{type(exc).__name__}: {one_line(exc)}"
+                self.error = self.error or OllamaError(f"the embedding job failed: {failure}")
                 self._cancel()
             finally:
                 self._in_flight -= 1
@@ -231,7 +235,8 @@ class EmbedJob:
         not_run = total - sent - self.reused if finished and (self.stopped or self.error) else 0
         return BatchProgress(
             total=total, done=sent + self.reused + not_run, ok=sent + self.reused, failed=0, not_run=not_run,
-            tokens=tokens, elapsed_s=elapsed, items_per_s=rate, tokens_per_s=tokens / elapsed if tokens and elapsed > 0 else None,
+            tokens=tokens, elapsed_s=elapsed, items_per_s=rate,
+            tokens_per_s=tokens / elapsed if tokens and elapsed > 0 else None,
             eta_s=(total - sent - self.reused) / rate if rate else None, finished=finished, reused=self.reused)
 
     def latest(self, n: int = 5) -> list[ItemResult]:
@@ -241,8 +246,8 @@ class EmbedJob:
         rows = []
         for index in recent:
             chunk = self.chunks[index]
-            rows.append(ItemResult(f"request {index + 1}", index, "", answer=f"{len(chunk)} vectors: {chunk[0][:40]}…",
-                                   status="ok"))
+            answer = f"{len(chunk)} vectors: {chunk[0][:40]}…"
+            rows.append(ItemResult(f"request {index + 1}", index, "", answer=answer, status="ok"))
         return rows
 
     def host_figures(self) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ._batch_items import items_of, render
 from ._embed_cache import EmbeddingCache, config_key
-from ._embed_job import EmbedJob
+from ._embed_job import DEFAULT_CONCURRENCY, EmbedJob
 from ._errors import Interrupted, MissingExtraError, NoModelError
 from ._host import resolve_host
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from ._session import Session
 
-__all__ = ["EmbedPlan", "embed_items", "plan_embedding", "require", "search_items"]
+__all__ = ["EmbedMethods", "EmbedPlan", "embed_items", "plan_embedding", "require", "search_items"]
 
 DEFAULT_BATCH_SIZE = 64
 
@@ -96,7 +96,8 @@ class EmbedPlan:
         blobs.update((text, np.asarray(vector, dtype="<f4").tobytes()) for text, vector in self.new.items())
         widths = {len(blob) // 4 for blob in blobs.values()}
         if len(widths) > 1:
-            raise ValueError(f"the vectors have different lengths {sorted(widths)}; embed with one model and dimensions.")
+            raise ValueError(f"the vectors have different lengths {sorted(widths)}; "
+                             "embed with one model and dimensions.")
         width = widths.pop() if widths else 0
         data = bytearray(b"".join(blobs[text] for text in self.texts))
         return np.frombuffer(data, dtype="<f4").reshape(len(self.texts), width).astype(np.float32, copy=False)
@@ -137,7 +138,8 @@ def plan_embedding(session: Session, items: Any, *, model: str | None = None,
 
     params = {"dimensions": dimensions, "truncate": truncate, "keep_alive": keep_alive}
     plan.job = EmbedJob(chosen, to_send, hosts=host_list(hosts, session.host), batch_size=batch_size,
-                        concurrency=concurrency or 1, params=params, on_chunk=keep, reused=len(texts) - len(to_send))
+                        concurrency=concurrency or DEFAULT_CONCURRENCY, params=params, on_chunk=keep,
+                        reused=len(texts) - len(to_send))
     return plan
 
 
@@ -165,3 +167,34 @@ def search_items(session: Session, query: str, items: Any, *, k: int = 5, model:
     order = np.argsort(-scores, kind="stable")[: max(int(k), 0)]
     return pandas.DataFrame({"index": [plan.labels[i] for i in order], "score": scores[order].astype(float),
                              "text": [plan.texts[i] for i in order]})
+
+
+class EmbedMethods:
+    """:meth:`embed` and :meth:`search` of :class:`~ollama_nb.Session` (numpy, pandas: the ``data`` extra)."""
+
+    def embed(self: Any, items: Any, *, model: str | None = None, text: Any = None, dimensions: int | None = None,
+              truncate: bool | None = None, batch_size: int = DEFAULT_BATCH_SIZE, hosts: Any = None,
+              concurrency: int | None = None, cache: bool = True) -> numpy.ndarray:
+        """A float32 numpy matrix, one row per item in input order.
+
+        ``items``: a list, tuple, pandas Series or DataFrame (then ``text`` is a template such as
+        ``"{item.title}: {item.body}"``). Texts go ``batch_size`` per ``/api/embed`` request, across
+        ``hosts``; identical texts are sent once; with a record every vector is kept in it, so texts
+        embedded before (same model digest, Ollama version, dimensions, truncate) are not sent again.
+
+        Example:
+            >>> Session(model="nomic-embed-text").embed(["a cat", "a dog"]).shape   # doctest: +SKIP
+            (2, 768)
+        """
+        return embed_items(self, items, model=model, text=text, dimensions=dimensions, truncate=truncate,
+                           batch_size=batch_size, hosts=hosts, concurrency=concurrency, cache=cache)
+
+    def search(self: Any, query: str, items: Any, *, k: int = 5, model: str | None = None,
+               text: Any = None) -> Any:
+        """The ``k`` items most similar to ``query`` (cosine) as a pandas DataFrame: index, score, text.
+        The items' vectors come from the record when they were embedded before.
+
+        Example:
+            >>> Session(model="nomic-embed-text").search("battery", reviews, k=3)   # doctest: +SKIP
+        """
+        return search_items(self, query, items, k=k, model=model, text=text)

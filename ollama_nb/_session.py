@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar
 from ._batch import BatchMethods
 from ._client import AsyncClient, Client
 from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
+from ._embed_session import EmbedMethods
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from ._host import resolve_host
 from ._record._session_api import RecordedSession  # the record (issue 10)
@@ -42,7 +43,7 @@ __all__ = ["Session", "Turn", "forget_sessions", "get_session", "set_session"]
 R = TypeVar("R", bound=BaseReply)
 
 _FORMAT_VERSION = 1
-class Session(RecordedSession, BatchMethods):
+class Session(RecordedSession, BatchMethods, EmbedMethods):
     """Multi-turn history and timing, usable from plain Python and behind the notebook magics.
 
     ``**options`` of :meth:`chat` are Ollama options (``temperature=0.2``, ``num_ctx=8192``…),
@@ -198,32 +199,6 @@ class Session(RecordedSession, BatchMethods):
         """The async twin of :meth:`generate`."""
         request, opts = self._generate_request(prompt, model, params)
         return self._track(self._recording.open(self.aclient, request, self._caching(cache)), prompt, None, opts, cell)
-
-    # -- embeddings (ollama_nb._embed_session; numpy and pandas: the ``data`` extra) ---------------------
-    def embed(self, items: Any, *, model: str | None = None, text: Any = None, dimensions: int | None = None,
-              truncate: bool | None = None, batch_size: int = 64, hosts: Any = None, concurrency: int | None = None,
-              cache: bool = True) -> Any:
-        """A float32 numpy matrix, one row per item (input order): ``batch_size`` texts per request, across
-        ``hosts``; vectors are kept in the record, so texts embedded before are not sent again.
-
-        Example:
-            >>> Session(model="nomic-embed-text").embed(["a cat", "a dog"]).shape   # doctest: +SKIP
-            (2, 768)
-        """
-        from ._embed_session import embed_items
-
-        return embed_items(self, items, model=model, text=text, dimensions=dimensions, truncate=truncate,
-                           batch_size=batch_size, hosts=hosts, concurrency=concurrency, cache=cache)
-
-    def search(self, query: str, items: Any, *, k: int = 5, model: str | None = None, text: Any = None) -> Any:
-        """The ``k`` items most similar to ``query`` (cosine) as a pandas DataFrame: index, score, text.
-
-        Example:
-            >>> Session(model="nomic-embed-text").search("battery", reviews, k=3)   # doctest: +SKIP
-        """
-        from ._embed_session import search_items
-
-        return search_items(self, query, items, k=k, model=model, text=text)
 
     # -- clients ---------------------------------------------------------------------------------
     @property

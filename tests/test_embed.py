@@ -66,7 +66,8 @@ def test_legacy_embeddings_endpoint(simulator: Simulator) -> None:
 
 @pytest.mark.parametrize(("path", "body", "status", "error"), [
     ("/api/embed", {"model": "", "input": "x"}, 404, "model '' not found"),
-    ("/api/embed", {"model": "missing-model", "input": "x"}, 404, 'model "missing-model" not found, try pulling it first'),
+    ("/api/embed", {"model": "missing-model", "input": "x"}, 404,
+     'model "missing-model" not found, try pulling it first'),
     ("/api/embed", {"model": "all-minilm", "input": [1, 2]}, 400, "invalid input type"),
     ("/api/embed", {"model": "all-minilm", "input": "x", "dimensions": "4"}, 400,
      "json: cannot unmarshal string into Go struct field EmbedRequest.dimensions of type int"),
@@ -79,7 +80,8 @@ def test_legacy_embeddings_endpoint(simulator: Simulator) -> None:
     ("/api/embeddings", {"model": "", "prompt": "x"}, 400, "model is required"),
     ("/api/embeddings", {"model": "llama3.2", "prompt": "x"}, 500,
      "This server does not support embeddings. Start it with `--embeddings`"),
-    ("/api/embeddings", {"model": "all-minilm", "prompt": "x" * 4000}, 500, "the input length exceeds the context length"),
+    ("/api/embeddings", {"model": "all-minilm", "prompt": "x" * 4000}, 500,
+     "the input length exceeds the context length"),
 ])
 def test_embed_errors_match_ollamas(simulator: Simulator, path: str, body: dict, status: int, error: str) -> None:
     response = httpx.post(simulator.url + path, json=body)
@@ -150,7 +152,8 @@ def test_client_embed_reports_nan_sent_by_a_misbehaving_server() -> None:
     def answer() -> None:
         conn, _ = server.accept()
         conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        conn.sendall(head + body)
         conn.close()
 
     thread = threading.Thread(target=answer, daemon=True)
@@ -243,13 +246,14 @@ def test_a_host_that_is_down_leaves_the_rotation(simulator: Simulator) -> None:
 def test_stop_keeps_finished_chunks_in_the_record(simulator: Simulator, tmp_path) -> None:
     session = Session(model="all-minilm", host=simulator.url, record=Record(tmp_path / "r.db"))
     texts = ["quick one", "quick two", "slow [[delay=30]]", "never"]
-    plan = plan_embedding(session, texts, batch_size=2)
+    plan = plan_embedding(session, texts, batch_size=2, concurrency=1)  # the slow chunk goes second
     assert plan.job is not None
     plan.job.start()
-    simulator.wait_for("complete", timeout=10)  # the tags/version lookups
-    simulator.wait_for("complete", timeout=10)
-    simulator.wait_for("complete", timeout=10)  # the first chunk
-    simulator.wait_for("request", timeout=10)
+    for _ in range(3):  # /api/tags and /api/version (the cache key), then the first chunk
+        simulator.wait_for("complete", timeout=10)
+    for _ in range(4):  # ... and the slow chunk has arrived
+        simulator.wait_for("request", timeout=10)
+    assert _embed_bodies(simulator)[-1]["input"] == ["slow [[delay=30]]", "never"]
     plan.job.stop()
     assert plan.job.wait(10)
     simulator.wait_for("disconnect", timeout=10)  # the slow request was closed at once

@@ -59,7 +59,8 @@ def embed_command(magics: Any, rest: list[str], session: Any) -> None:
         from ..view._batch_view import DEFAULT_INTERVAL, BatchView, watch_batch_sync
 
         job = plan.job.start()
-        view = BatchView(job, on_stop=job.stop, interval=max(magics.update_interval, DEFAULT_INTERVAL))  # type: ignore[arg-type]
+        interval = max(magics.update_interval, DEFAULT_INTERVAL)
+        view = BatchView(job, on_stop=job.stop, interval=interval)  # type: ignore[arg-type]  # a Batch by duck type
         watch_batch_sync(job, view)  # type: ignore[arg-type]
     matrix = plan.matrix()
     magics.shell.user_ns[args.output] = matrix

@@ -32,7 +32,7 @@ HELP = md("""\
 | `%ollama log [-n N] [--session NAME] [--search TEXT]` | recent turns from the record (every turn is kept in SQLite) |
 | `%ollama resume NAME` | rebuild a recorded conversation, e.g. after a kernel restart |
 | `%ollama export NAME PATH` | write a recorded conversation as Markdown or JSON (`.json`) |
-| `%ollama embed NAME -m MODEL -o VAR` | embed a list, Series or DataFrame (`--text '{item.title}'`) into a numpy matrix |
+| `%ollama embed NAME -m MODEL -o VAR` | embed a list, Series or DataFrame into a numpy matrix |
 | `%ollama config` | the current defaults (`%config OllamaMagics.model = "llama3.2"` sets one) |
 
 Options of the prompt magics: `%%ollama?` and `%ollama_chat?`.

@@ -17,6 +17,7 @@ What follows Ollama (ollama/ollama v0.33.0-rc2 server/routes.go, quoted by line)
   NaN or Inf -> 400 ``embedding contains NaN or Inf values`` (1026-1031; the ``[[nan]]`` directive).
   ``[[delay=S]]`` in any input makes the request take S seconds more.
   Keys in order ``model, embeddings, total_duration, load_duration, prompt_eval_count`` (api/types.go:621-628).
+- One request at a time per embedding model (parallel 1: server/sched.go:497-503); others wait.
 - /api/embeddings (1043-1099): ``model`` empty -> 400 ``model is required``; ``{"embedding":[]}`` for an
   empty prompt; no normalisation by Ollama (nomic-bert models come back raw, others L2 from llama-server);
   float32 values widened to float64 (1091-1094); every runner error -> 500.
@@ -38,6 +39,7 @@ import math
 import random
 import re
 import struct
+import threading
 import time
 from typing import Any
 
@@ -136,6 +138,18 @@ def _load(call: Call, body: dict[str, Any], model: str) -> dict[str, Any]:
     return options
 
 
+_SLOTS: dict[tuple[int, str], threading.Lock] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def _runner_slot(call: Call, model: str) -> threading.Lock:
+    """One request at a time per embedding model: Ollama loads models without the completion capability
+    with parallel 1 (server/sched.go:497-503), so a second request waits for the runner."""
+    key = (id(call.state), model.rsplit(":", 1)[0] if ":" in model.rsplit("/", 1)[-1] else model)
+    with _SLOTS_LOCK:
+        return _SLOTS.setdefault(key, threading.Lock())
+
+
 def _go_quote(text: str) -> str:
     return json_string(text).decode("utf-8")
 
@@ -175,15 +189,16 @@ def embed(call: Call) -> None:
     context, size = _context(model, options), embedding_length(model)
     dimensions = body.get("dimensions") or 0
     delay = max((float(m) for t in texts for m in _DELAY.findall(t)), default=0.0)
-    if delay and not call.writer.pause(delay):
-        return  # the client left while the "model" worked
     vectors, count = [], 0
-    for text in texts:
-        if "[[nan]]" in text:
-            raise RequestError(400, NAN)
-        seen, tokens = _fit(text, context, body.get("truncate") is not False, 400)
-        count += tokens
-        vectors.append(_vector_json(text_vector(seen, size, dimensions), _float32))
+    with _runner_slot(call, model):
+        if delay and not call.writer.pause(delay):
+            return  # the client left while the "model" worked
+        for text in texts:
+            if "[[nan]]" in text:
+                raise RequestError(400, NAN)
+            seen, tokens = _fit(text, context, body.get("truncate") is not False, 400)
+            count += tokens
+            vectors.append(_vector_json(text_vector(seen, size, dimensions), _float32))
     end = time.perf_counter_ns()
     out = (b'{"model":' + json_string(model) + b',"embeddings":[' + b",".join(vectors) + b"]"
            + b',"total_duration":%d,"load_duration":%d,"prompt_eval_count":%d}'

@@ -1,6 +1,7 @@
 """Routes and the small endpoints: /, /api/version, /api/tags, /api/ps, /api/status, /api/show, /api/pull.
 
-/api/chat and /api/generate live in ``_generation``, /api/embed and /api/embeddings in ``_embed``. Unknown paths answer gin's
+/api/chat and /api/generate live in ``_generation``; /api/embed and /api/embeddings in
+``_embed``. Unknown paths answer gin's
 ``404 page not found``; a known path with the wrong method ``405 method not allowed``.
 
 Example:
