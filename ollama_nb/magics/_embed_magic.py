@@ -17,9 +17,12 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .._embed_session import plan_embedding
+from .._embed_job import EmbedJob
+from .._errors import Interrupted
+from .._embed_session import EmbedPlan, plan_embedding, require
+from .._session import Session, get_session
 
-__all__ = ["embed_command"]
+__all__ = ["USAGE", "embed_command", "embed_command_async"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,29 +42,67 @@ def _parser() -> argparse.ArgumentParser:
 USAGE = "%ollama embed NAME [-m MODEL] [--text TEMPLATE] [--dimensions N] [--batch-size N] [--hosts H,H] -o VAR"
 
 
-def embed_command(magics: Any, rest: list[str], session: Any) -> None:
-    """Run ``%ollama embed``; the matrix goes to ``-o VAR``."""
+def _session(magics: Any) -> Session:
+    """The configured session, on the configured host (as every ``%ollama`` subcommand uses it)."""
+    session = get_session(magics.session)
+    if magics.host and session.host != magics.host:
+        session.use_host(magics.host)
+    return session
+
+
+def _plan(magics: Any, line: str) -> tuple[argparse.Namespace, EmbedPlan]:
+    require("numpy", "%ollama embed")  # before anything is sent
     try:
-        args = _parser().parse_args(rest)
-    except (argparse.ArgumentError, SystemExit) as exc:
-        raise UsageError(f"embed: {exc if isinstance(exc, argparse.ArgumentError) else 'bad arguments'}; "
-                         f"usage is {USAGE}") from None
+        args = _parser().parse_args(shlex.split(line))
+    except (argparse.ArgumentError, SystemExit, ValueError) as exc:
+        why = exc if isinstance(exc, (argparse.ArgumentError, ValueError)) else "bad arguments"
+        raise UsageError(f"embed: {why}; usage is {USAGE}") from None
     if args.name not in magics.shell.user_ns:
         raise UsageError(f"embed takes the name of a list, Series or DataFrame; {args.name!r} is not defined.")
-    hosts = args.hosts or magics.hosts or None
     try:
-        plan = plan_embedding(session, magics.shell.user_ns[args.name], model=args.model or magics.model or None,
-                              text=args.text, dimensions=args.dimensions, batch_size=args.batch_size, hosts=hosts,
-                              concurrency=args.concurrency, cache=args.cache)
+        plan = plan_embedding(_session(magics), magics.shell.user_ns[args.name], model=args.model or magics.model or None,
+                              text=args.text, dimensions=args.dimensions, batch_size=args.batch_size,
+                              hosts=args.hosts or magics.hosts or None, concurrency=args.concurrency, cache=args.cache)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    if plan.job is not None:
-        from ..view._batch_view import DEFAULT_INTERVAL, BatchView, watch_batch_sync
+    return args, plan
 
+
+def _view(magics: Any, job: EmbedJob) -> Any:
+    from ..view._batch_view import DEFAULT_INTERVAL, BatchView
+
+    interval = max(magics.update_interval, DEFAULT_INTERVAL)
+    return BatchView(job, on_stop=job.stop, interval=interval)  # type: ignore[arg-type]  # a Batch by duck type
+
+
+def embed_command(magics: Any, line: str) -> None:
+    """Blocking path (terminal, nested cells): the job runs in its own thread; Ctrl-C stops it."""
+    from ..view._batch_view import watch_batch_sync
+
+    args, plan = _plan(magics, line)
+    if plan.job is not None:
         job = plan.job.start()
-        interval = max(magics.update_interval, DEFAULT_INTERVAL)
-        view = BatchView(job, on_stop=job.stop, interval=interval)  # type: ignore[arg-type]  # a Batch by duck type
-        watch_batch_sync(job, view)  # type: ignore[arg-type]
-    matrix = plan.matrix()
-    magics.shell.user_ns[args.output] = matrix
-    return None
+        try:
+            watch_batch_sync(job, _view(magics, job))  # type: ignore[arg-type]
+        except Interrupted:
+            pass  # the matrix below says what was kept and what to do
+    magics.shell.user_ns[args.output] = plan.matrix()
+
+
+async def embed_command_async(magics: Any, line: str) -> None:
+    """Awaiting path (a rewritten cell): the kernel's loop keeps running, so the Stop button works."""
+    from ..view import abort_held_requests, ui_poller
+    from ..view._batch_view import watch_batch_async
+
+    args, plan = _plan(magics, line)
+    if plan.job is not None:
+        job = plan.job.start()
+        async with ui_poller() as poll:
+            try:
+                await watch_batch_async(job, _view(magics, job), poll=poll)  # type: ignore[arg-type]
+            except Exception as exc:
+                if poll is not None:
+                    abort_held_requests(magics.shell)
+                if not isinstance(exc, Interrupted):
+                    raise  # an Interrupted: the matrix below says what was kept and what to do
+    magics.shell.user_ns[args.output] = plan.matrix()

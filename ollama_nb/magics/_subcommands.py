@@ -250,10 +250,10 @@ def pull(magics: Any, rest: list[str]) -> Any:
     return show_pull(session.client.pull(name), name)
 
 
-def _embed(magics: Any, rest: list[str]) -> Any:
+def _embed(magics: Any, rest: list[str]) -> None:
     from ._embed_magic import embed_command
 
-    return embed_command(magics, rest, _session(magics, rest))
+    embed_command(magics, shlex.join(rest))
 
 
 def help_(magics: Any, rest: list[str]) -> None:
