@@ -17,7 +17,7 @@ import tempfile
 import time
 from typing import Any
 
-from ._common import SimProcess, Sample, interleave, log, median, paired_ratio, summarize
+from ._common import SimProcess, Sample, interleave, median, paired_ratio, run_parts, summarize
 
 MODEL = "all-minilm"
 BATCH = 64
@@ -107,11 +107,5 @@ def bench_cached(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
 
 
 def bench_embed(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, run in (("one_host", bench_one_host), ("two_hosts", bench_two_hosts), ("cached", bench_cached)):
-        log(f"embed: {name}")
-        try:
-            out[name] = run(sim, quick=quick)
-        except Exception as exc:  # one part failing leaves the others
-            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    return out
+    return run_parts("embed", (("one_host", bench_one_host), ("two_hosts", bench_two_hosts), ("cached", bench_cached)),
+                     sim, quick=quick)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Mappin
 
 from ._batch_items import Items, items_of, render, shaped
 from ._batch_ledger import BatchLedger
-from ._batch_results import COLUMNS, BatchProgress, ItemResult, one_line
+from ._batch_results import COLUMNS, BatchProgress, ItemResult, one_line, wait_or_stop
 from ._batch_run import Runner
 from ._errors import OllamaError, StructuredOutputError
 from ._host import resolve_host
@@ -284,14 +284,7 @@ class Batch:
         """Block until the batch ends (True) or ``timeout`` passes (False). Ctrl-C stops it."""
         if self._in_batch_loop():
             raise RuntimeError("this batch runs in this event loop: use `await batch` instead of wait().")
-        try:
-            with self._changed:
-                return self._changed.wait_for(lambda: self._finished, timeout)
-        except KeyboardInterrupt:
-            self.stop()
-            with self._changed:
-                self._changed.wait_for(lambda: self._finished, 10)
-            raise
+        return wait_or_stop(self._changed, lambda: self._finished, self.stop, timeout)
 
     def __await__(self) -> Any:
         return self._await().__await__()

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from ._batch_results import BatchProgress, ItemResult, one_line
+from ._batch_results import BatchProgress, ItemResult, one_line, wait_or_stop
 from ._client import AsyncClient
 from ._errors import ConnectionLostError, OllamaConnectionError, OllamaError, ServerBusyError
 
@@ -204,14 +204,7 @@ class EmbedJob:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job ends (True) or ``timeout`` passes (False). Ctrl-C stops it."""
-        try:
-            with self._changed:
-                return self._changed.wait_for(lambda: self._finished, timeout)
-        except KeyboardInterrupt:
-            self.stop()
-            with self._changed:
-                self._changed.wait_for(lambda: self._finished, 10)
-            raise
+        return wait_or_stop(self._changed, lambda: self._finished, self.stop, timeout)
 
     def __await__(self) -> Any:
         return self._await().__await__()
