@@ -313,3 +313,12 @@ def test_the_embed_magic_stores_the_matrix(simulator: Simulator) -> None:
     finally:
         shell.run_line_magic("unload_ext", "ollama_nb")
         InteractiveShell.clear_instance()
+
+
+def test_import_ollama_nb_pulls_in_neither_numpy_nor_pandas() -> None:
+    import subprocess
+
+    code = ("import sys, ollama_nb\nollama_nb.Session(model='all-minilm', host='127.0.0.1:1').embed\n"
+            "import ollama_nb.magics\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pandas')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
