@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ._batch_items import items_of, render
-from ._embed_cache import EmbeddingCache, config_key
+from ._embed_cache import Cached, EmbeddingCache, config_key
 from ._embed_job import DEFAULT_CONCURRENCY, EmbedJob
 from ._errors import Interrupted, MissingExtraError, NoModelError
 from ._host import resolve_host
@@ -77,7 +77,7 @@ class EmbedPlan:
     texts: list[str]
     labels: list[Any]
     unique: list[str]
-    cached: dict[str, bytes]
+    cached: Cached
     job: EmbedJob | None
     new: dict[str, list[float]] = field(default_factory=dict)
 
@@ -92,15 +92,24 @@ class EmbedPlan:
             raise Interrupted(what=f"embedding {len(self.unique)} texts", detail=(
                 f"stopped: {len(self.new)} new vectors are kept in the record, {len(missing)} texts were not sent"),
                 hint="Run it again: only the texts not embedded yet are sent.")
-        blobs = dict(self.cached)  # float32 bytes per text: one join and one copy make the matrix
-        blobs.update((text, np.asarray(vector, dtype="<f4").tobytes()) for text, vector in self.new.items())
-        widths = {len(blob) // 4 for blob in blobs.values()}
+        blocks = self.cached.blocks.values()  # one matrix per block, then one gather in input order
+        pool = [np.frombuffer(vectors, dtype="<f4").reshape(-1, width) for width, vectors in blocks]
+        start_of, start = {}, 0
+        for block, array in zip(self.cached.blocks, pool, strict=True):
+            start_of[block] = start
+            start += len(array)
+        row_of = {text: start_of[block] + row for text, (block, row) in self.cached.where.items()}
+        if self.new:
+            pool.append(np.asarray(list(self.new.values()), dtype=np.float32))
+            row_of.update((text, start + index) for index, text in enumerate(self.new))
+        widths = {array.shape[1] for array in pool if len(array)}
         if len(widths) > 1:
             raise ValueError(f"the vectors have different lengths {sorted(widths)}; "
                              "embed with one model and dimensions.")
-        width = widths.pop() if widths else 0
-        data = bytearray(b"".join(blobs[text] for text in self.texts))
-        return np.frombuffer(data, dtype="<f4").reshape(len(self.texts), width).astype(np.float32, copy=False)
+        if not widths:
+            return np.zeros((len(self.texts), 0), dtype=np.float32)
+        table = np.concatenate([a.astype(np.float32, copy=False) for a in pool if len(a)]) if len(pool) > 1 else pool[0]
+        return np.ascontiguousarray(table[[row_of[text] for text in self.texts]], dtype=np.float32)
 
 
 def _cache_for(session: Session, model: str, dimensions: int | None, truncate: bool | None) -> EmbeddingCache | None:
@@ -125,7 +134,7 @@ def plan_embedding(session: Session, items: Any, *, model: str | None = None,
     texts, labels = item_texts(items, text)
     unique = list(dict.fromkeys(texts))
     store = _cache_for(session, chosen, dimensions, truncate) if cache and unique else None
-    cached = store.lookup(unique) if store is not None else {}
+    cached = store.lookup(unique) if store is not None else Cached({}, {})
     plan = EmbedPlan(chosen, texts, labels, unique, cached, None)
     to_send = [t for t in unique if t not in cached]
     if not to_send:

@@ -145,18 +145,27 @@ def m002_turns_fts(db: sqlite3.Connection) -> None:
 
 @migration
 def m003_embeddings(db: sqlite3.Connection) -> None:
-    """Embedding vectors by text, so a column embedded once is never sent again (``Session.embed``)."""
+    """Embedding vectors by text, so a column embedded once is never sent again (``Session.embed``).
+
+    The vectors of one request are one block (a float32 matrix), and each text points at its row: reading
+    100,000 cached vectors is then a few thousand large reads, not 100,000 small ones.
+    """
     _run(
         db,
         """
+        CREATE TABLE embedding_blocks (
+            id INTEGER PRIMARY KEY,
+            model TEXT NOT NULL,
+            width INTEGER NOT NULL,         -- values per vector
+            recorded_at TEXT NOT NULL,
+            vectors BLOB NOT NULL           -- rows x width float32 values, little-endian
+        );
         CREATE TABLE embeddings (
-            id INTEGER PRIMARY KEY,         -- a rowid table: vectors (1-16 KB) stay on their page, no overflow
             config TEXT NOT NULL,           -- sha256 of model, model digest, Ollama version, dimensions, truncate
             text_hash BLOB NOT NULL,        -- blake2b-128 of the text (UTF-8)
-            model TEXT NOT NULL,
-            recorded_at TEXT NOT NULL,
-            vector BLOB NOT NULL            -- float32 values, little-endian
-        );
-        CREATE UNIQUE INDEX embeddings_by_text ON embeddings (config, text_hash);
+            block INTEGER NOT NULL REFERENCES embedding_blocks (id),
+            row INTEGER NOT NULL,           -- the text's row in that block
+            PRIMARY KEY (config, text_hash)
+        ) WITHOUT ROWID;
         """
     )
