@@ -85,7 +85,8 @@ class EmbedPlan:
         """The float32 matrix, one row per item in input order; raises the job's error or Interrupted."""
         np = require("numpy", "Session.embed")
         job = self.job
-        missing = [t for t in self.unique if t not in self.cached and t not in self.new]
+        found = self.cached.where
+        missing = [t for t in self.unique if t not in found and t not in self.new]
         if job is not None and job.error is not None:
             raise job.error
         if missing:
@@ -109,7 +110,8 @@ class EmbedPlan:
         if not widths:
             return np.zeros((len(self.texts), 0), dtype=np.float32)
         table = np.concatenate([a.astype(np.float32, copy=False) for a in pool if len(a)]) if len(pool) > 1 else pool[0]
-        return np.ascontiguousarray(table[[row_of[text] for text in self.texts]], dtype=np.float32)
+        order = np.fromiter((row_of[text] for text in self.texts), dtype=np.intp, count=len(self.texts))
+        return np.take(table, order, axis=0)
 
 
 def _cache_for(session: Session, model: str, dimensions: int | None, truncate: bool | None) -> EmbeddingCache | None:
@@ -136,7 +138,7 @@ def plan_embedding(session: Session, items: Any, *, model: str | None = None,
     store = _cache_for(session, chosen, dimensions, truncate) if cache and unique else None
     cached = store.lookup(unique) if store is not None else Cached({}, {})
     plan = EmbedPlan(chosen, texts, labels, unique, cached, None)
-    to_send = [t for t in unique if t not in cached]
+    to_send = [t for t in unique if t not in cached.where]
     if not to_send:
         return plan
 
