@@ -96,9 +96,9 @@ class EmbeddingCache:
         blocks: dict[int, tuple[int, bytes]] = {}
         ids = list({block for block, _ in where.values()})
         for start in range(0, len(ids), _CHUNK):
-            part = ids[start:start + _CHUNK]
-            sql = f"SELECT id, width, vectors FROM embedding_blocks WHERE id IN ({','.join('?' * len(part))})"
-            for block, width, vectors in db.execute(sql, part):
+            some = ids[start:start + _CHUNK]
+            sql = f"SELECT id, width, vectors FROM embedding_blocks WHERE id IN ({','.join('?' * len(some))})"
+            for block, width, vectors in db.execute(sql, some):
                 blocks[block] = (width, vectors)
         return Cached({text: spot for text, spot in where.items() if spot[0] in blocks}, blocks)
 
