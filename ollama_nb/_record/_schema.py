@@ -144,7 +144,7 @@ def m002_turns_fts(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m003_embeddings(db: sqlite3.Connection) -> None:
+def m004_embeddings(db: sqlite3.Connection) -> None:  # m004: main's m003 is the experiment labels
     """Embedding vectors by text, so a column embedded once is never sent again (``Session.embed``).
 
     The vectors of one request are one block (a float32 matrix), and each text points at its row: reading
