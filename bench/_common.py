@@ -97,6 +97,19 @@ def summarize(samples: Mapping[str, list[Sample]], baseline: str, keys: Sequence
     return out
 
 
+def run_parts(area: str, parts: Sequence[tuple[str, Callable[..., dict[str, Any]]]], sim: Any, *,
+              quick: bool) -> dict[str, Any]:
+    """Run each part of an area in turn; a part that fails is recorded with its error, the others still run."""
+    out: dict[str, Any] = {}
+    for name, run in parts:
+        log(f"{area}: {name}")
+        try:
+            out[name] = run(sim, quick=quick)
+        except Exception as exc:
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
 # -- the simulator in its own process -------------------------------------------------------------
 @dataclass(frozen=True)
 class SimEvent:

@@ -23,7 +23,7 @@ import tempfile
 import time
 from typing import Any
 
-from ._common import MODEL, SimProcess, Sample, interleave, log, median, paired_ratio, summarize
+from ._common import MODEL, SimProcess, Sample, interleave, median, paired_ratio, run_parts, summarize
 from ._kernel import STATS_CODE, Kernel, setup_code
 
 CONCURRENCY = 4
@@ -223,12 +223,5 @@ def bench_stop(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
 
 
 def bench_batch(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, run in (("throughput", bench_throughput), ("two_hosts", bench_two_hosts), ("stop", bench_stop),
-                      ("big_batch", bench_big_batch)):
-        log(f"batch: {name}")
-        try:
-            out[name] = run(sim, quick=quick)
-        except Exception as exc:  # one part failing leaves the others
-            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    return out
+    return run_parts("batch", (("throughput", bench_throughput), ("two_hosts", bench_two_hosts), ("stop", bench_stop),
+                               ("big_batch", bench_big_batch)), sim, quick=quick)

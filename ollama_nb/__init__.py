@@ -19,13 +19,16 @@ from typing import Any
 
 from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
 from ._client import AsyncClient, Client
+from ._embeddings import Embeddings
 from ._errors import (
     ConnectionLostError,
     ContextTrimmedWarning,
+    EmbeddingError,
     Interrupted,
     LineTooLongError,
     MalformedLineWarning,
     MalformedReplyError,
+    MissingExtraError,
     ModelNotFoundError,
     NoModelError,
     OllamaConnectionError,
@@ -64,6 +67,8 @@ __all__ = [
     "Client",
     "ConnectionLostError",
     "ContextTrimmedWarning",
+    "EmbeddingError",
+    "Embeddings",
     "Experiment",
     "GenerateRequest",
     "Interrupted",
@@ -71,6 +76,7 @@ __all__ = [
     "LineTooLongError",
     "MalformedLineWarning",
     "MalformedReplyError",
+    "MissingExtraError",
     "ModelDetails",
     "ModelNotFoundError",
     "ModelSummary",

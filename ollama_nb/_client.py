@@ -27,6 +27,7 @@ import httpx
 
 from ._body import DEFAULT_MAX_LINE_BYTES, abody_bytes, aread_bounded, body_bytes, read_bounded
 from ._catalog import ModelDetails, ModelSummary, PullProgress, PullReader, RunningModel, version_of, wire_entries
+from ._embeddings import Embeddings, embed_body, embed_errors, embeddings_from_wire
 from ._errors import MalformedReplyError
 from ._host import headers_with_api_key, resolve_host
 from ._ndjson import parse_line
@@ -277,6 +278,20 @@ class Client(_ClientBase[Reply]):
         """The server's version string (``/api/version``)."""
         return version_of(self._get_json("GET", "/api/version"))
 
+    def embed(self, model: str, input: str | Sequence[str], *, dimensions: int | None = None,
+              truncate: bool | None = None, keep_alive: float | str | None = None,
+              options: Mapping[str, Any] | None = None) -> Embeddings:
+        """Vectors for ``input`` (a string or a list of strings) in one ``/api/embed`` request.
+
+        Example:
+            >>> Client().embed("nomic-embed-text", ["a cat", "a dog"], dimensions=256).vectors  # doctest: +SKIP
+        """
+        body = embed_body(model, input, dimensions=dimensions, truncate=truncate, keep_alive=keep_alive,
+                          options=options)
+        with embed_errors(model):
+            data = self._get_json("POST", "/api/embed", body, model=model)
+        return embeddings_from_wire(data, 1 if isinstance(body["input"], str) else len(body["input"]), host=self.host)
+
     def pull(self, model: str, *, insecure: bool = False) -> Iterator[PullProgress]:
         """Download a model; yields progress events, the last one with status ``success``."""
         response = self._send("POST", "/api/pull", {"model": model, "insecure": insecure, "stream": True}, model=model)
@@ -394,6 +409,16 @@ class AsyncClient(_ClientBase[AsyncReply]):
     async def version(self) -> str:
         """The server's version string (``/api/version``)."""
         return version_of(await self._get_json("GET", "/api/version"))
+
+    async def embed(self, model: str, input: str | Sequence[str], *, dimensions: int | None = None,
+                    truncate: bool | None = None, keep_alive: float | str | None = None,
+                    options: Mapping[str, Any] | None = None) -> Embeddings:
+        """The async twin of :meth:`Client.embed`."""
+        body = embed_body(model, input, dimensions=dimensions, truncate=truncate, keep_alive=keep_alive,
+                          options=options)
+        with embed_errors(model):
+            data = await self._get_json("POST", "/api/embed", body, model=model)
+        return embeddings_from_wire(data, 1 if isinstance(body["input"], str) else len(body["input"]), host=self.host)
 
     async def pull(self, model: str, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
         """Download a model; yields progress events (``async for``)."""

@@ -9,7 +9,8 @@ at the boundary with ``raise ... from exc`` so the cause stays inspectable::
     ├── ResponseError           an HTTP error status, with the server's own ``error`` text
     │   ├── ModelNotFoundError  the model is not on the server (404)
     │   ├── SignInRequiredError the model needs an ollama.com sign-in or API key (401)
-    │   └── ServerBusyError     busy (503) or rate-limited (429), still after the retries
+    │   ├── ServerBusyError     busy (503) or rate-limited (429), still after the retries
+    │   └── EmbeddingError      /api/embed refused: cannot embed, input too long, NaN
     ├── StreamError             an in-band ``{"error": ...}`` line after the stream started
     │   ├── ConnectionLostError the connection closed before the ``done`` line
     │   ├── LineTooLongError    a line (or answer) longer than the limit: reading stopped there
@@ -19,6 +20,7 @@ at the boundary with ``raise ... from exc`` so the cause stays inspectable::
     ├── NoModelError            no model was chosen anywhere
     ├── ToolError               a Python function cannot be described as a tool
     ├── StructuredOutputError   the reply is not the JSON that was asked for
+    ├── MissingExtraError       an optional dependency (numpy, pandas: the ``data`` extra) is missing
     └── RecordError             the record (SQLite) cannot be opened, read or written
 
 Errors raised while a reply streams carry that reply on ``.reply``, whose ``text`` holds what
@@ -42,10 +44,12 @@ __all__ = [
     "PartialReply",
     "ConnectionLostError",
     "ContextTrimmedWarning",
+    "EmbeddingError",
     "Interrupted",
     "LineTooLongError",
     "MalformedReplyError",
     "MalformedLineWarning",
+    "MissingExtraError",
     "ModelNotFoundError",
     "NoModelError",
     "OllamaConnectionError",
@@ -352,3 +356,26 @@ class RecordError(OllamaError):
 
 class RecordWarning(UserWarning):
     """A turn could not be written to the record; the reply streamed and is kept in memory."""
+
+
+class EmbeddingError(ResponseError):
+    """``/api/embed`` could not embed: the model cannot (501), an input is too long with ``truncate=False``,
+    NaN in a vector, or a model that is not pulled. One line: what happened and what to do.
+
+    Example:
+        >>> print(EmbeddingError(501, "This server does not support embeddings",
+        ...                      "model 'llama3.2' cannot make embeddings; use nomic-embed-text."))
+        model 'llama3.2' cannot make embeddings; use nomic-embed-text.
+    """
+
+    def __init__(self, status_code: int, error: str, message: str, *, host: str = "") -> None:
+        ResponseError.__init__(self, status_code, error, host=host)
+        OllamaError.__init__(self, message)
+
+
+class MissingExtraError(OllamaError, ImportError):
+    """An optional dependency is not installed (``pip install 'ollama_nb[data]'`` for numpy and pandas)."""
+
+    def __init__(self, module: str, extra: str, what: str) -> None:
+        super().__init__(f"{what} needs {module}: pip install 'ollama_nb[{extra}]'")
+        self.name = module

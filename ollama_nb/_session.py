@@ -38,6 +38,7 @@ from ._turn import TIMING_COLUMNS, Turn, timing_row
 from .batch import Batch, ledger_of, start_batch
 
 if TYPE_CHECKING:
+    import numpy
     import pandas
 
     from .experiment import Experiment
@@ -288,6 +289,39 @@ class Session:
 
         return Experiment(self, prompts, items, models=models, repeat=repeat, score=score, format=format, hosts=hosts,
                           concurrency=concurrency, cache=cache, namespace=namespace, name=name, options=options).start()
+
+    # -- embeddings (numpy, pandas: the ``data`` extra) -------------------------------------------
+    def embed(
+        self, items: Any, *, model: str | None = None, text: Any = None, dimensions: int | None = None,
+        truncate: bool | None = None, batch_size: int = 64, hosts: Sequence[str] | str | None = None,
+        concurrency: int | None = None, cache: bool = True,
+    ) -> numpy.ndarray:
+        """A float32 numpy matrix, one row per item in input order.
+
+        ``items``: a list, tuple, pandas Series or DataFrame (then ``text`` is a template such as
+        ``"{item.title}: {item.body}"``). Texts go ``batch_size`` per ``/api/embed`` request, across
+        ``hosts``; identical texts are sent once; with a record every vector is kept in it, so texts
+        embedded before (same model digest, Ollama version, dimensions, truncate) are not sent again.
+
+        Example:
+            >>> Session(model="nomic-embed-text").embed(["a cat", "a dog"]).shape   # doctest: +SKIP
+            (2, 768)
+        """
+        from ._embed_session import embed_items
+
+        return embed_items(self, items, model=model, text=text, dimensions=dimensions, truncate=truncate,
+                           batch_size=batch_size, hosts=hosts, concurrency=concurrency, cache=cache)
+
+    def search(self, query: str, items: Any, *, k: int = 5, model: str | None = None, text: Any = None) -> Any:
+        """The ``k`` items most similar to ``query`` (cosine) as a pandas DataFrame: index, score, text.
+        The items' vectors come from the record when they were embedded before.
+
+        Example:
+            >>> Session(model="nomic-embed-text").search("battery", reviews, k=3)   # doctest: +SKIP
+        """
+        from ._embed_session import search_items
+
+        return search_items(self, query, items, k=k, model=model, text=text)
 
     # -- the record ------------------------------------------------------------------------------
     @property

@@ -437,7 +437,7 @@ def test_ps_lists_the_models_loaded_by_a_chat(client: Client) -> None:
 
 
 def test_version_is_the_servers_version_string(client: Client) -> None:
-    assert client.version() == "0.0.0-ollama_nb-simulator"
+    assert client.version() == "0.33.0"
 
 
 def test_pull_yields_progress_events_ending_with_success(quick_pull_simulator: Simulator) -> None:
@@ -506,7 +506,7 @@ def test_async_models_show_ps_version(simulator: Simulator) -> None:
     assert "llama3.2:latest" in [m.name for m in models]
     assert details.context_length == 8192
     assert running == []
-    assert version == "0.0.0-ollama_nb-simulator"
+    assert version == "0.33.0"
 
 
 def test_async_pull_yields_progress_ending_with_success(quick_pull_simulator: Simulator) -> None:

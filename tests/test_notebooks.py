@@ -94,7 +94,7 @@ def test_notebook_runs_top_to_bottom_against_the_simulator_without_error_output(
     assert not failed, "\n".join(failed)
     unexecuted = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and cell.execution_count is None]
     assert not unexecuted, f"cells {unexecuted} did not run"
-    assert any(r.path in ("/api/generate", "/api/chat") for r in simulator.requests), (
+    assert any(r.path in ("/api/generate", "/api/chat", "/api/embed") for r in simulator.requests), (
         "the notebook never reached the simulator at OLLAMA_HOST"
     )
     assert sorted(tmp_path.rglob("*")) == shipped, "the notebook left files behind"

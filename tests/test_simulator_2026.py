@@ -178,7 +178,7 @@ def test_together_path_puts_several_calls_in_one_chunk_indexed_from_0(client: ht
 
 
 def test_generate_sends_tool_calls_on_the_done_chunk_without_id(client: httpx.Client) -> None:
-    body = {"model": "qwen3", "prompt": 'weather [[tool=get_weather]][[args={"city":"Paris"}]]'}
+    body = {"model": "qwen3", "prompt": 'weather [[tool=get_weather]][[args={"city":"Paris"}]]', "think": False}
     lines = post(client, "/api/generate", body).content.splitlines()
     assert len(lines) == 1
     done = json.loads(lines[0])

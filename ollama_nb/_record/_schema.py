@@ -172,3 +172,31 @@ def m003_labels(db: sqlite3.Connection) -> None:
         CREATE INDEX labels_by_experiment ON labels (experiment, id);
         """
     )
+
+
+@migration
+def m004_embeddings(db: sqlite3.Connection) -> None:
+    """Embedding vectors by text, so a column embedded once is never sent again (``Session.embed``).
+
+    The vectors of one request are one block (a float32 matrix), and each text points at its row: reading
+    100,000 cached vectors is then a few thousand large reads, not 100,000 small ones.
+    """
+    _run(
+        db,
+        """
+        CREATE TABLE embedding_blocks (
+            id INTEGER PRIMARY KEY,
+            model TEXT NOT NULL,
+            width INTEGER NOT NULL,         -- values per vector
+            recorded_at TEXT NOT NULL,
+            vectors BLOB NOT NULL           -- rows x width float32 values, little-endian
+        );
+        CREATE TABLE embeddings (
+            config TEXT NOT NULL,           -- sha256 of model, model digest, Ollama version, dimensions, truncate
+            text_hash BLOB NOT NULL,        -- blake2b-128 of the text (UTF-8)
+            block INTEGER NOT NULL REFERENCES embedding_blocks (id),
+            row INTEGER NOT NULL,           -- the text's row in that block
+            PRIMARY KEY (config, text_hash)
+        ) WITHOUT ROWID;
+        """
+    )

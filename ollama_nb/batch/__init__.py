@@ -25,7 +25,7 @@ from __future__ import annotations
 from ._batch import DEFAULT_CONCURRENCY, Batch, start_batch
 from ._items import items_of, render
 from ._ledger import BatchLedger, ledger_of
-from ._results import COLUMNS, BatchProgress, ItemResult, one_line
+from ._results import COLUMNS, BatchProgress, ItemResult, one_line, wait_or_stop
 from ._runner import MAX_SENDS
 
 __all__ = [
@@ -41,4 +41,5 @@ __all__ = [
     "one_line",
     "render",
     "start_batch",
+    "wait_or_stop",
 ]

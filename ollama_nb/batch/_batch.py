@@ -27,7 +27,7 @@ from .._host import resolve_host
 from .._request import GenerateRequest
 from ._items import Items, items_of, render, shaped
 from ._ledger import BatchLedger
-from ._results import COLUMNS, BatchProgress, ItemResult, Status, gpu_seconds, one_line
+from ._results import COLUMNS, BatchProgress, ItemResult, Status, gpu_seconds, one_line, wait_or_stop
 from ._runner import Runner
 
 if TYPE_CHECKING:
@@ -327,14 +327,7 @@ class Batch:
         """Block until the batch ends (True) or ``timeout`` passes (False). Ctrl-C stops it."""
         if self._in_batch_loop():
             raise RuntimeError("this batch runs in this event loop: use `await batch` instead of wait().")
-        try:
-            with self._changed:
-                return self._changed.wait_for(lambda: self._finished, timeout)
-        except KeyboardInterrupt:
-            self.stop()
-            with self._changed:
-                self._changed.wait_for(lambda: self._finished, 10)
-            raise
+        return wait_or_stop(self._changed, lambda: self._finished, self.stop, timeout)
 
     def __await__(self) -> Any:
         return self._await().__await__()

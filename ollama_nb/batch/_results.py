@@ -8,12 +8,13 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .._status import ItemStatus as Status
 
-__all__ = ["COLUMNS", "BatchProgress", "ItemResult", "Status", "gpu_seconds", "one_line"]
+__all__ = ["COLUMNS", "BatchProgress", "ItemResult", "Status", "gpu_seconds", "one_line", "wait_or_stop"]
 
 #: The columns of :meth:`Batch.to_pandas`.
 COLUMNS = ("answer", "parsed", "status", "error", "ttft_s", "output_tokens", "tokens_per_s", "host")
@@ -99,3 +100,17 @@ def one_line(exc: BaseException) -> str:
     """
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def wait_or_stop(changed: threading.Condition, finished: Callable[[], bool], stop: Callable[[], None],
+                 timeout: float | None) -> bool:
+    """Block until ``finished()`` (True) or ``timeout`` passes (False); Ctrl-C calls ``stop``, waits up
+    to 10 s for the end, and re-raises (a batch's and an embedding job's ``wait``)."""
+    try:
+        with changed:
+            return changed.wait_for(finished, timeout)
+    except KeyboardInterrupt:
+        stop()
+        with changed:
+            changed.wait_for(finished, 10)
+        raise

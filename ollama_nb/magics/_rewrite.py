@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ._magics import OllamaMagics
 
 _CELL_MAGIC = re.compile(r"^%%(ollama|ollama_chat)(?=\s|$)(.*)$")
-_LINE_MAGIC = re.compile(r"^%(ollama_chat)(?=\s|$)(.*)$")
+_LINE_MAGIC = re.compile(r"^%(ollama_chat|ollama embed)(?=\s|$)(.*)$")  # line magics that stream or run a batch
 _CALL = "await __import__('ollama_nb.magics', fromlist=['run_magic']).run_magic"
 
 
@@ -99,6 +99,12 @@ def _magics() -> OllamaMagics:
 async def run_magic(name: str, line: str, cell: str | None) -> None:
     """What a rewritten cell awaits: the magic, on the awaiting path."""
     magics = _magics()
+    if name == "ollama embed":
+        from ._embed_magic import embed_command_async
+
+        with _sigint_cancels_task(magics.shell):
+            await embed_command_async(magics, line)
+        return
     if name == "ollama":
         call = magics.prepare("generate", line, cell)
     else:

@@ -16,6 +16,7 @@ from .._session import Session, set_session
 from ..view import markdown_table
 from ..view._outputs import show_markdown
 from ._arguments import SubcommandParser
+from ._embed_magic import EMBED_PARSER
 from ._record_commands import LOG_PARSER
 
 md, text, code = SafeMarkdown.trusted, SafeMarkdown.text, SafeMarkdown.code
@@ -36,6 +37,7 @@ HELP = md("""\
 | `%ollama log [-n N] [--session NAME] [--search TEXT]` | recent turns from the record (every turn is kept in SQLite) |
 | `%ollama resume NAME` | rebuild a recorded conversation, e.g. after a kernel restart |
 | `%ollama export NAME PATH` | write a recorded conversation as Markdown or JSON (`.json`) |
+| `%ollama embed NAME -m MODEL -o VAR` | embed a list, Series or DataFrame into a numpy matrix |
 | `%ollama config` | the current defaults (`%config OllamaMagics.model = "llama3.2"` sets one) |
 
 Options of the prompt magics: `%%ollama?` and `%ollama_chat?`.
@@ -265,6 +267,12 @@ def pull(magics: Any, args: argparse.Namespace) -> Any:
     return show_pull(session.client.pull(name), name)
 
 
+def _embed(magics: Any, args: argparse.Namespace) -> None:
+    from ._embed_magic import embed_command
+
+    embed_command(magics, args)
+
+
 def help_(magics: Any, args: argparse.Namespace) -> None:
     _show(HELP)
 
@@ -286,6 +294,7 @@ Handler = Callable[[Any, argparse.Namespace], Any]
 #: Every subcommand: its parser (the usage line says what it takes) and its handler.
 SUBCOMMANDS: dict[str, tuple[SubcommandParser, Handler]] = {
     "config": (SubcommandParser("config", "%ollama config", session=False), config),
+    "embed": (EMBED_PARSER, _embed),
     "export": (SubcommandParser("export", "%ollama export NAME PATH [--force] (PATH ending in .md or .json)", "name",
                                 "path", session=False, force=True), _record_command("export")),
     "help": (SubcommandParser("help", "%ollama help", session=False), help_),

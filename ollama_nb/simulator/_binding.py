@@ -37,7 +37,7 @@ _GO_TYPES = {"model": "string", "prompt": "string", "system": "string", "suffix"
              "raw": "bool", "insecure": "bool", "verbose": "bool", "context": "[]int",
              "images": "[]api.ImageData", "tools": "api.Tools",
              "options": "map[string]interface {}", "logprobs": "bool", "top_logprobs": "int",
-             "truncate": "bool", "shift": "bool"}
+             "truncate": "bool", "shift": "bool", "dimensions": "int"}
 _PY_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str, "bool": bool, "[]api.Message": list, "[]int": list,
     "[]api.ImageData": list, "api.Tools": list, "map[string]interface {}": dict, "int": int,
@@ -49,7 +49,10 @@ _FIELDS = {
                         "raw", "images", "options", *_NEW_2026),
     "ShowRequest": ("model", "system", "template", "verbose", "options", "name"),
     "PullRequest": ("model", "insecure", "stream", "name"),
+    "EmbedRequest": ("model", "truncate", "dimensions", "options"),  # input is `any`: checked by the endpoint
+    "EmbeddingRequest": ("model", "prompt", "options"),
 }
+_THINKS = ("ChatRequest", "GenerateRequest", "ShowRequest", "PullRequest")  # the embed requests have no think
 _MESSAGE_FIELDS = ("role", "content", "thinking", "tool_name", "tool_call_id", "images")
 
 
@@ -124,7 +127,8 @@ def bind(raw: bytes, kind: str) -> dict[str, Any]:
         _check_messages(value.get("messages") or [])
     if kind == "GenerateRequest":
         _check_images(value.get("images"), "GenerateRequest.images")
-    think_level(value.get("think"))
+    if kind in _THINKS:
+        think_level(value.get("think"))
     keep_alive_seconds(value.get("keep_alive"))
     return value
 

@@ -1,6 +1,7 @@
 """Routes and the small endpoints: /, /api/version, /api/tags, /api/ps, /api/status, /api/show, /api/pull.
 
-/api/chat and /api/generate live in ``_generation``. Unknown paths answer gin's
+/api/chat and /api/generate live in ``_generation``; /api/embed and /api/embeddings in
+``_embed``. Unknown paths answer gin's
 ``404 page not found``; a known path with the wrong method ``405 method not allowed``.
 
 Example:
@@ -15,13 +16,17 @@ from collections.abc import Callable
 
 from ._binding import RequestError, bind
 from ._cloud import status_body
+from ._embed import embed, embeddings
 from ._exchange import JSON, Call
 from ._generation import chat, generate
 from ._wire import go_json
 
 __all__ = ["ROUTES", "Call", "handle"]
 
-VERSION = "0.0.0-ollama_nb-simulator"
+# The Ollama release whose behaviour the simulator copies (the wire fixtures were read at v0.33.0-rc2); the
+# X-Ollama-Simulator header on every answer says it is the simulator. A "0.0.0-…" version failed any
+# minimum-version check a client makes (ollama_nb's logprobs view needs 0.12.11+).
+VERSION = "0.33.0"
 TEXT = "text/plain; charset=utf-8"
 
 
@@ -115,6 +120,8 @@ ROUTES: dict[str, dict[str, Callable[[Call], None]]] = {
     "/api/pull": {"POST": _pull},
     "/api/chat": {"POST": chat},
     "/api/generate": {"POST": generate},
+    "/api/embed": {"POST": embed},
+    "/api/embeddings": {"POST": embeddings},
 }
 
 

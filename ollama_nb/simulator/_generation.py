@@ -26,8 +26,8 @@ from ._directives import DirectiveError, Directives, ScriptToken, parse_directiv
 from ._exchange import Call, ResponseWriter
 from ._limits import check_fits, check_top_logprobs
 from ._logprobs import logprob_entry
-from ._models import can_think, context_length
-from ._replies import ReplyInput, ReplyPlan, plan_reply
+from ._models import can_think, can_use_tools, context_length, is_embedding_model, registry_name
+from ._replies import ReplyInput, ReplyPlan, cut_at_stop, plan_reply
 from ._wire import created_at, go_json, json_string
 
 __all__ = ["chat", "generate"]
@@ -98,6 +98,8 @@ def _logprob_settings(body: dict[str, Any]) -> dict[str, Any]:
 def _common(body: dict[str, Any], model: str) -> tuple[str | None, dict[str, Any], float | None]:
     """Checks shared by chat and generate after the model is known to exist."""
     think = think_level(body.get("think"))
+    if body.get("think") is None and can_think(model):
+        think = "true"  # an absent think means true for a thinking model (server/routes.go:454-458,2616-2620)
     if think and not can_think(model):
         raise RequestError(400, f"{json.dumps(model, ensure_ascii=False)} does not support thinking")
     options = body.get("options") or {}
@@ -112,6 +114,16 @@ def _int_option(options: dict[str, Any], key: str) -> int | None:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _check_model_can(model: str, what: str, *, tools: bool) -> None:
+    """Capability errors: an embedding-only model cannot chat or generate (server/routes.go:468,2636;
+    error_bodies.json); tools need the ``tools`` capability (server/routes.go:202-221 scheduleRunner ->
+    server/images.go CheckCapabilities; error_bodies.json "tools sent to a model without tools capability")."""
+    if is_embedding_model(model):
+        raise RequestError(400, f"{json.dumps(model, ensure_ascii=False)} does not support {what}")
+    if tools and not can_use_tools(model):
+        raise RequestError(400, f"{registry_name(model)} does not support tools")
+
+
 def chat(call: Call) -> None:
     """POST /api/chat."""
     body, model = _start(call, "ChatRequest")
@@ -120,6 +132,7 @@ def chat(call: Call) -> None:
     shelf = call.state.shelf
     if not shelf.exists(model):
         raise RequestError(404, f"model '{model}' not found")
+    _check_model_can(model, "chat", tools=bool(body.get("tools")))
     shape = Shape(model, is_chat=True)
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     if not messages and keep_alive_seconds(body.get("keep_alive")) == 0:
@@ -149,6 +162,7 @@ def chat(call: Call) -> None:
         tool_results=tuple(trailing_tools), format=_format(body.get("format")),
         tool_labels=_tool_labels(messages, trailing), image_sizes=image_sizes(all_images),
     ))
+    plan = cut_at_stop(plan, options.get("stop"))
     prompt_chars = sum(len(c) for c in contents)
     _respond(call, _Job(shape, plan, directives, body.get("stream") is not False,
                         prompt_chars // 4 + 1, loaded_ns, last_user.get("content") or "", **_logprob_settings(body)))
@@ -190,6 +204,7 @@ def generate(call: Call) -> None:
         raise RequestError(404, f"model '{model}' not found")
     if body.get("raw") and (body.get("system") or body.get("template") or body.get("context")):
         raise RequestError(400, "raw mode does not support template, system, or context")
+    _check_model_can(model, "generate", tools=False)
     shape = Shape(model, is_chat=False)
     prompt = body.get("prompt") or ""
     images = body.get("images") or []
@@ -214,6 +229,7 @@ def generate(call: Call) -> None:
         format=_format(body.get("format")), image_sizes=image_sizes(images),
         tools=tuple({"function": {"name": name}} for name in directives.tools),  # parsed from the output
     ))
+    plan = cut_at_stop(plan, options.get("stop"))
     _respond(call, _Job(shape, plan, directives, body.get("stream") is not False,
                         (len(prompt) + len(system)) // 4 + 1, loaded_ns, prompt, **_logprob_settings(body)))
 

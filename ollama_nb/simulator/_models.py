@@ -3,7 +3,9 @@
 Every name exists except those starting with ``missing`` or ``no-such`` (after any
 ``namespace/``). Thinking models: names starting ``qwen3``, ``deepseek-r1``, ``gpt-oss``
 or containing ``think``. Vision: ``gemma``, ``llava`` or names containing ``vision``.
-Context length is 8192, or 512 for names containing ``ctx512``. ``my-gptoss`` is a legacy
+Context length is 8192, or 512 for names containing ``ctx512``. Embedding-only models (``all-minilm``,
+``nomic-embed-text``, ``mxbai-embed-large``, ``embeddinggemma``, ``bge-m3`` or any name containing
+``embed``) report ``["embedding"]`` and refuse chat and generate, as Ollama does. ``my-gptoss`` is a legacy
 remote model (see ``_cloud``); /api/tags lists it after the local built-ins.
 
 Example:
@@ -24,9 +26,21 @@ from typing import Any
 from ._cloud import is_cloud_name, remote_details, remote_model, remote_show, remote_tag_fields
 from ._wire import rfc3339_nano
 
-__all__ = ["ModelShelf", "can_think", "canonical_name", "capabilities", "context_length"]
+__all__ = ["ModelShelf", "can_think", "canonical_name", "capabilities", "context_length", "embedding_length",
+           "can_use_tools", "is_embedding_model", "registry_name"]
 
-BUILT_IN = ("llama3.2:latest", "qwen3:latest", "gemma3:latest", "my-gptoss:latest")
+BUILT_IN = ("llama3.2:latest", "qwen3:latest", "gemma3:latest", "my-gptoss:latest", "nomic-embed-text:latest")
+
+# Embedding models: prefix -> (family, parameter size, bytes, embedding length, context length); the lengths are
+# the ones these models report on ollama.com (e.g. all-minilm: bert, 384 values, 512 tokens).
+_EMBEDDERS: dict[str, tuple[str, str, int, int, int]] = {
+    "all-minilm": ("bert", "23M", 45_960_996, 384, 512),
+    "nomic-embed-text": ("nomic-bert", "137M", 274_302_450, 768, 2048),
+    "mxbai-embed-large": ("bert", "334M", 669_615_493, 1024, 512),
+    "embeddinggemma": ("gemma3", "307M", 621_875_526, 768, 2048),
+    "bge-m3": ("bert", "567M", 1_157_672_605, 1024, 8192),
+    "qwen3-embedding": ("qwen3", "7.6B", 4_675_000_000, 4096, 40960),
+}
 
 _KNOWN: dict[str, tuple[str, str, int]] = {  # prefix -> (family, parameter size, bytes)
     "llama3.2": ("llama", "3.2B", 2_019_393_189),
@@ -52,12 +66,38 @@ def canonical_name(name: str) -> str:
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
+def _embedder(name: str) -> tuple[str, str, int, int, int] | None:
+    base = _base(name).split(":", 1)[0]
+    for prefix, facts in _EMBEDDERS.items():
+        if base.startswith(prefix):
+            return facts
+    return ("bert", "137M", 274_302_450, 768, 2048) if "embed" in base else None
+
+
+def is_embedding_model(name: str) -> bool:
+    """Whether the model only embeds (its GGUF has ``pooling_type``: server/images.go:171-176).
+
+    Example:
+        >>> is_embedding_model("nomic-embed-text"), is_embedding_model("llama3.2")
+        (True, False)
+    """
+    return remote_model(name) is None and _embedder(name) is not None
+
+
+def embedding_length(name: str) -> int:
+    """How many values the model's vectors have (``<family>.embedding_length``)."""
+    facts = _embedder(name)
+    return facts[3] if facts is not None else 3072
+
+
 def can_think(name: str) -> bool:
     """Whether ``think`` is accepted for this model."""
     base = _base(name)
     remote = remote_model(name)
     if remote is not None:
         return "thinking" in remote.capabilities
+    if is_embedding_model(name):
+        return False
     return base.startswith(("qwen3", "deepseek-r1", "gpt-oss")) or "think" in base
 
 
@@ -66,12 +106,44 @@ def _has_vision(name: str) -> bool:
     return base.startswith(("gemma", "llava")) or "vision" in base
 
 
+def can_use_tools(name: str) -> bool:
+    """False for gemma (1-3) and llava, whose templates have no tools section, and for embedding models.
+
+    Real Ollama sets the ``tools`` capability from the template (server/images.go:96-160, CheckCapabilities).
+    """
+    base = _base(name)
+    if is_embedding_model(name):
+        return False
+    remote = remote_model(name)
+    if remote is not None:
+        return "tools" in remote.capabilities
+    return not (base.startswith(("gemma", "llava")) and not base.startswith("gemma4"))
+
+
+def registry_name(name: str) -> str:
+    """The full name Ollama's capability errors show: ``registry.ollama.ai/library/gemma3:latest``.
+
+    Example:
+        >>> registry_name("gemma3"), registry_name("me/tiny:1b")
+        ('registry.ollama.ai/library/gemma3:latest', 'registry.ollama.ai/me/tiny:1b')
+    """
+    full = canonical_name(name)
+    parts = full.split("/")
+    if len(parts) == 1:
+        return f"registry.ollama.ai/library/{full}"
+    if len(parts) == 2:
+        return f"registry.ollama.ai/{full}"
+    return full
+
+
 def capabilities(name: str) -> list[str]:
     """Capabilities as /api/show and /api/tags list them."""
     remote = remote_model(name)
     if remote is not None:
         return list(remote.capabilities)
-    caps = ["completion", "tools"]
+    if is_embedding_model(name):
+        return ["embedding"]
+    caps = ["completion", "tools"] if can_use_tools(name) else ["completion"]
     if can_think(name):
         caps.append("thinking")
     if _has_vision(name):
@@ -84,10 +156,16 @@ def context_length(name: str) -> int:
     remote = remote_model(name)
     if remote is not None:
         return remote.context_length
+    embedder = _embedder(name)
+    if embedder is not None:
+        return embedder[4]
     return 512 if "ctx512" in name.lower() else 8192
 
 
 def _facts(name: str) -> tuple[str, str, int]:
+    embedder = _embedder(name)
+    if embedder is not None:
+        return embedder[:3]
     base = _base(name).split(":", 1)[0]
     for prefix, facts in _KNOWN.items():
         if base.startswith(prefix):
@@ -171,7 +249,8 @@ class ModelShelf:
             size, digest, facts = remote.size, remote.digest, remote_details(remote, with_lengths=True)
         else:
             size, digest = _facts(name)[2], _digest(name)
-            facts = {**details(name), "context_length": context_length(name), "embedding_length": 3072}
+            facts = {**details(name), "context_length": context_length(name),
+                     "embedding_length": embedding_length(name)}
         return {"name": name, "model": name, **remote_tag_fields(name), "modified_at": modified,
                 "size": size, "digest": digest, "details": facts, "capabilities": capabilities(name)}
 
@@ -211,7 +290,8 @@ class ModelShelf:
             f"{family}.attention.head_count_kv": 8,
             f"{family}.block_count": 28,
             f"{family}.context_length": context_length(name),
-            f"{family}.embedding_length": 3072,
+            f"{family}.embedding_length": embedding_length(name),
+            **({f"{family}.pooling_type": 1} if is_embedding_model(name) else {}),
             "tokenizer.ggml.bos_token_id": 1,
             "tokenizer.ggml.eos_token_id": 2,
             "tokenizer.ggml.merges": None,
@@ -221,7 +301,8 @@ class ModelShelf:
         return {
             "license": "Simulated model: no weights, no license. Served by the ollama_nb simulator.",
             "modelfile": f"# Modelfile generated by the ollama_nb simulator\nFROM {canonical_name(name)}\n",
-            "parameters": "temperature 0.7\nnum_ctx 2048",
+            # no num_ctx here: the Modelfile would then load every request at that length, which /api/ps shows
+            "parameters": "temperature 0.7",
             "template": "{{ .Prompt }}",
             "details": details(name),
             "model_info": dict(sorted(info.items())),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 from dataclasses import dataclass, field
@@ -174,9 +175,70 @@ def example_value(schema: Any, *, text: str = "Tokyo", required_only: bool = Fal
                                  root=root, depth=depth + 1) for n in names}
     if kind == "array":
         item = schema.get("items")
-        return [example_value(item, text=text, required_only=required_only, root=root, depth=depth + 1)] \
+        one = [example_value(item, text=text, required_only=required_only, root=root, depth=depth + 1)] \
             if isinstance(item, dict) else []
-    return {"integer": 2, "number": 1.5, "boolean": True, "string": text}.get(str(kind))
+        return _sized(one, schema)
+    if kind in ("integer", "number"):
+        return _number(schema, kind == "integer")
+    if kind == "string":
+        return _string(schema, text)
+    return {"boolean": True}.get(str(kind))
+
+
+# Real Ollama turns the schema into a llama.cpp grammar (llama/sampling_ext.cpp schema_to_grammar ->
+# llama.cpp common/json-schema-to-grammar.cpp), which enforces formats, bounds, lengths, patterns and
+# item counts; the values below respect the same constraints.
+_FORMATS = {"date": "2024-05-17", "date-time": "2024-05-17T09:30:00Z", "time": "09:30:00Z",
+            "uuid": "3f2b8c1e-7d4a-4e6b-9c0d-5a1f2e3b4c5d", "email": "user@example.com",
+            "uri": "https://example.com/", "hostname": "example.com", "ipv4": "192.0.2.1"}
+_PATTERN_TRIES = ("simulated", "Tokyo", "A1", "abc", "ABC", "a", "A", "0", "1", "123", "abc123", "ABC-123",
+                  "2024-05-17", "user@example.com", "+1-555-0100", "#a1b2c3", "x")
+
+
+def _sized(items: list[Any], schema: dict[str, Any]) -> list[Any]:
+    """``items`` repeated up to ``minItems`` and cut to ``maxItems``."""
+    low, high = schema.get("minItems"), schema.get("maxItems")
+    if isinstance(low, int) and items and len(items) < low:
+        items = items * low
+    return items[:high] if isinstance(high, int) and high >= 0 else items
+
+
+def _number(schema: dict[str, Any], integer: bool) -> int | float:
+    """2 (or 1.5) moved inside ``minimum``/``maximum`` (exclusive too) and onto ``multipleOf``."""
+    value: float = 2 if integer else 1.5
+    step = 1 if integer else 0.5
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if isinstance(schema.get("exclusiveMinimum"), (int, float)):
+        low = schema["exclusiveMinimum"] + step
+    if isinstance(schema.get("exclusiveMaximum"), (int, float)):
+        high = schema["exclusiveMaximum"] - step
+    if isinstance(low, (int, float)) and value < low:
+        value = low
+    if isinstance(high, (int, float)) and value > high:
+        value = high
+    multiple = schema.get("multipleOf")
+    if isinstance(multiple, (int, float)) and multiple > 0:
+        value = math.ceil(value / multiple) * multiple
+    return int(math.ceil(value)) if integer else float(value)
+
+
+def _string(schema: dict[str, Any], text: str) -> str:
+    """``text``, or a value of the ``format``, fitted to ``pattern``, ``minLength`` and ``maxLength``."""
+    value = _FORMATS.get(str(schema.get("format")), text)
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        try:
+            rule = re.compile(pattern)
+        except re.error:
+            rule = None
+        if rule is not None and not rule.search(value):
+            value = next((t for t in _PATTERN_TRIES if rule.search(t)), value)
+    low, high = schema.get("minLength"), schema.get("maxLength")
+    if isinstance(low, int) and len(value) < low:
+        value = value + "x" * (low - len(value))
+    if isinstance(high, int) and high >= 0:
+        value = value[:high]
+    return value
 
 
 _ALNUM = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -302,3 +364,30 @@ def plan_reply(inp: ReplyInput) -> ReplyPlan:
         thinking, content = thinking[:keep_thinking], content[: limit - keep_thinking]
         calls, done_reason = [], "length"
     return ReplyPlan(thinking=thinking, content=content, tool_calls=calls, done_reason=done_reason)
+
+
+def cut_at_stop(plan: ReplyPlan, stops: Any) -> ReplyPlan:
+    """The reply ended where the first ``options.stop`` string begins; the stop string is not sent.
+
+    As llama-server does for Ollama (llm/llama_server.go sends ``stop`` to the runner, which ends the
+    completion before the matched text, stop_type "word"); done_reason stays "stop".
+
+    Example:
+        >>> plan = ReplyPlan(thinking=[], content=["Hello", " world", ". Bye"], tool_calls=[], done_reason="stop")
+        >>> cut_at_stop(plan, ["ld."]).content
+        ['Hello', ' wor']
+    """
+    words = [s for s in stops or [] if isinstance(s, str) and s] if isinstance(stops, list) else []
+    text = "".join(plan.content)
+    found = [text.find(word) for word in words if word in text]
+    if not found:
+        return plan
+    end, kept, used = min(found), [], 0
+    for token in plan.content:
+        if used + len(token) >= end:
+            if end > used:
+                kept.append(token[: end - used])
+            break
+        kept.append(token)
+        used += len(token)
+    return ReplyPlan(thinking=plan.thinking, content=kept, tool_calls=plan.tool_calls, done_reason="stop")
