@@ -65,7 +65,8 @@ def sync_transport(request, monkeypatch) -> str:
 SLOW_FILES = frozenset({
     "test_kernel.py", "test_kernel_batch.py", "test_kernel_interrupts.py", "test_kernel_outputs.py",
     "test_record_kernel.py", "test_record_concurrency.py", "test_notebooks.py", "test_terminal.py",
-    "test_terminal_output.py", "test_kernel_hostile.py",
+    "test_terminal_output.py", "test_kernel_hostile.py", "test_kernel_live.py", "test_kernel_embed.py",
+    "test_experiment_kernel.py", "test_conformance.py",
 })
 
 

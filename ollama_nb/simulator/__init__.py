@@ -26,7 +26,8 @@ from types import TracebackType
 
 from ._gate import Gate
 from ._journal import Event, Request
-from ._server import SimServer, SimState
+from ._server import SimServer
+from ._state import SimState
 
 __all__ = ["Event", "Request", "Simulator"]
 

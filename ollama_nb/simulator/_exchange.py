@@ -23,7 +23,7 @@ from ._journal import Journal
 from ._wire import go_json
 
 if TYPE_CHECKING:
-    from ._server import SimState
+    from ._state import SimState
 
 __all__ = ["BATCH", "JSON", "NDJSON", "Call", "ResponseWriter", "reason_phrase"]
 
