@@ -99,6 +99,24 @@ def test_summary_means_sit_inside_their_intervals_and_count_items(session: Sessi
     assert (summary["gpu_s"] > 0).all() and (summary["output_tokens"] > 0).all()
 
 
+def test_plot_draws_each_variant_at_its_mean_with_its_interval(session: Session) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    exp = run(session)
+    summary = exp.summary()
+    figure = exp.plot()
+    axes = figure.axes[0]
+    labels = [tick.get_text() for tick in axes.get_yticklabels()]
+    assert labels == [f"{p} · {m}" for p, m in summary.index]
+    points = axes.lines[0].get_xdata()
+    assert list(points) == pytest.approx(list(summary["exact"]))
+    (bars,) = [c for c in axes.collections if len(c.get_segments()) == len(summary)]
+    for (low, high), segment in zip(zip(summary["exact_low"], summary["exact_high"]), bars.get_segments()):
+        assert (segment[0][0], segment[1][0]) == pytest.approx((low, high))
+    with pytest.raises(ValueError, match="no score to plot"):
+        run(session, score=None).plot()
+
+
 def test_paired_equals_a_hand_computation(session: Session) -> None:
     exp = run(session, repeat=3)
     paired = exp.paired("steps", "terse", model="qwen3")
