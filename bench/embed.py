@@ -83,7 +83,7 @@ def bench_cached(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
     import numpy as np
 
     from ollama_nb import Client, Record, Session
-    from ollama_nb._embed_cache import EmbeddingCache, config_key
+    from ollama_nb.embeddings._embed_cache import EmbeddingCache, config_key
 
     texts = [f"cached text number {i}" for i in range(CACHED)]
     path = os.path.join(tempfile.mkdtemp(prefix="onb-bench-embed-"), "record.db")

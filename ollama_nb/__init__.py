@@ -17,9 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._catalog import ModelDetails, ModelSummary, PullProgress, RunningModel
-from ._client import AsyncClient, Client
-from ._embeddings import Embeddings
 from ._errors import (
     ConnectionLostError,
     ContextTrimmedWarning,
@@ -46,13 +43,25 @@ from ._errors import (
 )
 from ._logprobs import TokenLogprob
 from ._record import Record, RecordedTurn
-from ._reply import AsyncReply, Chunk, Reply
-from ._request import ChatRequest, GenerateRequest
 from ._session import Session, Turn, get_session
-from ._sse import cross_origin
 from ._timing import Timing
 from ._tools import ToolCall, ToolResult, tool_schema
 from .batch import Batch, BatchProgress, ItemResult
+from .client import (
+    AsyncClient,
+    AsyncReply,
+    ChatRequest,
+    Chunk,
+    Client,
+    Embeddings,
+    GenerateRequest,
+    ModelDetails,
+    ModelSummary,
+    PullProgress,
+    Reply,
+    RunningModel,
+    cross_origin,
+)
 from .experiment import Experiment, Paired, judge
 
 __version__ = "0.1.0"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ._catalog import ModelDetails
+from .client import ModelDetails
 
 __all__ = ["OLLAMA_DEFAULT_NUM_CTX", "SMALLEST_CONTEXT", "estimate_tokens", "runtime_context"]
 

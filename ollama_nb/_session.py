@@ -24,18 +24,25 @@ import weakref
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
-from ._client import AsyncClient, Client
 from ._context_window import SMALLEST_CONTEXT, estimate_tokens, runtime_context
 from ._errors import ContextTrimmedWarning, NoModelError, OllamaError, RecordError
 from ._files import write_private
 from ._finite import finite_json
-from ._host import resolve_host
 from ._record import Record, RecordedTurn, SessionRecording
 from ._record._recorder import resume_entries
-from ._reply import AsyncReply, BaseReply, Reply, running_loop
-from ._request import ChatRequest, GenerateRequest
 from ._turn import TIMING_COLUMNS, Turn, timing_row
 from .batch import Batch, ledger_of, start_batch
+from .client import (
+    AsyncClient,
+    AsyncReply,
+    BaseReply,
+    ChatRequest,
+    Client,
+    GenerateRequest,
+    Reply,
+    resolve_host,
+    running_loop,
+)
 
 if TYPE_CHECKING:
     import numpy
@@ -307,7 +314,7 @@ class Session:
             >>> Session(model="nomic-embed-text").embed(["a cat", "a dog"]).shape   # doctest: +SKIP
             (2, 768)
         """
-        from ._embed_session import embed_items
+        from .embeddings import embed_items
 
         return embed_items(self, items, model=model, text=text, dimensions=dimensions, truncate=truncate,
                            batch_size=batch_size, hosts=hosts, concurrency=concurrency, cache=cache)
@@ -319,7 +326,7 @@ class Session:
         Example:
             >>> Session(model="nomic-embed-text").search("battery", reviews, k=3)   # doctest: +SKIP
         """
-        from ._embed_session import search_items
+        from .embeddings import search_items
 
         return search_items(self, query, items, k=k, model=model, text=text)
 

@@ -10,7 +10,7 @@ import pytest
 
 from ollama_nb import Client, SignInRequiredError
 from ollama_nb._errors import ApiKeyWithheldWarning
-from ollama_nb._host import _WARNED, headers_with_api_key, key_is_safe_for
+from ollama_nb.client._host import _WARNED, headers_with_api_key, key_is_safe_for
 from tests.hostile_server import HostileServer, Request, chunked, headers, ndjson
 
 SECRET = "sk-do-not-leak-0123456789"

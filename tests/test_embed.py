@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from ollama_nb import AsyncClient, Client, EmbeddingError, Embeddings, Interrupted, MissingExtraError, Record, Session
-from ollama_nb._embed_session import plan_embedding
+from ollama_nb.embeddings._embed_session import plan_embedding
 from ollama_nb.simulator import Simulator
 
 np = pytest.importorskip("numpy")

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from ollama_nb import AsyncClient, Client, Session
-from ollama_nb._host import DEFAULT_HOST, parse_host, resolve_host
+from ollama_nb.client._host import DEFAULT_HOST, parse_host, resolve_host
 from ollama_nb.simulator import Simulator
 
 pytestmark = pytest.mark.timeout(20)

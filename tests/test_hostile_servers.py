@@ -29,7 +29,7 @@ from ollama_nb import (
     ResponseError,
     StreamError,
 )
-from ollama_nb._sse import iter_sse
+from ollama_nb.client._sse import iter_sse
 from tests.hostile_server import HostileServer, Request, chunked, gzip_bomb, headers, ndjson
 
 Send = Callable[[bytes], None]

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from ollama_nb._ndjson import LineBuffer, parse_line
+from ollama_nb.client._ndjson import LineBuffer, parse_line
 
 MULTIBYTE_TEXT = "Grüße naïvé 日本語 🙂 Ελληνικά — €5"
 MULTIBYTE_LINE = json.dumps({"response": MULTIBYTE_TEXT, "done": False}, ensure_ascii=False).encode()

@@ -73,4 +73,4 @@ def test_importing_the_core_in_a_fresh_interpreter_loads_no_jupyter_module() -> 
     loaded = json.loads(done.stdout)
     jupyter = [m for m in loaded if m.split(".")[0] in JUPYTER_PREFIXES]
     assert jupyter == [], jupyter
-    assert "ollama_nb._client" in loaded and "httpx" in loaded
+    assert "ollama_nb.client._client" in loaded and "httpx" in loaded

@@ -20,7 +20,7 @@ import pytest
 from web_apps import parse_events, serve
 
 from ollama_nb import AsyncClient, Chunk, Client, ModelNotFoundError
-from ollama_nb._sse import delta_event, done_event, error_event, event_bytes
+from ollama_nb.client._sse import delta_event, done_event, error_event, event_bytes
 from ollama_nb.simulator import Simulator
 from pools import connections_taken
 
@@ -317,7 +317,7 @@ def test_a_blocking_reply_read_asynchronously_inspects_anyio_once_not_per_event(
     simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Which keyword anyio's ``run_sync`` takes is found once, not on every token's event."""
-    import ollama_nb._sse as sse
+    import ollama_nb.client._sse as sse
 
     calls: list[object] = []
     real_signature = sse.signature

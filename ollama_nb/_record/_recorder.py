@@ -20,10 +20,8 @@ import warnings
 import weakref
 from typing import Any, Callable, Mapping, Sequence
 
-from .._client import AsyncClient, Client
 from .._errors import OllamaConnectionError, OllamaError, OllamaTimeoutError, RecordError, RecordWarning
-from .._reply import BaseReply
-from .._request import ChatRequest, Request
+from ..client import AsyncClient, BaseReply, ChatRequest, Client, Request
 from ._entry import RecordedTurn, entry_from_reply
 from ._location import record_path
 from ._recording_reply import AsyncRecordingReply, RecordingReply

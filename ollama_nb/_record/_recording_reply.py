@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from .._reply import AsyncReply, BeforeSend, Reply
-from .._request import Request
+from ..client import AsyncReply, BeforeSend, Reply, Request
 from ._cache import request_key
 from ._entry import RecordedTurn
 from ._replay import async_recorded_opener, recorded_opener
 
 if TYPE_CHECKING:
-    from .._client import AsyncClient, Client
+    from ..client import AsyncClient, Client
 
 __all__ = ["AsyncRecordingReply", "RecordingReply"]
 

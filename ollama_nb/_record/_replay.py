@@ -21,7 +21,7 @@ from typing import Any, AsyncIterator
 import httpx
 
 from .._finite import finite_json
-from .._reply import AsyncOpener, BeforeSend, Opener
+from ..client import AsyncOpener, BeforeSend, Opener
 from ._entry import RecordedTurn
 
 __all__ = ["async_recorded_opener", "recorded_lines", "recorded_opener"]
@@ -68,7 +68,7 @@ def recorded_lines(entry: RecordedTurn) -> list[bytes]:
 
 
 def recorded_opener(entry: RecordedTurn) -> Opener:
-    """An opener (see :mod:`ollama_nb._reply`) that returns the recorded answer as a response."""
+    """An opener (see :mod:`ollama_nb.client._reply`) that returns the recorded answer as a response."""
 
     def open_stream(body: dict[str, Any], before_send: BeforeSend) -> httpx.Response:
         before_send()

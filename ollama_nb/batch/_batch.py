@@ -23,15 +23,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Mapping, Sequence, Union
 
 from .._errors import OllamaError, StructuredOutputError
-from .._host import resolve_host
-from .._request import GenerateRequest
+from ..client import GenerateRequest, resolve_host
 from ._items import Items, items_of, render, shaped
 from ._ledger import BatchLedger
 from ._results import COLUMNS, BatchProgress, ItemResult, Status, gpu_seconds, one_line, wait_or_stop
 from ._runner import Runner
 
 if TYPE_CHECKING:
-    from .._reply import AsyncReply
+    from ..client import AsyncReply
 
 #: An item's prompt, or the error its prompt function raised.
 Prompt = Union[str, BaseException]

@@ -26,13 +26,12 @@ import collections
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from .._client import AsyncClient
 from .._errors import ConnectionLostError, OllamaConnectionError, OllamaError
+from ..client import AsyncClient
 from ._results import ItemResult, Status, one_line
 
 if TYPE_CHECKING:
-    from .._reply import AsyncReply
-    from .._request import GenerateRequest
+    from ..client import AsyncReply, GenerateRequest
 
 __all__ = ["MAX_SENDS", "HostState", "RunBatch", "Runner"]
 

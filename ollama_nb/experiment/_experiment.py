@@ -30,8 +30,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._errors import OllamaError
-from .._host import resolve_host
 from ..batch import Batch, ItemResult, items_of, render
+from ..client import resolve_host
 from ._grid import Cell, CellResult, ExperimentProgress, Scorer, models_of, prompts_of, scorers_of, variant_name
 from ._labelling import LabelMethods
 from ._servers import servers_of

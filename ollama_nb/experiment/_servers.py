@@ -18,8 +18,8 @@ __all__ = ["servers_of"]
 def servers_of(hosts: Sequence[str | None], models: Sequence[str]) -> tuple[dict[str, str | None],
                                                                           dict[tuple[str, str], str | None]]:
     """``({host: version}, {(host, model): digest})``; None where a server cannot say."""
-    from .._client import Client
     from .._record import canonical_model
+    from ..client import Client
 
     versions: dict[str, str | None] = {}
     digests: dict[tuple[str, str], str | None] = {}

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from .._request import GenerateRequest
 from ..batch import Batch
+from ..client import GenerateRequest
 
 if TYPE_CHECKING:
     from ._magics import MagicCall, OllamaMagics

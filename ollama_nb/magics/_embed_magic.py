@@ -17,9 +17,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .._embed_job import EmbedJob
-from .._embed_session import EmbedPlan, plan_embedding, require
 from .._errors import Interrupted
+from ..embeddings import EmbedJob, EmbedPlan, plan_embedding, require
 from ._arguments import SubcommandParser
 
 __all__ = ["EMBED_PARSER", "USAGE", "embed_command", "embed_command_async", "read_arguments"]

@@ -21,8 +21,8 @@ from traitlets import Bool, Dict, Float, Int, Unicode
 
 from .._errors import ContextTrimmedWarning, NoModelError, OllamaError
 from .._interpolate import interpolate
-from .._reply import AsyncReply, BaseReply, Reply
 from .._session import Session, get_session
+from ..client import AsyncReply, BaseReply, Reply
 from ..view._protocol import ManyRepliesView, ReplyView
 from ._arguments import options_from, parse
 

@@ -17,7 +17,7 @@ import contextlib
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Sequence, cast
 
 from .._errors import Interrupted
-from .._reply import AsyncReply, Chunk, Reply
+from ..client import AsyncReply, Chunk, Reply
 from ._protocol import ManyRepliesView, ReplyView
 
 Poll = Callable[[int], Awaitable[None]]

@@ -25,8 +25,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._reply import BaseReply
 from .._safe import SafeHtml
+from ..client import BaseReply
 from ._outputs import html_bundle
 
 __all__ = ["logprobs_bundle", "logprobs_html", "logprobs_summary", "show_logprobs", "token_probability"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable
 
-from .._catalog import PullProgress
 from .._errors import Interrupted
 from .._safe import SafeHtml, SafeMarkdown
+from ..client import PullProgress
 from ._controls import widgets_available
 from ._outputs import markdown_bundle, plain_bundle
 

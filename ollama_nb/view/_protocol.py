@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable
 
-from .._reply import BaseReply, Chunk
+from ..client import BaseReply, Chunk
 
 __all__ = ["ManyRepliesView", "ReplyView"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._reply import BaseReply
 from .._safe import SafeMarkdown
+from ..client import BaseReply
 
 __all__ = [
     "call_text",

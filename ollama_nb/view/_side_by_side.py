@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Sequence
 
-from .._reply import BaseReply, Chunk
 from .._safe import SafeHtml, SafeMarkdown
+from ..client import BaseReply, Chunk
 from ._controls import Controls, widgets_available
 from ._outputs import html_bundle, markdown_bundle
 from ._stream_view import reply_metadata

@@ -28,8 +28,8 @@ import sys
 import time
 from typing import Any, Callable, Sequence
 
-from .._reply import BaseReply, Chunk
 from .._safe import SafeMarkdown, require_safe, terminal_text
+from ..client import BaseReply, Chunk
 from ._controls import Controls, widgets_available
 from ._outputs import markdown_bundle, plain_bundle, plain_text
 from ._reply_lines import (  # re-exported: the footer and note builders are imported from here too

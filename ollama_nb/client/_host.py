@@ -24,7 +24,7 @@ import urllib.parse
 import warnings
 from typing import Mapping
 
-from ._errors import ApiKeyWithheldWarning
+from .._errors import ApiKeyWithheldWarning
 
 __all__ = ["API_KEY_VARIABLE", "DEFAULT_HOST", "headers_with_api_key", "key_is_safe_for", "parse_host", "resolve_host"]
 

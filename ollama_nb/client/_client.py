@@ -6,7 +6,7 @@ turns it into a lazy streaming :class:`~ollama_nb.Reply`; ``chat`` and ``generat
 call. Nothing is sent until the reply is first read. Connection failures before any byte of a
 reply arrives, and a busy (503) or rate-limited (429) answer, are retried with exponential
 backoff; nothing is retried once a reply has started (text is never duplicated). ``OLLAMA_API_KEY``
-is sent as ``Authorization: Bearer <key>`` as ollama-python does (see :mod:`ollama_nb._host`).
+is sent as ``Authorization: Bearer <key>`` as ollama-python does (see :mod:`ollama_nb.client._host`).
 One client reuses its connections.
 
 Example:
@@ -25,17 +25,17 @@ from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, Seq
 
 import httpx
 
+from .._errors import MalformedReplyError
+from .._tools import DEFAULT_MAX_TOOL_ROUNDS
 from ._body import DEFAULT_MAX_LINE_BYTES, abody_bytes, aread_bounded, body_bytes, read_bounded
 from ._catalog import ModelDetails, ModelSummary, PullProgress, PullReader, RunningModel, version_of, wire_entries
-from ._embeddings import Embeddings, embed_body, embed_errors, embeddings_from_wire
-from ._errors import MalformedReplyError
+from ._embed import Embeddings, embed_body, embed_errors, embeddings_from_wire
 from ._host import headers_with_api_key, resolve_host
 from ._ndjson import parse_line
 from ._protocol import BUSY_STATUSES, RETRYABLE, read_error, redirect_error, request_error, status_error
 from ._release import keep, release
 from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
-from ._tools import DEFAULT_MAX_TOOL_ROUNDS
 from ._transport import Transport, chosen_transport
 
 __all__ = ["AsyncClient", "Client"]
@@ -78,7 +78,7 @@ class _ClientBase(Generic[ReplyT]):
         seconds (doubled each time), for failures before the first byte and busy (503/429) answers.
         ``headers``: sent with every request. ``max_line_bytes``: the longest line read from the server
         (a LineTooLongError past it). ``transport``: ``"auto"``, ``"aiohttp"``, ``"h11"`` or an
-        httpx transport object (see :mod:`ollama_nb._transport`; None: ``OLLAMA_NB_TRANSPORT``).
+        httpx transport object (see :mod:`ollama_nb.client._transport`; None: ``OLLAMA_NB_TRANSPORT``).
         """
         self.host = resolve_host(host)
         #: The longest line (or JSON answer) read from the server; past it the reply ends with

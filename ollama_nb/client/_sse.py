@@ -38,8 +38,8 @@ import threading
 from inspect import signature
 from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterable, Iterator, Mapping, Protocol, cast
 
-from ._errors import OllamaError
-from ._finite import finite_json
+from .._errors import OllamaError
+from .._finite import finite_json
 
 if TYPE_CHECKING:
     from ._reply_state import BaseReply, Chunk

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
-from ._errors import EmbeddingError, ModelNotFoundError, OllamaError, ResponseError
+from .._errors import EmbeddingError, ModelNotFoundError, OllamaError, ResponseError
 
 __all__ = ["Embeddings", "embed_body", "embed_errors", "embeddings_from_wire"]
 

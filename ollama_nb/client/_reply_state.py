@@ -2,7 +2,7 @@
 
 What the blocking :class:`~ollama_nb.Reply` and the async :class:`~ollama_nb.AsyncReply` share:
 turning the body's bytes into chunks, keeping the text, timing and tool rounds, and ending the
-stream. Their IO (reading the body, stopping from another thread) lives in :mod:`ollama_nb._reply`.
+stream. Their IO (reading the body, stopping from another thread) lives in :mod:`ollama_nb.client._reply`.
 A reply is given everything at construction: its request, the opener that sends it (in
 ``_reply``), the tool functions to run; it never names the client.
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, 
 
 import httpx
 
-from ._errors import (
+from .._errors import (
     ConnectionLostError,
     LineTooLongError,
     MalformedLineWarning,
@@ -26,12 +26,12 @@ from ._errors import (
     StreamError,
     ToolError,
 )
-from ._logprobs import TokenLogprob, logprobs_frame, logprobs_from_wire
+from .._logprobs import TokenLogprob, logprobs_frame, logprobs_from_wire
+from .._timing import Timing
+from .._tools import DEFAULT_MAX_TOOL_ROUNDS, ToolCall, ToolResult, run_tool_call
 from ._ndjson import DEFAULT_LIMIT, LineBuffer, LineTooLong, parse_line, text_field
 from ._protocol import error_text, read_error
 from ._request import Request
-from ._timing import Timing
-from ._tools import DEFAULT_MAX_TOOL_ROUNDS, ToolCall, ToolResult, run_tool_call
 
 if TYPE_CHECKING:
     import pandas
@@ -221,7 +221,7 @@ class BaseReply:
         p.text(repr(self))
 
     def _repr_markdown_(self) -> str:
-        from ._safe import SafeMarkdown
+        from .._safe import SafeMarkdown
 
         return SafeMarkdown.escape(self.partial_text())
 

@@ -1,8 +1,8 @@
 """``Session.embed`` and ``Session.search``: a column of texts to a float32 matrix, and the nearest items.
 
-Texts go ``batch_size`` at a time per ``/api/embed`` request (:class:`~ollama_nb._embed_job.EmbedJob`),
+Texts go ``batch_size`` at a time per ``/api/embed`` request (:class:`~ollama_nb.embeddings._embed_job.EmbedJob`),
 across hosts. Identical texts are sent once. With a record and ``cache=True`` every vector is kept
-in it (:class:`~ollama_nb._embed_cache.EmbeddingCache`), keyed by model digest, Ollama version,
+in it (:class:`~ollama_nb.embeddings._embed_cache.EmbeddingCache`), keyed by model digest, Ollama version,
 ``dimensions``, ``truncate`` and the text, so embedding the same column again sends nothing, also
 after a restart. numpy (and pandas for frames and :func:`search_items`) are imported only here,
 inside the functions: the ``data`` extra.
@@ -20,16 +20,16 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from .._errors import Interrupted, MissingExtraError, NoModelError
+from ..batch import items_of, render
+from ..client import resolve_host
 from ._embed_cache import Cached, EmbeddingCache, config_key
 from ._embed_job import DEFAULT_CONCURRENCY, EmbedJob
-from ._errors import Interrupted, MissingExtraError, NoModelError
-from ._host import resolve_host
-from .batch import items_of, render
 
 if TYPE_CHECKING:
     import numpy
 
-    from ._session import Session
+    from .._session import Session
 
 __all__ = ["DEFAULT_BATCH_SIZE", "EmbedPlan", "embed_items", "plan_embedding", "require", "search_items"]
 

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ._errors import LineTooLongError, MalformedLineWarning, MalformedReplyError, StreamError
+from .._errors import LineTooLongError, MalformedLineWarning, MalformedReplyError, StreamError
 from ._ndjson import LineBuffer, LineTooLong, parse_line
 from ._protocol import error_text
 

@@ -6,7 +6,7 @@ from the shared ollama-api folder) hold made-up values; where the simulator cann
 nanosecond metrics, tool-call ids, digests, ...) into our bytes, occurrence by occurrence, and then the
 whole line must be equal byte for byte, so key order, escaping and number formatting are still compared.
 Every adopted key is named in the test (see tests/wire_fixtures.py). Logprob values, tokens and texts are steered with ``[[script=...]]``
-and compared as they are. The cloud side is in test_simulator_2026_cloud.py.
+and compared as they are. The cloud side is in test_simulator_cloud.py.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 httpx is the API of both clients; the transport under it is chosen here:
 
 - ``"aiohttp"`` (:class:`~ollama_nb.AsyncClient`'s default): aiohttp's C HTTP parser under httpx
-  (:mod:`ollama_nb._aiohttp`), about half the CPU per token of h11 on a token-by-token stream;
+  (:mod:`ollama_nb.client._aiohttp`), about half the CPU per token of h11 on a token-by-token stream;
 - ``"urllib3"`` (:class:`~ollama_nb.Client`'s default): urllib3 and ``http.client`` under httpx
-  (:mod:`ollama_nb._urllib3`), the wire ``requests`` reads with, likewise about half of h11's CPU;
+  (:mod:`ollama_nb.client._urllib3`), the wire ``requests`` reads with, likewise about half of h11's CPU;
 - ``"h11"``: httpx's own transport (httpcore + h11, pure Python), for both clients, and the
   fallback when the faster one is not installed;
 - ``"auto"``: the fastest one available for that client;
@@ -31,7 +31,7 @@ from typing import Any, Literal, Union
 
 import httpx
 
-from ._errors import OllamaError
+from .._errors import OllamaError
 
 __all__ = ["ENV_VAR", "TRANSPORTS", "Transport", "TransportName", "chosen_transport", "transport_name"]
 

@@ -28,8 +28,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Iterator,
 
 import httpx
 
+from .._errors import OllamaError, ReplyNotReadError
 from ._body import abody_bytes, body_bytes
-from ._errors import OllamaError, ReplyNotReadError
 from ._release import keep, release
 from ._reply_state import BaseReply, Chunk, StopRequested, shutdown_connection
 from ._request import Request
@@ -130,7 +130,7 @@ class Reply(BaseReply):
         Flask: ``Response(reply.sse(), mimetype="text/event-stream")``; FastAPI:
         ``StreamingResponse(reply.sse(), media_type="text/event-stream")`` (iterated there
         asynchronously, each read in a worker thread, so a disconnect stops the reply at once).
-        Events and framing: :mod:`ollama_nb._sse`.
+        Events and framing: :mod:`ollama_nb.client._sse`.
 
         Example:
             >>> next(client.generate("llama3.2", "Hi").sse())   # doctest: +SKIP
@@ -156,7 +156,7 @@ class Reply(BaseReply):
         """Release the connection; a reply closed before its end is marked stopped.
 
         Safe from a finaliser: inside a garbage collection the connection is only shut down here
-        and released by another thread (see :mod:`ollama_nb._release`).
+        and released by another thread (see :mod:`ollama_nb.client._release`).
         """
         response, self._response = self._response, None
         body, self._body = self._body, None
@@ -264,7 +264,7 @@ class AsyncReply(BaseReply):
         """The reply as Server-Sent Events (UTF-8 bytes); cancelling or closing the generator stops the reply.
 
         For FastAPI: ``StreamingResponse(reply.sse(), media_type="text/event-stream")``; uvicorn's
-        disconnect cancels it, which closes the Ollama stream at once. Events: :mod:`ollama_nb._sse`.
+        disconnect cancels it, which closes the Ollama stream at once. Events: :mod:`ollama_nb.client._sse`.
 
         Example:
             >>> reply = await client.chat("llama3.2", messages)   # doctest: +SKIP

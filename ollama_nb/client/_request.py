@@ -48,7 +48,7 @@ def _tools(tools: Sequence[Any]) -> list[Mapping[str, Any]] | None:
     """Tool schemas for the wire: dicts pass through, Python functions are described."""
     if not tools:
         return None
-    from ._tools import tool_schema
+    from .._tools import tool_schema
 
     return [t if isinstance(t, Mapping) else tool_schema(t) for t in tools]
 
@@ -56,13 +56,13 @@ def _tools(tools: Sequence[Any]) -> list[Mapping[str, Any]] | None:
 def _images(images: Sequence[Any]) -> list[str] | None:
     if not images:
         return None
-    from ._images import encode_images
+    from .._images import encode_images
 
     return encode_images(images)
 
 
 def _format(fmt: Any) -> str | dict[str, Any] | None:
-    from ._structured import format_value
+    from .._structured import format_value
 
     return format_value(fmt)
 
@@ -159,7 +159,7 @@ class ChatRequest(Request):
 
     def tool_functions(self) -> dict[str, Callable[..., Any]]:
         """The Python functions among ``tools``, by the name the model calls them with."""
-        from ._tools import tools_by_name
+        from .._tools import tools_by_name
 
         return tools_by_name([t for t in self.tools or () if callable(t)])
 

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
-    from ._record import Record
+    from .._record import Record
 
 __all__ = ["Cached", "EmbeddingCache", "config_key", "text_hash"]
 

@@ -2,7 +2,7 @@
 
 Both :class:`~ollama_nb.Client` and :class:`~ollama_nb.AsyncClient` turn failures into
 :class:`~ollama_nb.OllamaError` through these functions, so the two stay twins. (Request bodies
-are built by :mod:`ollama_nb._request`.)
+are built by :mod:`ollama_nb.client._request`.)
 
 Example:
     >>> str(status_error(404, b'{"error":"model \\'x\\' not found"}', model="x", host="http://h:1")).splitlines()[0]
@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ._errors import (
+from .._errors import (
     ConnectionLostError,
     ModelNotFoundError,
     OllamaConnectionError,

@@ -3,7 +3,7 @@
 The clients ask for ``Accept-Encoding: identity``; a body compressed anyway (gzip or deflate) is
 inflated here a bounded piece at a time, so a small "zip bomb" cannot grow the kernel. Everything
 reads through httpx's byte iterators (``iter_raw``/``aiter_raw``), whatever transport is under them.
-Lines are cut at ``limit`` bytes by :class:`~ollama_nb._ndjson.LineBuffer`; whole bodies (the JSON
+Lines are cut at ``limit`` bytes by :class:`~ollama_nb.client._ndjson.LineBuffer`; whole bodies (the JSON
 answers of ``/api/tags``, ``/api/show``…) by :func:`read_bounded`.
 
 Example:
@@ -19,7 +19,7 @@ from typing import AsyncIterator, Iterable, Iterator
 
 import httpx
 
-from ._errors import LineTooLongError, OllamaError
+from .._errors import LineTooLongError, OllamaError
 from ._ndjson import DEFAULT_LIMIT
 
 __all__ = ["DEFAULT_MAX_LINE_BYTES", "abody_bytes", "aread_bounded", "body_bytes", "inflate", "read_bounded"]

@@ -25,9 +25,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from ._client import AsyncClient
-from ._errors import ConnectionLostError, OllamaConnectionError, OllamaError, ServerBusyError
-from .batch import BatchProgress, ItemResult, one_line, wait_or_stop
+from .._errors import ConnectionLostError, OllamaConnectionError, OllamaError, ServerBusyError
+from ..batch import BatchProgress, ItemResult, one_line, wait_or_stop
+from ..client import AsyncClient
 
 __all__ = ["DEFAULT_CONCURRENCY", "EmbedJob"]
 

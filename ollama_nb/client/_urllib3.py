@@ -1,4 +1,4 @@
-"""An httpx transport on urllib3: :class:`Urllib3Transport`, the blocking twin of :mod:`ollama_nb._aiohttp`.
+"""An httpx transport on urllib3: :class:`Urllib3Transport`, the blocking twin of :mod:`ollama_nb.client._aiohttp`.
 
 httpx stays the API; the wire is urllib3's (the one under ``requests``), whose chunked reads
 go through ``http.client`` and C-buffered ``readline``: about half the CPU per token of h11 on a
