@@ -99,7 +99,7 @@ def magics_shell(simulator: Simulator) -> Iterator[object]:
     shell.run_line_magic("load_ext", "ollama_nb")
     magics = shell.magics_manager.registry["OllamaMagics"]
     magics.host, magics.model, magics.system, magics.options = simulator.url, "llama3.2", "", {}
-    magics.db, magics.cache = "", False
+    magics.db, magics.cache, magics.hosts = "", False, ""
     forget_sessions()
     yield shell
     shell.user_ns.pop("__session__", None)

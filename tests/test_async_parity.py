@@ -50,7 +50,7 @@ def test_the_twins_take_the_same_parameters(sync: type, twin: type) -> None:
 
 
 IO_METHODS = {
-    AsyncClient: {"chat", "generate", "models", "ps", "pull", "show", "version", "aclose"},
+    AsyncClient: {"chat", "embed", "generate", "models", "ps", "pull", "show", "version", "aclose"},
     AsyncReply: {"aread", "aclose"},
 }
 

@@ -8,6 +8,7 @@ import json
 import math
 import sys
 import threading
+from typing import Any
 
 import httpx
 import pytest
@@ -265,6 +266,20 @@ def test_stop_keeps_finished_chunks_in_the_record(simulator: Simulator, tmp_path
     assert _embed_bodies(simulator)[-1]["input"] == ["now fast", "never"]
 
 
+def test_stop_without_a_record_says_the_vectors_are_not_kept(simulator: Simulator) -> None:
+    session = Session(model="all-minilm", host=simulator.url, record=False)
+    plan = plan_embedding(session, ["quick one", "quick two", "slow [[delay=30]]", "never"], batch_size=2,
+                          concurrency=1)
+    assert plan.job is not None
+    plan.job.start()
+    while not any("slow [[delay=30]]" in body["input"] for body in _embed_bodies(simulator)):
+        simulator.wait_for("request", timeout=10)
+    plan.job.stop()
+    assert plan.job.wait(10)
+    with pytest.raises(Interrupted, match="2 texts were not sent, and with no record the 2 vectors received are not"):
+        plan.matrix()
+
+
 def test_session_embed_takes_a_frame_with_a_template(simulator: Simulator) -> None:
     pandas = pytest.importorskip("pandas")
     frame = pandas.DataFrame({"title": ["Good", "Bad"], "body": ["works well", "broke"]}, index=["x", "y"])
@@ -297,22 +312,14 @@ def test_a_missing_numpy_is_one_line_naming_the_extra(simulator: Simulator, monk
 
 
 # -- %ollama embed -------------------------------------------------------------------------------------------
-def test_the_embed_magic_stores_the_matrix(simulator: Simulator) -> None:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
-    try:
-        shell.run_line_magic("load_ext", "ollama_nb")
-        shell.run_line_magic("config", f"OllamaMagics.host = {simulator.url!r}")
-        shell.user_ns["reviews"] = ["one", "two", "three"]
-        shell.run_line_magic("ollama", "embed reviews -m all-minilm --dimensions 8 --batch-size 2 -o vectors")
-        assert shell.user_ns["vectors"].shape == (3, 8)
-        assert len(_embed_bodies(simulator)) == 2
-        result = shell.run_cell("%ollama embed nothing_here -m all-minilm -o v")
-        assert "nothing_here" in str(result.error_in_exec)
-    finally:
-        shell.run_line_magic("unload_ext", "ollama_nb")
-        InteractiveShell.clear_instance()
+def test_the_embed_magic_stores_the_matrix(magics_shell: Any, simulator: Simulator) -> None:
+    shell = magics_shell
+    shell.user_ns["reviews"] = ["one", "two", "three"]
+    shell.run_line_magic("ollama", "embed reviews -m all-minilm --dimensions 8 --batch-size 2 -o vectors")
+    assert shell.user_ns["vectors"].shape == (3, 8)
+    assert len(_embed_bodies(simulator)) == 2
+    result = shell.run_cell("%ollama embed nothing_here -m all-minilm -o v")
+    assert "nothing_here" in str(result.error_in_exec)
 
 
 def test_import_ollama_nb_pulls_in_neither_numpy_nor_pandas() -> None:

@@ -18,8 +18,7 @@ def _setup(kernel: KernelSession, simulator: Simulator, db: Path) -> None:
     kernel.check(
         "%load_ext ollama_nb\n"
         f'%config OllamaMagics.host = "{simulator.url}"\n'
-        "from ollama_nb import Record, get_session\n"
-        f"get_session().use_record(Record({str(db)!r}))"
+        f"%config OllamaMagics.db = {str(db)!r}"
     )
 
 
@@ -38,7 +37,11 @@ def test_interrupt_stops_the_job_keeps_what_finished_and_a_rerun_sends_the_rest(
     _setup(k7, simulator, tmp_path / "record.db")
     k7.check("texts = ['one', 'two', 'slow [[delay=60]]', 'four']")
     cell = k7.execute("%ollama embed texts -m all-minilm --batch-size 2 --concurrency 1 -o vectors")
-    for _ in range(4):  # /api/tags, /api/version, the first chunk, the slow chunk
+    def slow_sent() -> bool:
+        return any(r.path == "/api/embed" and "slow [[delay=60]]" in (r.body or {}).get("input", [])
+                   for r in simulator.requests)
+
+    while not slow_sent():  # the record's look-ups and the first chunk come first, in any number
         simulator.wait_for("request", timeout=20)
     k7.interrupt()
     simulator.wait_for("disconnect", timeout=10)  # the slow request was closed

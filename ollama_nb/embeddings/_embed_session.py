@@ -80,6 +80,7 @@ class EmbedPlan:
     cached: Cached
     job: EmbedJob | None
     new: dict[str, list[float]] = field(default_factory=dict)
+    recorded: bool = False  # the new vectors go to the record (else they live only in this call)
 
     def matrix(self) -> numpy.ndarray:
         """The float32 matrix, one row per item in input order; raises the job's error or Interrupted."""
@@ -89,10 +90,14 @@ class EmbedPlan:
         missing = [t for t in self.unique if t not in found and t not in self.new]
         if job is not None and job.error is not None:
             raise job.error
-        if missing:
+        if missing and self.recorded:
             raise Interrupted(what=f"embedding {len(self.unique)} texts", detail=(
                 f"stopped: {len(self.new)} new vectors are kept in the record, {len(missing)} texts were not sent"),
                 hint="Run it again: only the texts not embedded yet are sent.")
+        if missing:
+            raise Interrupted(what=f"embedding {len(self.unique)} texts", detail=(
+                f"stopped: {len(missing)} texts were not sent, and with no record the {len(self.new)} vectors "
+                "received are not kept"), hint="Turn the record on to keep them (OLLAMA_NB_DB, or %config OllamaMagics.db).")
         blocks = self.cached.blocks.values()  # one matrix per block, then one gather in input order
         pool = [np.frombuffer(vectors, dtype="<f4").reshape(-1, width) for width, vectors in blocks]
         start_of, start = {}, 0
@@ -137,7 +142,7 @@ def plan_embedding(session: Session, items: Any, *, model: str | None = None,
     unique = list(dict.fromkeys(texts))
     store = _cache_for(session, chosen, dimensions, truncate) if cache and unique else None
     cached = store.lookup(unique) if store is not None else Cached({}, {})
-    plan = EmbedPlan(chosen, texts, labels, unique, cached, None)
+    plan = EmbedPlan(chosen, texts, labels, unique, cached, None, recorded=store is not None)
     to_send = [t for t in unique if t not in cached.where]
     if not to_send:
         return plan
