@@ -97,7 +97,8 @@ class EmbedPlan:
         if missing:
             raise Interrupted(what=f"embedding {len(self.unique)} texts", detail=(
                 f"stopped: {len(missing)} texts were not sent, and with no record the {len(self.new)} vectors "
-                "received are not kept"), hint="Turn the record on to keep them (OLLAMA_NB_DB, or %config OllamaMagics.db).")
+                "received are not kept"),
+                hint="Turn the record on to keep them (OLLAMA_NB_DB, or %config OllamaMagics.db).")
         blocks = self.cached.blocks.values()  # one matrix per block, then one gather in input order
         pool = [np.frombuffer(vectors, dtype="<f4").reshape(-1, width) for width, vectors in blocks]
         start_of, start = {}, 0
