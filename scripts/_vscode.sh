@@ -38,7 +38,8 @@ _onb_vscode_steps() {
     fi
     local stamp="$dir/.onb-tools" want
     want="$(onb_stamp "vscode $ONB_NODE_PACKAGE $ONB_CODE_SERVER_PACKAGE" "$ONB_JUPYTER_VSIX" \
-        "$ONB_ROOT/tests/vscode/preload/build.sh")"
+        "$ONB_ROOT/tests/vscode/preload/build.sh" "$ONB_ROOT/tests/vscode/preload/package.json" \
+        "$ONB_ROOT/tests/vscode/preload/make_vsix.py")"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi
@@ -59,8 +60,9 @@ _onb_vscode_steps() {
     local code_server=("$node_bin/node" "$dir/code-server/node_modules/code-server/out/node/entry.js")
     rm -rf "$dir/extensions"
     local ext
-    for ext in "$ONB_JUPYTER_VSIX" "$dir/preload/onb-widget-preloads.vsix"; do
-        "${code_server[@]}" --extensions-dir "$dir/extensions" --user-data-dir "$dir/user-data" \
+    for ext in "$ONB_JUPYTER_VSIX" "$dir/preload/jupyter-renderers.vsix"; do
+        touch "$dir/config.yaml"  # else code-server writes one into ~/.config
+        "${code_server[@]}" --config "$dir/config.yaml" --extensions-dir "$dir/extensions" --user-data-dir "$dir/user-data" \
             --install-extension "$ext" >&2 || return 1
     done
     printf '%s\n' "$want" > "$stamp"

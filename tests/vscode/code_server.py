@@ -45,6 +45,22 @@ JUPYTER_SERVER_ARGS = (
     "--ServerApp.allow_origin=*",
     "--ServerApp.disable_check_xsrf=True",
 )
+# textContent of the outputs, descending into shadow roots (innerText would skip outputs scrolled out of view)
+_DEEP_TEXT = """() => {
+  const walk = (node) => {
+    let text = '';
+    for (const child of node.childNodes) {
+      if (child.nodeType === Node.TEXT_NODE) text += child.textContent;
+      else if (child.nodeType === Node.ELEMENT_NODE && !['STYLE', 'SCRIPT'].includes(child.tagName)) {
+        text += walk(child.shadowRoot || child);
+        if (child.shadowRoot) text += walk(child);
+      }
+    }
+    return text;
+  };
+  const container = document.querySelector('#container');
+  return container ? walk(container) : '';
+}"""
 SETTINGS = {
     "workbench.startupEditor": "none",
     "security.workspace.trust.enabled": False,
@@ -93,9 +109,12 @@ def code_server(workspace: Path, state_dir: Path, startup_timeout: float = 60.0)
     user_data = state_dir / "user-data"
     (user_data / "User").mkdir(parents=True, exist_ok=True)
     (user_data / "User" / "settings.json").write_text(json.dumps(SETTINGS, indent=1))
+    config = state_dir / "config.yaml"  # else code-server writes one into ~/.config
+    config.write_text("")
     port = free_port()
     command = [
         str(NODE), str(CODE_SERVER),
+        "--config", str(config),
         "--bind-addr", f"127.0.0.1:{port}",
         "--auth", "none",
         "--disable-telemetry",
@@ -196,19 +215,30 @@ class VSCodeNotebook:
         return click_now(self.page, button)
 
     # -- outputs (in the webview) ---------------------------------------------------------------
-    def output_frame(self) -> Frame | None:
-        """The webview frame that holds the rendered outputs (None before the first output)."""
+    def output_frames(self) -> list[Frame]:
+        """The webview frames that hold rendered outputs (none before the first output)."""
+        found = []
         for frame in self.page.frames:
             try:
                 if frame.locator("#container .output").count():
-                    return frame
+                    found.append(frame)
             except Exception:  # noqa: BLE001 - a frame may be detached while we look
                 continue
-        return None
+        return found
+
+    def output_frame(self) -> Frame | None:
+        frames = self.output_frames()
+        return frames[0] if frames else None
 
     def outputs_text(self) -> str:
-        frame = self.output_frame()
-        return "" if frame is None else frame.locator("#container").inner_text()
+        """The text of every rendered output, shadow roots included (VS Code renders Markdown into one)."""
+        texts = []
+        for frame in self.output_frames():
+            try:
+                texts.append(frame.evaluate(_DEEP_TEXT))
+            except Exception:  # noqa: BLE001 - detached while we read
+                continue
+        return "\n".join(texts)
 
     def wait_for_output_text(self, text: str, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
@@ -238,6 +268,11 @@ class VSCodeNotebook:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no {label!r} button in the output webview after {timeout:g} s")
             self.page.wait_for_timeout(100)
+
+    def widget_count(self) -> int:
+        """ipywidgets views shown in the output webview."""
+        frame = self.output_frame()
+        return 0 if frame is None else frame.locator(".jupyter-widgets, .widget-button").count()
 
     def webview_flags(self, names: tuple[str, ...]) -> dict[str, object]:
         """``window[name]`` in every frame of the page (a payload that ran would set one)."""
@@ -285,7 +320,7 @@ def open_notebook(
     box.fill(f"{jupyter.url}/?token={jupyter.token}")
     page.keyboard.press("Enter")
     # the next step asks for a display name for the server: keep the proposed one
-    page.wait_for_timeout(500)
+    page.locator(".quick-input-widget .quick-input-title", has_text="Display Name").wait_for(timeout=timeout * 1000)
     page.keyboard.press("Enter")
     nb.pick(kernel_label, timeout=timeout)
     page.locator(".notebook-toolbar-container").filter(has_text=kernel_label).wait_for(timeout=timeout * 1000)
