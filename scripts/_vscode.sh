@@ -60,7 +60,7 @@ _onb_vscode_steps() {
     local code_server=("$node_bin/node" "$dir/code-server/node_modules/code-server/out/node/entry.js")
     rm -rf "$dir/extensions"
     local ext
-    for ext in "$ONB_JUPYTER_VSIX" "$dir/preload/jupyter-renderers.vsix"; do
+    for ext in "$ONB_JUPYTER_VSIX" "$dir/preload/onb-widget-preloads.vsix"; do
         touch "$dir/config.yaml"  # else code-server writes one into ~/.config
         "${code_server[@]}" --config "$dir/config.yaml" --extensions-dir "$dir/extensions" --user-data-dir "$dir/user-data" \
             --install-extension "$ext" >&2 || return 1

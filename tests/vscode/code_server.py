@@ -208,6 +208,17 @@ class VSCodeNotebook:
     def run_all(self) -> None:
         self.toolbar_action("Run All").click()
 
+    def dismiss_renderer_dialog(self, timeout: float = 60.0) -> None:
+        """Answer Cancel to the modal dialog that asks to install ms-toolsai.jupyter-renderers.
+
+        The Jupyter extension shows it once per window when the first widget appears, because the harness provides
+        the widget scripts with its own preload extension instead (the dialog would block every click).
+        """
+        dialog = self.page.locator(".monaco-dialog-box", has_text="Renderer Extension is required")
+        dialog.wait_for(state="visible", timeout=timeout * 1000)
+        dialog.locator(".monaco-button", has_text="Cancel").click()
+        dialog.wait_for(state="hidden")
+
     def interrupt(self) -> float:
         """Click the toolbar's Interrupt; returns time.monotonic() just before the click."""
         button = self.toolbar_action("Interrupt")

@@ -166,6 +166,7 @@ def test_stream_stop_interrupt_chat_over_and_history(
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     nb = open_notebook(page, vscode, name, jupyter, KERNEL_LABELS[kernel])
     nb.run_all()
+    nb.dismiss_renderer_dialog()  # the first Stop button brings it up
 
     # a cell that runs to the end streams, then shows the answer and the footer
     streamed_so_far(nb, "Write a short note", min_words=4)

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Build the widget preload extension for the VS Code harness from npm packages only.
 #
-#   bash tests/vscode/preload/build.sh OUT-DIR      # writes OUT-DIR/jupyter-renderers.vsix
+#   bash tests/vscode/preload/build.sh OUT-DIR      # writes OUT-DIR/onb-widget-preloads.vsix
 #
 # VS Code's Jupyter extension renders ipywidgets through preload scripts that the marketplace extension
 # ms-toolsai.jupyter-renderers normally ships. The same scripts are published on npm
 # (@vscode/jupyter-ipywidgets7/8, MIT); with RequireJS and jQuery as globals in a third preload they render widgets as
 # that extension does. The packages are fetched with `npm pack` (their tarballs only, no dependency tree).
-# The extension takes the id ms-toolsai.jupyter-renderers (version 1.0.15): the Jupyter extension looks for that id
-# when a widget is shown and otherwise blocks the window with a modal "Renderer Extension is required" dialog.
+# The Jupyter extension still asks once per window, in a modal dialog, to install ms-toolsai.jupyter-renderers when
+# the first widget shows (its check only sees extensions of its own web worker host; a web entry point here made the
+# preloads fail): the tests answer Cancel (tests/vscode/code_server.py).
 set -euo pipefail
 out="${1:?usage: build.sh OUT-DIR}"
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 inputs="$(cat "$here/package.json" "$here/build.sh" "$here/make_vsix.py" | sha256sum | cut -c1-16)"
-if [ -f "$out/jupyter-renderers.vsix" ] && [ "$(cat "$out/built-from" 2>/dev/null)" = "$inputs" ]; then
+if [ -f "$out/onb-widget-preloads.vsix" ] && [ "$(cat "$out/built-from" 2>/dev/null)" = "$inputs" ]; then
     exit 0
 fi
 work="$(mktemp -d -t onb-preload.XXXXXX)"
@@ -41,6 +42,6 @@ cp unpacked/@vscode/jupyter-ipywidgets8/dist/ipywidgets.js ext/out/w8.js
     printf 'export async function activate() {}\n'
 } > ext/out/preload.js
 # vsce would pull 40 MB of npm packages to zip three files: make_vsix.py writes the same layout.
-python3 "$here/make_vsix.py" ext "$out/jupyter-renderers.vsix"
+python3 "$here/make_vsix.py" ext "$out/onb-widget-preloads.vsix"
 printf '%s\n' "$inputs" > "$out/built-from"
-echo "built $out/jupyter-renderers.vsix" >&2
+echo "built $out/onb-widget-preloads.vsix" >&2
