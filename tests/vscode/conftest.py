@@ -94,8 +94,12 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
-    """A fresh browser context per test; a screenshot of its page when the test failed."""
-    created = browser.new_context(viewport={"width": 1400, "height": 1000})
+    """A fresh browser context per test; a screenshot of its page when the test failed.
+
+    The window is tall: VS Code renders the outputs of the cells in view only, and every cell of a test notebook
+    must be in view to be read.
+    """
+    created = browser.new_context(viewport={"width": 1400, "height": 4000})
     try:
         yield created
     finally:
