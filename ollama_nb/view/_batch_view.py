@@ -119,16 +119,20 @@ class BatchView:
             sys.stdout.flush()
 
     def finish(self, outcome: str) -> None:
-        """The last redraw: close the Stop button, show the summary and the per-host figures."""
-        if self._controls is not None:
-            self._controls.close()
-            self._controls = None
+        """The last redraw: show the summary and the per-host figures, then close the Stop button.
+
+        In that order: VS Code's Jupyter extension applies an update that changes an output's metadata by
+        rewriting all of the cell's outputs from a snapshot, which would bring back a Stop button closed just before.
+        """
         bundle = self._bundle(outcome)
         if self._handle is not None:
             self._handle.update(bundle, raw=True, metadata={"ollama_nb": {"batch": dataclasses.asdict(self.batch.progress())}})
         else:
             sys.stdout.write("\r" + bundle["text/plain"] + "\n")
             sys.stdout.flush()
+        if self._controls is not None:
+            self._controls.close()
+            self._controls = None
 
 
 def _outcome(batch: Batch, interrupted: bool) -> str:
