@@ -208,19 +208,20 @@ class VSCodeNotebook:
     def run_all(self) -> None:
         self.toolbar_action("Run All").click()
 
-    def dismiss_renderer_dialog(self, timeout: float = 60.0) -> None:
-        """Answer Cancel to the modal dialog that asks to install ms-toolsai.jupyter-renderers.
+    def dismiss_renderer_dialog(self) -> None:
+        """Answer Cancel if the modal dialog asking to install ms-toolsai.jupyter-renderers is up.
 
-        The Jupyter extension shows it once per window when the first widget appears, because the harness provides
-        the widget scripts with its own preload extension instead (the dialog would block every click).
+        The Jupyter extension shows it at most once per window, soon after a widget first appears, because the
+        harness provides the widget scripts with its own preload extension instead; while up it blocks every click.
         """
         dialog = self.page.locator(".monaco-dialog-box", has_text="Renderer Extension is required")
-        dialog.wait_for(state="visible", timeout=timeout * 1000)
-        dialog.locator(".monaco-button", has_text="Cancel").click()
-        dialog.wait_for(state="hidden")
+        if dialog.count() and dialog.is_visible():
+            dialog.locator(".monaco-button", has_text="Cancel").click()
+            dialog.wait_for(state="hidden")
 
     def interrupt(self) -> float:
         """Click the toolbar's Interrupt; returns time.monotonic() just before the click."""
+        self.dismiss_renderer_dialog()
         button = self.toolbar_action("Interrupt")
         button.wait_for(state="visible")
         return click_now(self.page, button)
@@ -254,6 +255,7 @@ class VSCodeNotebook:
     def wait_for_output_text(self, text: str, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
         while True:
+            self.dismiss_renderer_dialog()
             now = self.outputs_text()
             if text in now:
                 return now
@@ -271,8 +273,8 @@ class VSCodeNotebook:
     def wait_for_widget_button(self, label: str, timeout: float = 60.0) -> Locator:
         deadline = time.monotonic() + timeout
         while True:
-            frame = self.output_frame()
-            if frame is not None:
+            self.dismiss_renderer_dialog()
+            for frame in self.output_frames():
                 button = frame.locator("button.widget-button:visible", has_text=label)
                 if button.count():
                     return button.first

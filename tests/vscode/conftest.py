@@ -7,7 +7,6 @@ A failing test leaves a screenshot in out/vscode-failures/.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from browser.conftest import running_in_ci
 from browser.jupyter import REPO, JupyterServer, chromium, chromium_path, jupyter_server
 
 from .code_server import JUPYTER_SERVER_ARGS, CodeServer, code_server, why_unavailable
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 
 VSCODE_DIR = Path(__file__).resolve().parent
 FAILURE_SCREENSHOTS = REPO / "out" / "vscode-failures"
-
-
-def running_in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _why_unavailable() -> str | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from browser.jupyter import REPO, JupyterServer
+from browser.test_stop_button import CURSOR, flat, next_event
 from ollama_nb.simulator import Event, Simulator
 
 from .code_server import CodeServer, VSCodeNotebook, click_now, open_notebook
@@ -30,7 +31,6 @@ LATENCIES = REPO / "out" / "vscode-latencies.json"
 LATENCY_LIMIT_S = 1.0
 KERNEL_LABELS = {"onb-k7": "ollama_nb (ipykernel 7)", "onb-k6": "ollama_nb (ipykernel 6)"}
 STREAM = "[[tokens=2000]] [[delay=0.05]]"  # 100 s if nothing stops it
-CURSOR = "▍"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 SETUP, ANSWER, STOP, AFTER_STOP, CHAT, OVER, AFTER_OVER, HISTORY, INTERRUPT, AFTER_INTERRUPT = range(10)
@@ -88,24 +88,12 @@ def sim() -> Iterator[Simulator]:
         yield running
 
 
-def next_event(sim: Simulator, kind: str, *, after: float, timeout: float = 5.0) -> Event:
-    """The first ``kind`` event at or after ``after`` (older ones skipped)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        event = sim.wait_for(kind, timeout=max(deadline - time.monotonic(), 0.001))
-        if event.time >= after:
-            return event
-
-
-def flat(text: str) -> str:
-    return " ".join(text.replace(CURSOR, " ").split())
-
-
 def streamed_so_far(nb: VSCodeNotebook, prompt: str, min_words: int = 12, timeout: float = 60.0) -> str:
     """Wait until the answer to ``prompt`` shows ``min_words`` words after the echo; return its text so far."""
     marker = f'You asked: "{prompt}".'
     deadline = time.monotonic() + timeout
     while True:
+        nb.dismiss_renderer_dialog()
         text = flat(nb.outputs_text())
         if marker in text:
             after = text[text.index(marker):]
@@ -166,7 +154,6 @@ def test_stream_stop_interrupt_chat_over_and_history(
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     nb = open_notebook(page, vscode, name, jupyter, KERNEL_LABELS[kernel])
     nb.run_all()
-    nb.dismiss_renderer_dialog()  # the first Stop button brings it up
 
     # a cell that runs to the end streams, then shows the answer and the footer
     streamed_so_far(nb, "Write a short note", min_words=4)

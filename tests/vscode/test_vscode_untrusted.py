@@ -48,7 +48,6 @@ def test_hostile_answer_tool_result_and_server_text_run_nothing_in_the_webview(
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     nb = open_notebook(page, vscode, name, jupyter, KERNEL_LABELS["onb-k7"])
     nb.run_all()
-    nb.dismiss_renderer_dialog()  # the first Stop button brings it up
     control = len(sources) - 1
     cells = saved_cells(jupyter, name, lambda saved: bool(saved[control].get("outputs")), timeout=180)
     # a handler in an output does run in this webview: the control cell's
