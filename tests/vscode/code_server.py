@@ -221,10 +221,16 @@ class VSCodeNotebook:
 
     def interrupt(self) -> float:
         """Click the toolbar's Interrupt; returns time.monotonic() just before the click."""
-        self.dismiss_renderer_dialog()
-        button = self.toolbar_action("Interrupt")
-        button.wait_for(state="visible")
-        return click_now(self.page, button)
+        from playwright.sync_api import Error
+
+        for attempt in range(3):  # the toolbar is redrawn as the kernel's state changes
+            self.dismiss_renderer_dialog()
+            try:
+                return click_now(self.page, self.toolbar_action("Interrupt"))
+            except Error:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- outputs (in the webview) ---------------------------------------------------------------
     def output_frames(self) -> list[Frame]:

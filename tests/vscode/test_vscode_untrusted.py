@@ -16,7 +16,7 @@ import pytest
 from browser.jupyter import JupyterServer
 from ollama_nb.simulator import Simulator
 from ollama_nb.simulator._hostile import HOSTILE_MODEL
-from untrusted import TOOL_CALL, hostile_cells
+from untrusted import FAILING, TOOL_CALL, hostile_cells
 
 from .code_server import CodeServer, open_notebook
 from .test_vscode_notebook import KERNEL_LABELS, saved_cells, text_of
@@ -40,7 +40,9 @@ def test_hostile_answer_tool_result_and_server_text_run_nothing_in_the_webview(
     save_path = tmp_path / "<img src=x onerror=window.__pwned=1>.json"
     setup = (f'%load_ext ollama_nb\n%config OllamaMagics.host = "{hostile.url}"\n'
              '%config OllamaMagics.model = "llama3.2"')
-    sources = [setup, *hostile_cells(str(save_path).replace(" ", "\\ ")), CONTROL]
+    # Run All stops at the first cell that fails: the control cell goes before the one failing cell kept
+    cells_in = [cell for cell in hostile_cells(str(save_path).replace(" ", "\\ ")) if cell not in FAILING]
+    sources = [setup, *cells_in, CONTROL, FAILING[0]]
     name = "hostile-vscode.ipynb"
     jupyter.write_notebook(name, sources, kernel="onb-k7")
     page = context.new_page()
@@ -48,8 +50,8 @@ def test_hostile_answer_tool_result_and_server_text_run_nothing_in_the_webview(
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     nb = open_notebook(page, vscode, name, jupyter, KERNEL_LABELS["onb-k7"])
     nb.run_all()
-    control = len(sources) - 1
-    cells = saved_cells(jupyter, name, lambda saved: bool(saved[control].get("outputs")), timeout=180)
+    failing = len(sources) - 1
+    cells = saved_cells(jupyter, name, lambda saved: bool(saved[failing].get("outputs")), timeout=180)
     # a handler in an output does run in this webview: the control cell's
     page.wait_for_timeout(500)
     flags = nb.webview_flags(("__control", "__pwned"))
@@ -63,7 +65,7 @@ def test_hostile_answer_tool_result_and_server_text_run_nothing_in_the_webview(
     history = shown("%ollama history")
     assert TOOL_CALL in history and "second | line" in history, history
     assert HOSTILE_MODEL in shown("%ollama models")
-    assert "answered 500" in shown("%ollama_chat fails [[status=500]]")
+    assert "answered 500" in shown(FAILING[0])
     assert save_path.exists()
     # what was hostile is shown as text: the webview holds the payload's words, not its elements
     text = nb.outputs_text()

@@ -39,7 +39,15 @@ cp unpacked/@vscode/jupyter-ipywidgets8/dist/ipywidgets.js ext/out/w8.js
     sed 's/}(this,/}(globalThis,/' unpacked/requirejs/require.js
     cat unpacked/jquery/dist/jquery.js
     printf '\nglobalThis.$ = globalThis.jQuery;\nglobalThis.requirejs = requirejs;\nglobalThis.require = requirejs;\nglobalThis.define = define;\n'
-    printf 'export async function activate() {}\n'
+    # The widget scripts are loaded from here, after RequireJS is global: as preloads of their own they load in
+    # parallel with this one, and one that ran first registered its modules nowhere ("Error loading
+    # @jupyter-widgets/base" under load).
+    printf '%s\n' 'export async function activate(context) {' \
+        '  for (const name of ["./w7.js", "./w8.js"]) {' \
+        '    const widgets = await import(new URL(name, import.meta.url).href);' \
+        '    await widgets.activate(context);' \
+        '  }' \
+        '}'
 } > ext/out/preload.js
 # vsce would pull 40 MB of npm packages to zip three files: make_vsix.py writes the same layout.
 python3 "$here/make_vsix.py" ext "$out/onb-widget-preloads.vsix"
