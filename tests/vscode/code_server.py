@@ -232,6 +232,18 @@ class VSCodeNotebook:
                     raise
         raise AssertionError("unreachable")
 
+    def scroll_through(self, steps: int = 20, pixels: int = 1500) -> None:
+        """Scroll the notebook from top to bottom, so VS Code renders every cell's outputs once."""
+        self.dismiss_renderer_dialog()
+        box = self.page.locator(".notebook-editor .cell-list-container").bounding_box()
+        assert box is not None, "no notebook list to scroll"
+        # over the cells' left gutter: the output webview above the list would take the wheel events
+        self.page.mouse.move(box["x"] + 12, box["y"] + min(box["height"] / 2, 400))
+        for _ in range(steps):
+            self.dismiss_renderer_dialog()  # modal: it would swallow the wheel
+            self.page.mouse.wheel(0, pixels)
+            self.page.wait_for_timeout(300)
+
     # -- outputs (in the webview) ---------------------------------------------------------------
     def output_frames(self) -> list[Frame]:
         """The webview frames that hold rendered outputs (none before the first output)."""

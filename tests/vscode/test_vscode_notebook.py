@@ -121,11 +121,13 @@ def saved_cells(jupyter: JupyterServer, name: str, done: Any, timeout: float = 3
 
 
 def text_of(cell: dict[str, Any]) -> str:
-    """All text in a saved cell's outputs (stream text and each output's text/plain)."""
+    """All text in a saved cell's outputs (stream text, each output's text/plain, errors' one line)."""
     parts = []
     for output in cell.get("outputs", []):
         if "text" in output:
             parts.append("".join(output["text"]))
+        if "evalue" in output:
+            parts.append(f"{output['ename']}: {output['evalue']}")
         plain = output.get("data", {}).get("text/plain")
         if plain is not None:
             parts.append("".join(plain))

@@ -24,7 +24,8 @@ from .test_vscode_notebook import KERNEL_LABELS, saved_cells, text_of
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
 
-CONTROL = "from IPython.display import HTML\nHTML('<img src=x onerror=\"window.__control=1\">')"
+CONTROL = ("from IPython.display import HTML\n"
+           "HTML('<img src=x onerror=\"window.__control=1\"><script>window.__control_script=1</script>')")
 
 
 @pytest.fixture
@@ -52,10 +53,10 @@ def test_hostile_answer_tool_result_and_server_text_run_nothing_in_the_webview(
     nb.run_all()
     failing = len(sources) - 1
     cells = saved_cells(jupyter, name, lambda saved: bool(saved[failing].get("outputs")), timeout=180)
-    # a handler in an output does run in this webview: the control cell's
-    page.wait_for_timeout(500)
-    flags = nb.webview_flags(("__control", "__pwned"))
-    assert flags.get("__control") == 1, f"the control cell's handler did not run: {flags}"
+    # a handler in an output does run in this webview: the control cell's (VS Code renders the cells in view only)
+    nb.scroll_through()
+    flags = nb.webview_flags(("__control", "__control_script", "__pwned"))
+    assert flags.get("__control") == 1 or flags.get("__control_script") == 1, f"the control cell ran nothing: {flags}"
     assert "__pwned" not in flags, "a payload from the model, a tool or the server ran in the webview"
     assert dialogs == []
 
