@@ -10,14 +10,21 @@
 #   - .venv     : the package editable with [test,bench], JupyterLab 4, Notebook 7, ipykernel 7
 #   - .venv-k6  : ipykernel 6.29.5 + ipywidgets + jupyter-ui-poll + the package editable
 #   - kernelspecs "onb-k7" (.venv) and "onb-k6" (.venv-k6), registered into .venv
+#   - .venv-vscode: Node 24 + code-server from npm and the extensions, for tests/vscode (only when the
+#                   run includes tests/vscode; see scripts/_vscode.sh)
 # Versions are pinned in scripts/requirements-test.txt and scripts/requirements-k6.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/_venvs.sh
 source scripts/_venvs.sh
+# shellcheck source=scripts/_vscode.sh
+source scripts/_vscode.sh
 
 onb_ensure_chromium
 onb_ensure_nodejs
+if onb_vscode_wanted "$@"; then
+    onb_ensure_vscode
+fi
 
 main_args=(-r scripts/requirements-test.txt -e ".[test,bench]")
 main_stamp="$(onb_stamp "test ${main_args[*]}" pyproject.toml scripts/requirements-test.txt)"

@@ -126,10 +126,11 @@ class BatchView:
             sys.stdout.flush()
 
     def finish(self, outcome: str) -> None:
-        """The last redraw: close the Stop button, show the summary and the per-host figures."""
-        if self._controls is not None:
-            self._controls.close()
-            self._controls = None
+        """The last redraw: show the summary and the per-host figures, then close the Stop button.
+
+        In that order: VS Code's Jupyter extension applies an update that changes an output's metadata by
+        rewriting all of the cell's outputs from a snapshot, which would bring back a Stop button closed just before.
+        """
         bundle = self._bundle(outcome)
         if self._handle is not None:
             self._handle.update(
@@ -138,6 +139,9 @@ class BatchView:
         else:
             sys.stdout.write("\r" + bundle["text/plain"] + "\n")
             sys.stdout.flush()
+        if self._controls is not None:
+            self._controls.close()
+            self._controls = None
 
 
 def _outcome(batch: Batch, interrupted: bool) -> str:

@@ -181,11 +181,15 @@ class JupyterServer:
 
 @contextmanager
 def jupyter_server(
-    *, comms_over_subshells: bool = True, startup_timeout: float = 90.0
+    *,
+    comms_over_subshells: bool = True,
+    startup_timeout: float = 90.0,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[JupyterServer]:
     """Start ``jupyter lab`` from .venv on a free port, with a token and temporary dirs; stop it.
 
-    The same server serves Notebook 7 at ``/notebooks/<name>``.
+    The same server serves Notebook 7 at ``/notebooks/<name>``. ``extra_args`` are added to the
+    command line (tests/vscode opens CORS for VS Code's Jupyter extension).
     """
     base = Path(tempfile.mkdtemp(prefix="onb-jupyter-"))
     root_dir, config_dir = base / "root", base / "config"
@@ -221,6 +225,7 @@ def jupyter_server(
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.news_url=None",
         "--LabApp.extension_manager=readonly",  # no PyPI queries from the server
+        *extra_args,
     ]
     log_path = base / "server.log"
     with open(log_path, "wb") as log:
