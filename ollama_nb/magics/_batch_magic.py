@@ -6,7 +6,8 @@ stores the answers in input order: a list for a list or tuple, a pandas Series w
 index for a Series, DataFrame or dict; ``None`` where an item failed or did not run; the parsed
 objects with ``--format``. ``--concurrency`` and ``--hosts`` default to ``%config
 OllamaMagics.concurrency`` and ``.hosts``. Running the cell again sends only the items without a
-finished answer; ``--no-cache`` sends them all.
+finished answer; ``--no-cache`` sends them all. ``--ray OUT_DIR`` runs the cell on Ray Data instead
+(NAME a Ray Dataset, a DataFrame or a Parquet path; see ``_ray_magic``).
 
 Example (a notebook cell)::
 
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from .._batch import Batch, start_batch
+from .._batch import start_batch
 
 if TYPE_CHECKING:
     from ._magics import MagicCall, OllamaMagics
@@ -31,8 +32,12 @@ __all__ = ["run_batch_async", "run_batch_sync"]
 _PASSED = ("format", "think", "keep_alive", "system")
 
 
-def _start(magics: OllamaMagics, call: MagicCall, *, in_loop: bool) -> Batch:
+def _start(magics: OllamaMagics, call: MagicCall, *, in_loop: bool) -> Any:
     args = call.args
+    if getattr(args, "ray", None):
+        from ._ray_magic import start_ray_job
+
+        return start_ray_job(magics, call)
     items = magics.shell.user_ns.get(args.over)
     if items is None:
         raise UsageError(f"--over takes the name of a list, dict, Series or DataFrame; {args.over!r} is not defined.")
@@ -54,13 +59,17 @@ def _start(magics: OllamaMagics, call: MagicCall, *, in_loop: bool) -> Batch:
         raise UsageError(str(exc)) from None
 
 
-def _view(magics: OllamaMagics, batch: Batch) -> Any:
+def _view(magics: OllamaMagics, batch: Any) -> Any:
     from ..view._batch_view import DEFAULT_INTERVAL, BatchView
 
     return BatchView(batch, on_stop=batch.stop, interval=max(magics.update_interval, DEFAULT_INTERVAL))
 
 
-def _conclude(magics: OllamaMagics, call: MagicCall, batch: Batch) -> None:
+def _conclude(magics: OllamaMagics, call: MagicCall, batch: Any) -> None:
+    if getattr(call.args, "ray", None):
+        from ._ray_magic import conclude_ray_job
+
+        return conclude_ray_job(magics, call, batch)
     if call.args.output:
         magics.shell.user_ns[call.args.output] = batch.answers()
 

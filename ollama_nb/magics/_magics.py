@@ -120,6 +120,7 @@ class OllamaMagics(Magics):
     @argument("--over", metavar="NAME", help="send the cell once per item of NAME (list, dict, Series, DataFrame): {item}, {index}")
     @argument("--concurrency", type=int, metavar="N", help="with --over: streams per host (default: %%config OllamaMagics.concurrency)")
     @argument("--hosts", metavar="A,B", help="with --over: Ollama hosts sharing the items (default: %%config OllamaMagics.hosts)")
+    @argument("--ray", metavar="OUT_DIR", help="with --over: run on Ray Data, writing Parquet to OUT_DIR (the ray extra)")
     @no_var_expand
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> Any:
