@@ -31,6 +31,8 @@ __all__ = ["ACTOR_CPUS", "BLOCKS_PER_ACTOR", "RayJobError", "map", "run", "start
 ACTOR_CPUS = 0.25
 #: Blocks the input is split into, per actor, at least (so every host gets work).
 BLOCKS_PER_ACTOR = 4
+#: Seconds Ray Data waits for every actor to start before it hands out blocks.
+ACTOR_START_S = 600
 #: Times ``start_ray`` tries ``ray.init`` before its error stands.
 START_ATTEMPTS = 3
 #: Rows per block at most (a stop or a dead host costs at most one block's worth of re-sending).
@@ -101,13 +103,15 @@ def _block_rows(total: int, actors: int) -> int:
     return max(1, -(-total // blocks))
 
 
-def _quiet() -> None:
-    """No progress bars nor per-dataset log lines from Ray Data in the cell: the job has its own."""
+def _configure() -> None:
+    """No progress bars nor per-dataset log lines from Ray Data in the cell (the job has its own), and
+    no block handed out before every actor is up (else the first actor up takes every block: one host)."""
     from ray.data import DataContext
 
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
+    ctx.wait_for_min_actors_s = ACTOR_START_S
 
 
 def _dataset(source: Any, actors: int) -> tuple[Any, int]:
@@ -115,9 +119,8 @@ def _dataset(source: Any, actors: int) -> tuple[Any, int]:
     import ray.data
 
     if isinstance(source, (str, os.PathLike)):
-        total = ray.data.read_parquet(str(source)).count()  # from the files' metadata
-        rows = _block_rows(total, actors)
-        return ray.data.read_parquet(str(source), override_num_blocks=max(1, -(-total // rows))), total
+        ds = ray.data.read_parquet(str(source))
+        return ds, ds.count()  # from the files' metadata
     if type(source).__name__ == "DataFrame" and type(source).__module__.startswith("pandas"):
         total, rows = len(source), _block_rows(len(source), actors)
         return ray.data.from_pandas([source.iloc[i:i + rows] for i in range(0, total, rows)] or [source]), total
@@ -131,18 +134,21 @@ def _mapped(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: l
             actors_per_host: int, block_rows: int = ROWS_PER_BLOCK) -> Any:
     import pyarrow as pa
 
-    input_schema = ds.schema()
-    arrow = input_schema.base_schema if input_schema is not None and hasattr(input_schema, "base_schema") else None
+    schema = ds.schema()
+    names = list(schema.names) if schema is not None else []
+    clash = [name for name in names if name in ANSWER_FIELDS]
+    if clash:
+        raise RayJobError(f"the input already has column(s) {', '.join(clash)}: rename them (the answers use them).")
+    arrow = getattr(schema, "base_schema", None)
     if isinstance(arrow, pa.Schema):
-        clash = [name for name in arrow.names if name in ANSWER_FIELDS]
-        if clash:
-            raise RayJobError(f"the input already has column(s) {', '.join(clash)}: rename them (the answers use them).")
         arrow = pa.schema([f for f in arrow if not f.name.startswith("__index_level_")])  # no pandas index
     else:
-        arrow = None
+        arrow = None  # pandas blocks: the types come from each block
     kwargs = {"prompt": prompt, "model": model, "hosts": hosts, "concurrency": concurrency, "format": format,
               "system": system, "options": dict(options), "digest": _digest(hosts[0], model),
               "skip_keys": skip_keys, "control": control, "input_schema": arrow}
+    # blocks of block_rows rows, streaming (one Parquet row group or a folder of small files is one block)
+    ds = ds.repartition(target_num_rows_per_block=block_rows, strict=True)
     return ds.map_batches(Prompt, fn_constructor_kwargs=kwargs, concurrency=len(hosts) * actors_per_host,
                           num_cpus=ACTOR_CPUS, batch_format="pandas", batch_size=block_rows)
 
@@ -164,7 +170,7 @@ def map(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: Seque
         >>> out.write_parquet("out/")                                                         # doctest: +SKIP
     """
     urls = _hosts(hosts)
-    _quiet()
+    _configure()
     return _mapped(ds, prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
                    options=options, control=_control(urls, 0), skip_keys=(), actors_per_host=1)
 
@@ -185,7 +191,7 @@ def run(source: Any, prompt: str | Callable[[Any], str], out_dir: str | os.PathL
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     start_ray(out / "_ray")
-    _quiet()
+    _configure()
     ds, total = _dataset(source, len(urls))
     control = _control(urls, total)
     mapped = _mapped(ds, prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
