@@ -15,17 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._rss_child import _status  # /proc/self/status readings, as the memory area takes them
+
 MODEL = "llama3.2"
 PACED_ITEM = "item {item.id} [[tokens=20]] [[delay=0.01]]"
 CONCURRENCY = 4
-
-
-def _status(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise KeyError(key)
 
 
 def _parquet(folder: Path, rows: int) -> Path:
