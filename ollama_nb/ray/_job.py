@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -64,6 +65,7 @@ def start_ray(temp_dir: str | os.PathLike[str] | None = None, **init: Any) -> No
         init.setdefault("include_dashboard", False)
         init.setdefault("_node_ip_address", "127.0.0.1")  # a local Ray on the loopback only
     init.setdefault("log_to_driver", False)
+    init.setdefault("logging_level", logging.ERROR)  # no INFO and WARNING lines in the cell
     for attempt in range(START_ATTEMPTS):
         try:
             ray.init(**init)
@@ -112,6 +114,7 @@ def _configure() -> None:
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
     ctx.wait_for_min_actors_s = ACTOR_START_S
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
 def _dataset(source: Any, actors: int) -> tuple[Any, int]:
@@ -149,8 +152,11 @@ def _mapped(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: l
               "skip_keys": skip_keys, "control": control, "input_schema": arrow}
     # blocks of block_rows rows, streaming (one Parquet row group or a folder of small files is one block)
     ds = ds.repartition(target_num_rows_per_block=block_rows, strict=True)
-    return ds.map_batches(Prompt, fn_constructor_kwargs=kwargs, concurrency=len(hosts) * actors_per_host,
-                          num_cpus=ACTOR_CPUS, batch_format="pandas", batch_size=block_rows)
+    import ray.data
+
+    pool = ray.data.ActorPoolStrategy(size=len(hosts) * actors_per_host)
+    return ds.map_batches(Prompt, fn_constructor_kwargs=kwargs, compute=pool, num_cpus=ACTOR_CPUS,
+                          batch_format="pandas", batch_size=block_rows)
 
 
 def _control(hosts: list[str], total: int) -> Any:

@@ -109,10 +109,9 @@ class RayJob:
         import ray
 
         try:
-            self._last = ray.get(self._control.progress.remote(), timeout=10)
-        except Exception as exc:  # the control is gone (Ray shut down): the last figures stand
-            if self._last is None:
-                self.error = self.error or one_line(exc)
+            self._last = ray.get(self._control.progress.remote(), timeout=30)
+        except Exception:  # the control is busy or gone (Ray shut down): the last figures stand
+            pass
         return self._last or {"total": self.total, "counts": {}, "tokens": 0, "sent_done": 0, "elapsed_s": 0.0,
                               "latest": [], "live": self.hosts, "per_host": {}, "stopping": False}
 
