@@ -158,7 +158,8 @@ def test_bad_input_is_one_clear_error(onb_ray, simulator: Simulator, tmp_path: P
 
 
 @pytest.mark.timeout(600)
-def test_the_cell_magic_runs_the_template_on_ray_in_a_real_kernel(local_ray, simulator: Simulator, tmp_path: Path) -> None:
+def test_the_cell_magic_runs_the_template_on_ray_in_a_real_kernel(local_ray, simulator: Simulator,
+                                                                  tmp_path: Path) -> None:
     from kernel_client import KernelSession
 
     out_dir = tmp_path / "cell-out"
@@ -180,4 +181,5 @@ def test_the_cell_magic_runs_the_template_on_ray_in_a_real_kernel(local_ray, sim
     answers, statuses = check.stdout.strip().splitlines()
     assert answers == str([f"word {w} in plain" for w in ("alpha", "beta", "delta", "gamma")])
     assert statuses == "['ok']"
-    assert sorted(prompts_sent(simulator)) == sorted(f"word {w} in plain [[echo]]" for w in ("alpha", "beta", "delta", "gamma"))
+    words = ("alpha", "beta", "delta", "gamma")
+    assert sorted(prompts_sent(simulator)) == sorted(f"word {w} in plain [[echo]]" for w in words)

@@ -40,7 +40,8 @@ def start_ray_job(magics: OllamaMagics, call: MagicCall) -> Any:
     args = call.args
     source = magics.shell.user_ns.get(args.over, args.over)
     if isinstance(source, str) and not Path(source).exists():
-        raise UsageError(f"--over with --ray takes a Ray Dataset, a DataFrame or a Parquet path; {args.over!r} is none.")
+        raise UsageError(f"--over with --ray takes a Ray Dataset, a DataFrame or a Parquet path; "
+                         f"{args.over!r} is none.")
     if "images" in call.extra or len(call.models) > 1:
         raise UsageError("--ray runs one model with no images; give one -m and no --image.")
     hosts = args.hosts or magics.hosts or call.session.host

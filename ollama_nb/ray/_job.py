@@ -79,7 +79,9 @@ def start_ray(temp_dir: str | os.PathLike[str] | None = None, **init: Any) -> No
 def _hosts(hosts: Sequence[str] | str | None) -> list[str]:
     if isinstance(hosts, str):
         hosts = hosts.split(",")
-    urls = list(dict.fromkeys(resolve_host(h.strip()) for h in (hosts or [None]) if h is None or h.strip()))  # type: ignore[arg-type]
+    if not hosts:
+        return [resolve_host(None)]  # OLLAMA_HOST, else the local Ollama
+    urls = list(dict.fromkeys(resolve_host(h.strip()) for h in hosts if h.strip()))
     if not urls:
         raise RayJobError("no host: give hosts=['http://host:11434', ...].")
     return urls

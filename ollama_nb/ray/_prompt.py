@@ -126,7 +126,8 @@ class Prompt:
                     if self.control is not None else []
                 if not live:
                     for position in todo:
-                        outcomes[position] = {"status": "error", "error": f"no host answered (last: {figures['last_error']})"}
+                        error = f"no host answered (last: {figures['last_error']})"
+                        outcomes[position] = {"status": "error", "error": error}
                         self._tell("add", "error", None, None, None, None)
                     todo = []
                 else:

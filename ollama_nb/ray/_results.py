@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +77,6 @@ class RayJob:
         self._last: dict[str, Any] | None = None
         self._ended = threading.Event()
         self._thread: threading.Thread | None = None
-        self._t_end: float | None = None
 
     def _start(self) -> RayJob:
         def main() -> None:
@@ -124,7 +122,8 @@ class RayJob:
         rate = sent / elapsed if sent and elapsed > 0 else None
         return BatchProgress(
             total=self.total, done=done, ok=ok + reused, failed=failed, not_run=not_run, tokens=p["tokens"],
-            elapsed_s=elapsed, items_per_s=rate, tokens_per_s=p["tokens"] / elapsed if p["tokens"] and elapsed > 0 else None,
+            elapsed_s=elapsed, items_per_s=rate,
+            tokens_per_s=p["tokens"] / elapsed if p["tokens"] and elapsed > 0 else None,
             eta_s=(self.total - done) / rate if rate else None, finished=self.done, reused=reused,
         )
 
@@ -138,7 +137,8 @@ class RayJob:
         """Per host: still in rotation, items answered and failed, tokens, tokens/s."""
         p = self._snapshot()
         elapsed = p["elapsed_s"]
-        return [{"host": h, "in_rotation": h in p["live"], **{k: f.get(k) for k in ("items", "failed", "tokens", "last_error")},
+        keys = ("items", "failed", "tokens", "last_error")
+        return [{"host": h, "in_rotation": h in p["live"], **{k: f.get(k) for k in keys},
                  "tokens_per_s": f.get("tokens", 0) / elapsed if elapsed > 0 else None}
                 for h in self.hosts for f in [p["per_host"].get(h, {})]]
 
