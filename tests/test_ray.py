@@ -183,3 +183,14 @@ def test_the_cell_magic_runs_the_template_on_ray_in_a_real_kernel(local_ray, sim
     assert statuses == "['ok']"
     words = ("alpha", "beta", "delta", "gamma")
     assert sorted(prompts_sent(simulator)) == sorted(f"word {w} in plain [[echo]]" for w in words)
+
+
+def test_import_ollama_nb_and_its_magics_never_imports_ray() -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = "import json, sys, ollama_nb, ollama_nb.magics; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    loaded = {m.split(".")[0] for m in json.loads(done.stdout)}
+    assert not loaded & {"ray", "pyarrow"}
