@@ -205,5 +205,5 @@ def run(source: Any, prompt: str | Callable[[Any], str], out_dir: str | os.PathL
     mapped = _mapped(ds, prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
                      options=options, control=control, skip_keys=finished_keys(out), actors_per_host=1,
                      block_rows=_block_rows(total, len(urls)))
-    return RayJob(mapped, out, control, model=model, total=total, hosts=urls)._start()
+    return RayJob(mapped, out, control, model=model, total=total, hosts=urls).start()
 

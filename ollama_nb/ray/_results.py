@@ -78,7 +78,9 @@ class RayJob:
         self._ended = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _start(self) -> RayJob:
+    def start(self) -> RayJob:
+        """Write the dataset to :attr:`out_dir` in a thread of its own; returns the job (once)."""
+
         def main() -> None:
             try:
                 self._dataset.write_parquet(str(self.out_dir))
