@@ -14,17 +14,13 @@ from kernel_client import KernelSession
 from ollama_nb.simulator import Simulator
 
 
-def _setup(kernel: KernelSession, simulator: Simulator, db: Path) -> None:
-    kernel.check(
-        "%load_ext ollama_nb\n"
-        f'%config OllamaMagics.host = "{simulator.url}"\n'
-        f"%config OllamaMagics.db = {str(db)!r}"
-    )
+def _setup(kernel: KernelSession, simulator: Simulator) -> None:
+    kernel.check("%load_ext ollama_nb\n" f'%config OllamaMagics.host = "{simulator.url}"')
 
 
 @pytest.fixture
-def k7() -> Iterator[KernelSession]:
-    session = KernelSession("onb-k7")
+def k7(record_db: Path) -> Iterator[KernelSession]:
+    session = KernelSession("onb-k7")  # inherits OLLAMA_NB_DB=record_db
     try:
         yield session
     finally:
@@ -34,7 +30,7 @@ def k7() -> Iterator[KernelSession]:
 @pytest.mark.timeout(120)
 def test_interrupt_stops_the_job_keeps_what_finished_and_a_rerun_sends_the_rest(
         k7: KernelSession, simulator: Simulator, tmp_path: Path) -> None:
-    _setup(k7, simulator, tmp_path / "record.db")
+    _setup(k7, simulator)
     k7.check("texts = ['one', 'two', 'slow [[delay=60]]', 'four']")
     cell = k7.execute("%ollama embed texts -m all-minilm --batch-size 2 --concurrency 1 -o vectors")
     def slow_sent() -> bool:
@@ -61,7 +57,7 @@ def test_without_numpy_the_cell_says_which_extra_to_install(simulator: Simulator
     with KernelSession("onb-k6") as k6:
         if k6.run("import numpy").reply["status"] == "ok":
             pytest.fail("the onb-k6 environment has numpy now: test the missing extra another way")
-        _setup(k6, simulator, tmp_path / "record.db")
+        _setup(k6, simulator)
         k6.check("texts = ['one']")
         run = k6.run("%ollama embed texts -m all-minilm -o vectors")
     assert run.reply["ename"] == "MissingExtraError"

@@ -357,7 +357,7 @@ def test_the_api_key_is_never_shown_saved_or_recorded(server: FixtureServer, mon
     view = PlainView(model="my-gptoss")
     view.finish(reply)
     shown = [repr(session), repr(session.client), repr(reply), str(info.value),
-             repr(info.value), json.dumps(reply.request), (tmp_path / "s.json").read_text(), capsys.readouterr().out]
+             repr(info.value), json.dumps(reply.body), (tmp_path / "s.json").read_text(), capsys.readouterr().out]
     assert all(SECRET not in text for text in shown)
 
 

@@ -61,7 +61,7 @@ def test_a_finished_chat_turn_is_one_row_with_what_was_sent_and_what_came_back(s
     assert row["output_tokens"] == 5 and row["ttft_s"] is not None and row["wall_s"] is not None
     assert row["recorded_at"].endswith("+00:00") and row["started_at"] <= row["recorded_at"]
     server = f"{session.host} {session.client.version()}"  # the key is bound to the host and its Ollama version
-    assert row["request_key"] == request_key("chat", reply.request, row["digest"], server=server)
+    assert row["request_key"] == request_key("chat", reply.body, row["digest"], server=server)
     assert row["conversation"] and row["batch"] is None
 
 

@@ -106,13 +106,14 @@ def test_session_chat_normalises_a_dataclass_format_in_plain_python(simulator: S
     body = simulator.requests[-1].body
     assert body is not None and body["format"]["type"] == "object"
     assert body["format"]["properties"] == {"name": {"type": "string"}, "age": {"type": "integer"}}
-    assert reply.request["format"] == body["format"]
+    assert reply.body["format"] == body["format"]
 
 
-def test_reply_request_is_the_wire_body_that_was_sent(simulator: Simulator) -> None:
+def test_reply_body_is_the_wire_body_sent_and_request_the_object_it_came_from(simulator: Simulator) -> None:
     reply = ollama_nb.Client(simulator.url).generate("llama3.2", "hello", options={"seed": 1})
     reply.read()
-    assert reply.request == simulator.requests[-1].body
+    assert reply.body == simulator.requests[-1].body
+    assert isinstance(reply.request, ollama_nb.GenerateRequest) and reply.request.body() == reply.body
 
 
 def test_a_reply_opens_its_stream_with_the_opener_it_was_given(simulator: Simulator) -> None:

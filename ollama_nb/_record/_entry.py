@@ -212,8 +212,8 @@ def entry_from_reply(
 
     Example (a batch item, outside any conversation)::
 
-        entry = entry_from_reply(reply, sent=reply.request, prompt=item, digest=d,
-                                 request_key=request_key("generate", reply.request, d), batch="b-42")
+        entry = entry_from_reply(reply, sent=reply.body, prompt=item, digest=d,
+                                 request_key=request_key("generate", reply.body, d), batch="b-42")
         record.add(entry)
     """
     calls = tuple(c.as_wire() for c in reply.tool_calls)

@@ -185,10 +185,10 @@ class SessionRecording:
         record = self.record
         if record is None:
             return
-        sent, digest, key, reused = reply.request, None, None, None
+        sent, digest, key, reused = reply.body, None, None, None
         if isinstance(reply, (RecordingReply, AsyncRecordingReply)):  # what its first send learnt
             lookup = reply.lookup
-            sent, digest, key, reused = lookup.sent or reply.request, lookup.digest, lookup.key, lookup.found
+            sent, digest, key, reused = lookup.sent or reply.body, lookup.digest, lookup.key, lookup.found
         self._add(record, reply, lambda: entry_from_reply(
             reply, sent=sent, digest=digest, request_key=key, reused_from=reused.id if reused is not None else None,
             session=session.name, conversation=self.conversation, notebook=session.notebook, **fields,

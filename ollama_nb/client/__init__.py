@@ -10,7 +10,8 @@ Module map (read in this order):
 - ``_request``     :class:`Request`, :class:`ChatRequest`, :class:`GenerateRequest`: what is asked,
   its wire body built in one place.
 - ``_reply``       :class:`Reply` and :class:`AsyncReply`: the stream's IO (reading, stopping from
-  another thread); ``_reply_state`` holds what the two share (:class:`Chunk`, :class:`BaseReply`).
+  another thread); ``_reply_state`` holds what the two share (:class:`Chunk`, :class:`BaseReply`);
+  ``_rounds`` is the tool-round loop a chat reply runs (:class:`ToolRounds`).
 - ``_release``     releasing a blocking reply's connection, also from a finaliser.
 - ``_protocol``    the HTTP contract: which failures are retried, status codes to errors.
 - ``_body``, ``_ndjson``  reading a body under a bound; NDJSON lines to JSON objects.

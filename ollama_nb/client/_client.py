@@ -169,7 +169,7 @@ class _ClientBase(Generic[ReplyT]):
 
         Example:
             >>> reply = Client().reply(ChatRequest(model="llama3.2", messages=[]))
-            >>> reply.request["model"], reply.done
+            >>> reply.body["model"], reply.done
             ('llama3.2', False)
         """
         tools = request.tool_functions() if run_tools and isinstance(request, ChatRequest) else {}

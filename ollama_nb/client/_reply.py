@@ -93,7 +93,7 @@ class Reply(BaseReply):
         self._begin()
         try:
             while True:
-                self._response = response = self._opener(self.request, self._before_send)
+                self._response = response = self._opener(self.body, self._before_send)
                 self._body = body = keep(body_bytes(response))
                 while not self._stop_requested:
                     self._in_read = True
@@ -231,7 +231,7 @@ class AsyncReply(BaseReply):
         self._loop = asyncio.get_running_loop()
         try:
             while True:
-                self._response = response = await self._guarded(self._opener(self.request, self._before_send))
+                self._response = response = await self._guarded(self._opener(self.body, self._before_send))
                 body = abody_bytes(response)
                 while True:
                     try:

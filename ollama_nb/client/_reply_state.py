@@ -28,10 +28,11 @@ from .._errors import (
 )
 from .._logprobs import TokenLogprob, logprobs_frame, logprobs_from_wire
 from .._timing import Timing
-from .._tools import DEFAULT_MAX_TOOL_ROUNDS, ToolCall, ToolResult, run_tool_call
+from .._tools import DEFAULT_MAX_TOOL_ROUNDS, ToolCall, ToolResult
 from ._ndjson import DEFAULT_LIMIT, LineBuffer, LineTooLong, parse_line, text_field
 from ._protocol import error_text, read_error
 from ._request import Request
+from ._rounds import ToolRounds
 
 if TYPE_CHECKING:
     import pandas
@@ -95,8 +96,10 @@ class BaseReply:
     ) -> None:
         self.model = request.model
         self.endpoint = request.endpoint
+        #: What was asked for (the request object); :attr:`body` is what it sends.
+        self.request = request
         #: The JSON body sent (extended with each tool round's messages).
-        self.request: dict[str, Any] = request.body()
+        self.body: dict[str, Any] = request.body()
         self.host = host
         self.stopped = False
         self.error: OllamaError | None = None
@@ -130,16 +133,41 @@ class BaseReply:
         self._t_end: float | None = None
         self._timing: Timing | None = None
         self._callbacks: list[Callable[[BaseReply], None]] = []
-        # tool rounds: the Python functions the model may call (none: the calls are only reported)
-        self.tool_functions: dict[str, Callable[..., Any]] = dict(tool_functions or {})
-        self.max_tool_rounds = max_tool_rounds
-        self.tool_results: list[ToolResult] = []
-        self.round_messages: list[dict[str, Any]] = []
-        self.rounds = 1
-        self._round_start = 0
+        #: The tool-round loop: the functions the model may call, the bound, what each round added.
+        self.tool_rounds = ToolRounds(tool_functions, max_rounds=max_tool_rounds)
+        self._round_start = 0  # where the streaming round's tool calls and text begin
         self._round_text = 0
 
     # -- what the caller reads -------------------------------------------------------------
+    @property
+    def tool_functions(self) -> dict[str, Callable[..., Any]]:
+        """The Python functions the model may call (none: its calls are only reported)."""
+        return self.tool_rounds.functions
+
+    @property
+    def max_tool_rounds(self) -> int:
+        """The most rounds of tool calls this reply runs."""
+        return self.tool_rounds.max_rounds
+
+    @max_tool_rounds.setter
+    def max_tool_rounds(self, value: int) -> None:
+        self.tool_rounds.max_rounds = value
+
+    @property
+    def tool_results(self) -> list[ToolResult]:
+        """Every tool's result, in order, over all rounds."""
+        return self.tool_rounds.results
+
+    @property
+    def round_messages(self) -> list[dict[str, Any]]:
+        """The assistant and tool messages the tool rounds added to the conversation."""
+        return self.tool_rounds.messages
+
+    @property
+    def rounds(self) -> int:
+        """Rounds streamed so far (more than 1 when tools ran)."""
+        return self.tool_rounds.count
+
     @property
     def done(self) -> bool:
         """True once the stream has ended: finished, stopped or failed."""
@@ -348,25 +376,19 @@ class BaseReply:
             raise ConnectionLostError(self.host, kept=len(self.partial_text()), reply=self)
 
     def _next_round(self) -> Chunk | None:
-        """After a round that asked for tools: run them, extend the request, return their chunk.
+        """After a round that asked for tools: run them, extend the body, return their chunk.
 
         None when there is no further round (no tools asked, none to run, or the bound reached).
         """
         calls = self._tool_calls[self._round_start :]
-        if not calls or not self.tool_functions or self._stop_requested or self._final is None:
-            return None
-        if self.rounds > self.max_tool_rounds:
-            self.notes.append(f"stopped after {self.max_tool_rounds} rounds of tool calls")
+        if self._stop_requested or self._final is None or not self.tool_rounds.wants_another(calls, self.notes):
             return None
         self._final = None  # the round is over; a Ctrl-C or stop while the tools run is a stop
-        results = tuple(run_tool_call(call, self.tool_functions) for call in calls)
-        self.tool_results.extend(results)
         text = "".join(self._content[self._round_text :])
-        assistant: dict[str, Any] = {"role": "assistant", "content": text, "tool_calls": [c.as_wire() for c in calls]}
-        added = [assistant, *(r.as_message() for r in results)]
-        self.round_messages.extend(added)
-        self.request = {**self.request, "messages": [*self.request["messages"], *added]}
-        self.rounds += 1
+        found = self.tool_rounds.next(self.body, calls, text, self.notes)
+        if found is None:
+            return None
+        self.body, results = found
         self._round_start = len(self._tool_calls)
         self._round_text = len(self._content)
         self._buffer = LineBuffer(self._buffer.limit)
