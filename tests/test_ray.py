@@ -132,13 +132,16 @@ def test_a_failing_item_fails_alone_and_a_dead_host_leaves_the_rotation(onb_ray,
     job = onb_ray.run(frame, "{item.text}", tmp_path / "out", model=MODEL, hosts=[simulator.url, dead])
     assert job.wait(120)
     out = job.to_pandas().set_index("id")
-    assert out.loc[7, "status"] == "error" and out.loc[7, "error"]
+    figures = {f["host"]: f for f in job.host_figures()}
+    seen = f"{out[['status', 'host', 'error']]}\n{figures}"
+    assert out.loc[7, "status"] == "error" and out.loc[7, "error"], seen
     assert "\n" not in out.loc[7, "error"]
     others = out.drop(index=7)
-    assert set(others["status"]) == {"ok"} and set(others["host"]) == {simulator.url}
+    assert set(others["status"]) == {"ok"} and set(others["host"]) == {simulator.url}, seen
     assert out.loc[11, "answer"].startswith("row 11")
-    figures = {f["host"]: f for f in job.host_figures()}
-    assert figures[dead]["in_rotation"] is False and figures[simulator.url]["in_rotation"] is True
+    assert figures[simulator.url]["in_rotation"] is True, seen
+    # the dead host's actor met the refused connection (unless Ray gave every block to the other actor)
+    assert figures[dead]["in_rotation"] is False or figures[dead]["last_error"] is None, seen
 
 
 def test_map_adds_the_answer_columns_to_a_dataset_of_your_own(onb_ray, simulator: Simulator) -> None:
