@@ -26,11 +26,12 @@ from ._batch import DEFAULT_CONCURRENCY, Batch, start_batch
 from ._items import items_of, render
 from ._ledger import BatchLedger, ledger_of
 from ._results import COLUMNS, BatchProgress, ItemResult, one_line, wait_or_stop
-from ._runner import MAX_SENDS
+from ._runner import MAX_SENDS, HostState
 
 __all__ = [
     "COLUMNS",
     "DEFAULT_CONCURRENCY",
+    "HostState",
     "MAX_SENDS",
     "Batch",
     "BatchLedger",

@@ -22,11 +22,10 @@ import asyncio
 import collections
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from .._errors import ConnectionLostError, OllamaConnectionError, OllamaError, ServerBusyError
-from ..batch import BatchProgress, ItemResult, one_line, wait_or_stop
+from ..batch import BatchProgress, HostState, ItemResult, one_line, wait_or_stop
 from ..client import AsyncClient
 
 __all__ = ["DEFAULT_CONCURRENCY", "EmbedJob"]
@@ -42,16 +41,6 @@ DEFAULT_CONCURRENCY = 2
 OnChunk = Callable[[Sequence[str], list[list[float]]], None]
 
 
-@dataclass
-class _Host:
-    url: str
-    in_rotation: bool = True
-    items: int = 0
-    failed: int = 0
-    tokens: int = 0
-    last_error: str | None = None
-
-
 class EmbedJob:
     """Embeds ``texts`` (already unique, none cached) in chunks; see the module docstring."""
 
@@ -64,7 +53,7 @@ class EmbedJob:
             raise ValueError("embed() needs at least one host.")
         self.model = model
         self.chunks = [list(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]
-        self.hosts = [_Host(url) for url in hosts]
+        self.hosts = [HostState(url) for url in hosts]
         self.concurrency = max(1, concurrency)
         self.params = dict(params or {})
         self.on_chunk = on_chunk
@@ -126,7 +115,7 @@ class EmbedJob:
             self._t_end = time.perf_counter()
             self._changed.notify_all()
 
-    async def _worker(self, host: _Host, client: AsyncClient) -> None:
+    async def _worker(self, host: HostState, client: AsyncClient) -> None:
         assert self._wake is not None
         while host.in_rotation and self.error is None and not self.stopped:
             if not self._queue:
@@ -154,7 +143,7 @@ class EmbedJob:
                 self._in_flight -= 1
                 self._wake.set()
 
-    async def _send(self, host: _Host, client: AsyncClient, index: int) -> None:
+    async def _send(self, host: HostState, client: AsyncClient, index: int) -> None:
         chunk = self.chunks[index]
         self._attempts[index] = attempt = self._attempts.get(index, 0) + 1
         try:
