@@ -26,7 +26,7 @@ from ._batch import DEFAULT_CONCURRENCY, Batch, start_batch
 from ._items import items_of, render
 from ._ledger import BatchLedger, ledger_of
 from ._results import COLUMNS, BatchProgress, ItemResult, one_line, wait_or_stop
-from ._runner import MAX_SENDS, HostState
+from ._runner import MAX_SENDS, HostState, WorkQueue
 
 __all__ = [
     "COLUMNS",
@@ -37,6 +37,7 @@ __all__ = [
     "BatchLedger",
     "BatchProgress",
     "ItemResult",
+    "WorkQueue",
     "items_of",
     "ledger_of",
     "one_line",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -33,7 +34,7 @@ from ._results import ItemResult, Status, one_line
 if TYPE_CHECKING:
     from ..client import AsyncReply, GenerateRequest
 
-__all__ = ["MAX_SENDS", "HostState", "RunBatch", "Runner"]
+__all__ = ["MAX_SENDS", "HostState", "RunBatch", "Runner", "WorkQueue"]
 
 #: How many times one item is sent in all (503/429 retries, dropped connections, every layer).
 MAX_SENDS = 4
@@ -54,6 +55,61 @@ class RunBatch(Protocol):
     def count_token(self) -> None: ...
     def settle(self, position: int, *, status: Status, error: str | None = None) -> None: ...
     def settle_reply(self, position: int, reply: AsyncReply, error: OllamaError | None, host: str) -> ItemResult: ...
+
+
+class WorkQueue:
+    """Positions waiting to be sent, shared by a pool of asyncio workers; a position may come back.
+
+    A worker asks for the next position with :meth:`take`, which waits while others still have
+    positions in flight (one of them may be put back) and answers ``None`` when there is nothing
+    left to do, or when ``go_on()`` turns false.
+
+    Example:
+        >>> queue = WorkQueue([0, 1])
+        >>> async def worker():
+        ...     while (position := await queue.take(lambda: True)) is not None:
+        ...         try:
+        ...             ...  # send it; queue.put_back(position) to try again
+        ...         finally:
+        ...             queue.done()
+    """
+
+    def __init__(self, positions: Iterable[int] = ()) -> None:
+        self.waiting: collections.deque[int] = collections.deque(positions)
+        self.in_flight = 0
+        self._changed: asyncio.Event | None = None
+
+    def __len__(self) -> int:
+        return len(self.waiting)
+
+    async def take(self, go_on: Callable[[], bool]) -> int | None:
+        """The next position (now in flight), or ``None`` when there is no more work for this worker."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        while go_on():
+            if self.waiting:
+                self.in_flight += 1
+                return self.waiting.popleft()
+            if self.in_flight == 0:
+                return None
+            self._changed.clear()
+            await self._changed.wait()  # a position may come back
+        return None
+
+    def done(self) -> None:
+        """The position taken last by a worker has ended (settled, failed or put back)."""
+        self.in_flight -= 1
+        self.wake()
+
+    def put_back(self, position: int) -> None:
+        """Send ``position`` again, before the others (it has waited already)."""
+        self.waiting.appendleft(position)
+        self.wake()
+
+    def wake(self) -> None:
+        """Let waiting workers look again (after a stop, or when work came back)."""
+        if self._changed is not None:
+            self._changed.set()
 
 
 @dataclass
@@ -89,21 +145,18 @@ class Runner:
         self.batch = batch
         self.hosts = [HostState(url) for url in hosts]
         self.concurrency = concurrency
-        self.queue: collections.deque[int] = collections.deque()
+        self.queue = WorkQueue()
         self.sends: dict[int, int] = {}
-        self.in_flight = 0
         self.stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._changed: asyncio.Event | None = None
         self._stop_event: asyncio.Event | None = None
 
     # -- the whole run ------------------------------------------------------------------------------
     async def run(self, positions: list[int]) -> None:
         """Send every position in ``positions``; return when all have ended or the batch stopped."""
         self.loop = asyncio.get_running_loop()
-        self._changed = asyncio.Event()
         self._stop_event = asyncio.Event()
-        self.queue.extend(positions)
+        self.queue.waiting.extend(positions)
         if self.stopping:  # stopped before the loop started
             self._stop_in_loop()
         workers = [
@@ -136,8 +189,8 @@ class Runner:
         if not alive and not self.stopping:
             last = self.hosts[-1] if self.hosts else None
             reason = f"no host answered (last: {last.last_error})" if last is not None else "no host"
-        while self.queue:
-            position = self.queue.popleft()
+        while self.queue.waiting:
+            position = self.queue.waiting.popleft()
             if reason is not None:
                 self.batch.settle(position, status="error", error=reason)
             else:
@@ -171,11 +224,7 @@ class Runner:
                 reply.stop()
         if self._stop_event is not None:
             self._stop_event.set()
-        self._wake()
-
-    def _wake(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
+        self.queue.wake()
 
     async def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, or less if the batch is stopped meanwhile."""
@@ -188,24 +237,17 @@ class Runner:
 
     # -- workers ------------------------------------------------------------------------------------
     async def _worker(self, host: HostState) -> None:
-        assert self._changed is not None
-        while not self.stopping and host.in_rotation:
-            if not self.queue:
-                if self.in_flight == 0:
-                    return
-                self._changed.clear()
-                await self._changed.wait()  # an item may come back to the queue
-                continue
-            position = self.queue.popleft()
-            self.in_flight += 1
+        def go_on() -> bool:
+            return not self.stopping and host.in_rotation
+
+        while (position := await self.queue.take(go_on)) is not None:
             try:
                 await self._send(host, position)
             except Exception as exc:  # anything unforeseen ends this item, never the batch
                 if self.batch.is_pending(position):
                     self.batch.settle(position, status="error", error=f"{type(exc).__name__}: {one_line(exc)}")
             finally:
-                self.in_flight -= 1
-                self._wake()
+                self.queue.done()
 
     async def _send(self, host: HostState, position: int) -> None:
         batch = self.batch
@@ -244,8 +286,7 @@ class Runner:
         if self.stopping:
             self.batch.settle(position, status="not run")
             return
-        self.queue.appendleft(position)
-        self._wake()
+        self.queue.put_back(position)
 
     def _finish(self, host: HostState, position: int, reply: AsyncReply, error: OllamaError | None) -> None:
         if reply.stopped and error is None and self.stopping:

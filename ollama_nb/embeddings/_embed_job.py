@@ -19,13 +19,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import collections
 import threading
 import time
 from typing import Any, Callable, Mapping, Sequence
 
 from .._errors import ConnectionLostError, OllamaConnectionError, OllamaError, ServerBusyError
-from ..batch import BatchProgress, HostState, ItemResult, one_line, wait_or_stop
+from ..batch import BatchProgress, HostState, ItemResult, WorkQueue, one_line, wait_or_stop
 from ..client import AsyncClient
 
 __all__ = ["DEFAULT_CONCURRENCY", "EmbedJob"]
@@ -60,7 +59,7 @@ class EmbedJob:
         self.reused = reused
         self.error: OllamaError | None = None
         self.stopped = False
-        self._queue: collections.deque[int] = collections.deque(range(len(self.chunks)))
+        self._queue = WorkQueue(range(len(self.chunks)))
         self._attempts: dict[int, int] = {}
         self._finished_chunks: list[int] = []
         self._sent = 0
@@ -69,8 +68,6 @@ class EmbedJob:
         self._finished = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._wake: asyncio.Event | None = None
-        self._in_flight = 0
         self._t_start = time.perf_counter()
         self._t_end: float | None = None
 
@@ -90,7 +87,6 @@ class EmbedJob:
 
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
         self._t_start = time.perf_counter()
         clients = [AsyncClient(host.url) for host in self.hosts]
         try:
@@ -116,16 +112,10 @@ class EmbedJob:
             self._changed.notify_all()
 
     async def _worker(self, host: HostState, client: AsyncClient) -> None:
-        assert self._wake is not None
-        while host.in_rotation and self.error is None and not self.stopped:
-            if not self._queue:
-                if self._in_flight == 0:
-                    return
-                self._wake.clear()
-                await self._wake.wait()  # a chunk may come back to the queue
-                continue
-            index = self._queue.popleft()
-            self._in_flight += 1
+        def go_on() -> bool:
+            return host.in_rotation and self.error is None and not self.stopped
+
+        while (index := await self._queue.take(go_on)) is not None:
             try:
                 await self._send(host, client, index)
             except asyncio.CancelledError:
@@ -140,8 +130,7 @@ class EmbedJob:
                 self.error = self.error or OllamaError(f"the embedding job failed: {failure}")
                 self._cancel()
             finally:
-                self._in_flight -= 1
-                self._wake.set()
+                self._queue.done()
 
     async def _send(self, host: HostState, client: AsyncClient, index: int) -> None:
         chunk = self.chunks[index]
@@ -151,14 +140,14 @@ class EmbedJob:
         except OllamaConnectionError as exc:  # nothing answers there (after the client's retries)
             host.in_rotation = False
             host.last_error = one_line(exc)
-            self._queue.appendleft(index)
+            self._queue.put_back(index)
             return
         except (ServerBusyError, ConnectionLostError) as exc:
             if attempt >= MAX_ATTEMPTS:
                 raise
             host.last_error = one_line(exc)
             await asyncio.sleep(min(BACKOFF_S * 2 ** (attempt - 1), BACKOFF_CAP_S))
-            self._queue.appendleft(index)
+            self._queue.put_back(index)
             return
         if self.on_chunk is not None:
             self.on_chunk(chunk, answer.vectors)
