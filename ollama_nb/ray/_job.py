@@ -18,21 +18,23 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .._errors import OllamaError
 from ..client import resolve_host
+from . import _record
+from ._feed import Feeder
 from ._prompt import ANSWER_FIELDS, Prompt
 from ._results import RayJob, finished_keys
+from ._worker import ACTOR_CPUS, start_hosts
 
 __all__ = ["ACTOR_CPUS", "BLOCKS_PER_ACTOR", "RayJobError", "map", "run", "start_ray"]
 
-#: CPUs each Prompt actor asks Ray for: a fraction, so the read and write tasks always get a CPU.
-ACTOR_CPUS = 0.25
 #: Blocks the input is split into, per actor, at least (so every host gets work).
 BLOCKS_PER_ACTOR = 4
-#: Seconds Ray Data waits for every actor to start before it hands out blocks.
+#: Seconds Ray Data waits for every actor of ``map`` to start before it hands out blocks.
 ACTOR_START_S = 600
 #: Times ``start_ray`` tries ``ray.init`` before its error stands.
 START_ATTEMPTS = 3
@@ -134,9 +136,9 @@ def _dataset(source: Any, actors: int) -> tuple[Any, int]:
     raise RayJobError(f"run() takes a Ray Dataset, a pandas DataFrame or a Parquet path, not {type(source).__name__}.")
 
 
-def _mapped(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: list[str], concurrency: int,
-            format: Any, system: str | None, options: Mapping[str, Any], control: Any, skip_keys: Any,
-            actors_per_host: int, block_rows: int = ROWS_PER_BLOCK) -> Any:
+def _input_schema(ds: Any) -> Any:
+    """The input's Arrow schema (no pandas index column), or None when its blocks are pandas; a
+    RayJobError when a column name is one the answers need."""
     import pyarrow as pa
 
     schema = ds.schema()
@@ -146,19 +148,27 @@ def _mapped(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: l
         raise RayJobError(f"the input already has column(s) {', '.join(clash)}: rename them (the answers use them).")
     arrow = getattr(schema, "base_schema", None)
     if isinstance(arrow, pa.Schema):
-        arrow = pa.schema([f for f in arrow if not f.name.startswith("__index_level_")])  # no pandas index
-    else:
-        arrow = None  # pandas blocks: the types come from each block
-    kwargs = {"prompt": prompt, "model": model, "hosts": hosts, "concurrency": concurrency, "format": format,
-              "system": system, "options": dict(options), "digest": _digest(hosts[0], model),
-              "skip_keys": skip_keys, "control": control, "input_schema": arrow}
-    # blocks of block_rows rows, streaming (one Parquet row group or a folder of small files is one block)
-    ds = ds.repartition(target_num_rows_per_block=block_rows, strict=True)
+        return pa.schema([f for f in arrow if not f.name.startswith("__index_level_")])  # no pandas index
+    return None  # pandas blocks: the types come from each block
+
+
+def _answers(prompt: str | Callable[[Any], str], *, model: str, hosts: list[str], concurrency: int, format: Any,
+             system: str | None, options: Mapping[str, Any], skip_keys: Any, input_schema: Any) -> dict[str, Any]:
+    """The keywords of :class:`~ollama_nb.ray._prompt.BlockAnswers` for this job."""
+    return {"prompt": prompt, "model": model, "concurrency": concurrency, "format": format, "system": system,
+            "options": dict(options), "digest": _digest(hosts[0], model), "skip_keys": skip_keys,
+            "input_schema": input_schema}
+
+
+def _mapped(ds: Any, answers: Mapping[str, Any], *, hosts: list[str], control: Any) -> Any:
+    """``ds`` with the answer columns, on Ray Data's own actor pool (one :class:`Prompt` actor per host)."""
     import ray.data
 
-    pool = ray.data.ActorPoolStrategy(size=len(hosts) * actors_per_host)
-    return ds.map_batches(Prompt, fn_constructor_kwargs=kwargs, compute=pool, num_cpus=ACTOR_CPUS,
-                          batch_format="pandas", batch_size=block_rows)
+    # blocks of ROWS_PER_BLOCK rows, streaming (one Parquet row group or a folder of small files is one block)
+    ds = ds.repartition(target_num_rows_per_block=ROWS_PER_BLOCK, strict=True)
+    pool = ray.data.ActorPoolStrategy(size=len(hosts))
+    return ds.map_batches(Prompt, fn_constructor_kwargs={**answers, "hosts": hosts, "control": control}, compute=pool,
+                          num_cpus=ACTOR_CPUS, batch_format="pandas", batch_size=ROWS_PER_BLOCK)
 
 
 def _control(hosts: list[str], total: int) -> Any:
@@ -179,20 +189,25 @@ def map(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: Seque
     """
     urls = _hosts(hosts)
     _configure()
-    return _mapped(ds, prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
-                   options=options, control=_control(urls, 0), skip_keys=(), actors_per_host=1)
+    answers = _answers(prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
+                       options=options, skip_keys=(), input_schema=_input_schema(ds))
+    return _mapped(ds, answers, hosts=urls, control=_control(urls, 0))
 
 
 def run(source: Any, prompt: str | Callable[[Any], str], out_dir: str | os.PathLike[str], *, model: str,
         hosts: Sequence[str] | str | None = None, concurrency: int = 4, format: Any = None, system: str | None = None,
         **options: Any) -> RayJob:
     """Send ``prompt`` once per row of ``source`` on Ray, writing Parquet to ``out_dir``; returns at
-    once with a :class:`RayJob` (``stop()``, ``wait()``, ``progress()``, ``to_pandas()``). Running
-    it again with the same ``out_dir`` sends only the rows without an ``ok`` answer there.
+    once with a :class:`RayJob` (``stop()``, ``wait()``, ``progress()``, ``to_pandas()``,
+    ``record_to(session)``). Running it again with the same ``out_dir`` sends only the rows without
+    an ``ok`` answer there. The hosts' worker actors are started by the first job and reused by the
+    next ones (:func:`start_hosts` starts them ahead).
 
     Example:
         >>> job = run(df, "Sentiment of: {item.text}", "out/", model="llama3.2", hosts="h1,h2")  # doctest: +SKIP
     """
+    import ray
+
     if concurrency < 1:
         raise RayJobError("concurrency must be 1 or more.")
     urls = _hosts(hosts)
@@ -201,9 +216,16 @@ def run(source: Any, prompt: str | Callable[[Any], str], out_dir: str | os.PathL
     start_ray(out / "_ray")
     _configure()
     ds, total = _dataset(source, len(urls))
+    answers = _answers(prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
+                       options=options, skip_keys=finished_keys(out), input_schema=_input_schema(ds))
     control = _control(urls, total)
-    mapped = _mapped(ds, prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
-                     options=options, control=control, skip_keys=finished_keys(out), actors_per_host=1,
-                     block_rows=_block_rows(total, len(urls)))
-    return RayJob(mapped, out, control, model=model, total=total, hosts=urls).start()
-
+    workers = start_hosts(urls)
+    job_id = uuid.uuid4().hex[:12]
+    collect = total <= _record.RECORD_ROWS
+    settings = {"answers": answers, "control": control, "out_dir": str(out.resolve()), "run": job_id,
+                "collect": collect}
+    ray.get([w.begin.remote(job_id, settings) for w in workers.values()])
+    feeder = Feeder(ds, workers, job_id=job_id, block_rows=_block_rows(total, len(urls)), control=control,
+                    collect=collect)
+    request = {"model": model, "format": format, "system": system, "options": dict(options)}
+    return RayJob(feeder, out, control, model=model, total=total, hosts=urls, request=request).start()
