@@ -1,20 +1,20 @@
-"""The driver's side of a :func:`~ollama_nb.ray.run` job: it reads the dataset block by block (Ray
-Data's streaming iterator, so the driver holds a few blocks at a time whatever the input's size) and
-hands each block to the host worker with the least work in hand, keeping :data:`BLOCKS_IN_HAND`
-blocks at each so that no host waits for the driver.
+"""The driver's side of a :func:`~ollama_nb.ray.run` job: it reads the input block by block (see
+``_source``: the driver holds a few blocks at a time whatever the input's size) and hands each block
+to the host worker with the least work in hand, keeping :data:`BLOCKS_IN_HAND` blocks at each so
+that no host waits for the driver.
 
 A worker whose host went away hands back the rows it never answered: its host leaves the job's
 rotation and those rows go to a host still in it; when none is left they are written failed, with
 the last error. Rows are never lost: each ends as ``ok``, ``error`` or ``not run`` in the output.
 
 Example:
-    >>> feeder = Feeder(ds, workers, job_id="j", block_rows=256)   # doctest: +SKIP
+    >>> feeder = Feeder(rows.blocks(256), workers, job_id="j", control=control, collect=True)  # doctest: +SKIP
     >>> feeder.run()                                                 # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 __all__ = ["BLOCKS_IN_HAND", "Feeder"]
 
@@ -25,15 +25,14 @@ WAIT_S = 0.5
 
 
 class Feeder:
-    """Hands the blocks of ``dataset`` to ``workers`` (host → actor) for the job ``job_id``."""
+    """Hands ``blocks`` (pyarrow tables) to ``workers`` (host → actor) for the job ``job_id``."""
 
-    def __init__(self, dataset: Any, workers: Mapping[str, Any], *, job_id: str, block_rows: int,
-                 control: Any, collect: bool) -> None:
-        self.dataset = dataset
+    def __init__(self, blocks: Iterable[Any], workers: Mapping[str, Any], *, job_id: str, control: Any,
+                 collect: bool) -> None:
+        self.blocks = blocks
         self.workers = dict(workers)
         self.live = list(workers)
         self.job_id = job_id
-        self.block_rows = block_rows
         self.control = control
         self.collect = collect
         self.record: list[dict[str, Any]] = []  # the answered rows, for the record (when ``collect``)
@@ -46,8 +45,7 @@ class Feeder:
 
     def run(self) -> None:
         """Every block handed out and settled (in the job's thread)."""
-        for table in self.dataset.iter_batches(batch_size=self.block_rows, batch_format="pyarrow",
-                                               prefetch_batches=1):
+        for table in self.blocks:
             while self.pending and all(self.load(h) >= BLOCKS_IN_HAND for h in self.live):
                 self._settle_one()
             self._hand(table)

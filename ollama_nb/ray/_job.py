@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ from . import _record
 from ._feed import Feeder
 from ._prompt import ANSWER_FIELDS, Prompt
 from ._results import RayJob, finished_keys
+from ._source import arrow_schema, rows_of
 from ._worker import ACTOR_CPUS, start_hosts
 
 __all__ = ["ACTOR_CPUS", "BLOCKS_PER_ACTOR", "RayJobError", "map", "run", "start_ray"]
@@ -38,8 +40,9 @@ BLOCKS_PER_ACTOR = 4
 ACTOR_START_S = 600
 #: Times ``start_ray`` tries ``ray.init`` before its error stands.
 START_ATTEMPTS = 3
-#: Rows per block at most (a stop or a dead host costs at most one block's worth of re-sending).
-ROWS_PER_BLOCK = 256
+#: Rows per block at most: big enough that a host's streams rarely wait for the last rows of a
+#: block, small enough that every host gets several blocks (a stop is at once whatever the size).
+ROWS_PER_BLOCK = 1024
 
 
 class RayJobError(OllamaError):
@@ -121,35 +124,14 @@ def _configure() -> None:
     logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
-def _dataset(source: Any, actors: int) -> tuple[Any, int]:
-    """``source`` as a Ray Dataset split into enough blocks, and its row count."""
-    import ray.data
-
-    if isinstance(source, (str, os.PathLike)):
-        ds = ray.data.read_parquet(str(source))
-        return ds, ds.count()  # from the files' metadata
-    if type(source).__name__ == "DataFrame" and type(source).__module__.startswith("pandas"):
-        total, rows = len(source), _block_rows(len(source), actors)
-        return ray.data.from_pandas([source.iloc[i:i + rows] for i in range(0, total, rows)] or [source]), total
-    if isinstance(source, ray.data.Dataset):
-        return source, source.count()
-    raise RayJobError(f"run() takes a Ray Dataset, a pandas DataFrame or a Parquet path, not {type(source).__name__}.")
-
-
-def _input_schema(ds: Any) -> Any:
-    """The input's Arrow schema (no pandas index column), or None when its blocks are pandas; a
-    RayJobError when a column name is one the answers need."""
-    import pyarrow as pa
-
-    schema = ds.schema()
+def _checked(schema: Any) -> Any:
+    """``schema`` (Arrow's or a Ray Dataset's) as :func:`arrow_schema` makes it; a RayJobError when
+    a column name is one the answers need."""
     names = list(schema.names) if schema is not None else []
     clash = [name for name in names if name in ANSWER_FIELDS]
     if clash:
         raise RayJobError(f"the input already has column(s) {', '.join(clash)}: rename them (the answers use them).")
-    arrow = getattr(schema, "base_schema", None)
-    if isinstance(arrow, pa.Schema):
-        return pa.schema([f for f in arrow if not f.name.startswith("__index_level_")])  # no pandas index
-    return None  # pandas blocks: the types come from each block
+    return arrow_schema(schema)
 
 
 def _answers(prompt: str | Callable[[Any], str], *, model: str, hosts: list[str], concurrency: int, format: Any,
@@ -176,7 +158,7 @@ def _control(hosts: list[str], total: int) -> Any:
 
     from ._control import JobControl
 
-    return ray.remote(num_cpus=0)(JobControl).remote(hosts, total)
+    return ray.remote(num_cpus=0)(JobControl).remote(hosts, total, time.time())  # its process starts later
 
 
 def map(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: Sequence[str] | str | None = None,
@@ -190,7 +172,7 @@ def map(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: Seque
     urls = _hosts(hosts)
     _configure()
     answers = _answers(prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
-                       options=options, skip_keys=(), input_schema=_input_schema(ds))
+                       options=options, skip_keys=(), input_schema=_checked(ds.schema()))
     return _mapped(ds, answers, hosts=urls, control=_control(urls, 0))
 
 
@@ -215,9 +197,13 @@ def run(source: Any, prompt: str | Callable[[Any], str], out_dir: str | os.PathL
     out.mkdir(parents=True, exist_ok=True)
     start_ray(out / "_ray")
     _configure()
-    ds, total = _dataset(source, len(urls))
+    rows = rows_of(source)
+    if rows is None:
+        raise RayJobError(f"run() takes a Ray Dataset, a pandas DataFrame or a Parquet path, not "
+                          f"{type(source).__name__}.")
+    total = rows.total
     answers = _answers(prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
-                       options=options, skip_keys=finished_keys(out), input_schema=_input_schema(ds))
+                       options=options, skip_keys=finished_keys(out), input_schema=_checked(rows.schema))
     control = _control(urls, total)
     workers = start_hosts(urls)
     job_id = uuid.uuid4().hex[:12]
@@ -225,7 +211,7 @@ def run(source: Any, prompt: str | Callable[[Any], str], out_dir: str | os.PathL
     settings = {"answers": answers, "control": control, "out_dir": str(out.resolve()), "run": job_id,
                 "collect": collect}
     ray.get([w.begin.remote(job_id, settings) for w in workers.values()])
-    feeder = Feeder(ds, workers, job_id=job_id, block_rows=_block_rows(total, len(urls)), control=control,
+    feeder = Feeder(rows.blocks(_block_rows(total, len(urls))), workers, job_id=job_id, control=control,
                     collect=collect)
     request = {"model": model, "format": format, "system": system, "options": dict(options)}
     return RayJob(feeder, out, control, model=model, total=total, hosts=urls, request=request).start()

@@ -66,6 +66,10 @@ class HostWorker:
         self.turn = asyncio.Lock()  # one block at a time: at most ``concurrency`` streams on the host
 
     def ready(self) -> str:
+        """The host, once the actor is up with what a block needs imported (part of its start-up)."""
+        import pandas  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+
         return self.host
 
     def begin(self, job_id: str, settings: Mapping[str, Any]) -> None:
