@@ -1,12 +1,15 @@
 """Starting a job: :func:`run` (Parquet or a DataFrame in, Parquet out, in the background) and
 :func:`map` (a Ray Dataset in, a lazy Ray Dataset out, for pipelines of your own).
 
+A job: the input is read block by block (``_source``), the driver hands the blocks to one
+long-lived actor per host (``_worker``: started by the first job, reused by the next) through a
+``_feed.Feeder``, a small control actor (``_control``) keeps the counts for ``progress()``.
+
 Settings that keep it working on a laptop and in CI (see :func:`start_ray`): each actor asks for
-``ACTOR_CPUS`` (a fraction of a CPU: with the default of 1 the actors take every CPU and the read
-task starves, so the job hangs), the input is read in at least ``BLOCKS_PER_ACTOR`` blocks per
-actor (a folder of small Parquet files otherwise arrives as one block and one host gets
-everything), Ray's temporary folder goes under the output folder (``_ray``, ignored when the
-Parquet is read) and Ray's usage statistics are off.
+``ACTOR_CPUS`` (a small fraction of a CPU: with the default of 1 the actors take every CPU and the
+read tasks starve, so the job hangs), the input is cut into at least ``BLOCKS_PER_ACTOR`` blocks
+per host (every host gets work), Ray's temporary folder goes under the output folder (``_ray``,
+ignored when the Parquet is read) and Ray's usage statistics are off.
 
 Example:
     >>> job = run("reviews.parquet", "Sentiment of: {item.text}", "out/", model="llama3.2",   # doctest: +SKIP
