@@ -107,12 +107,15 @@ def test_stop_closes_every_stream_and_resume_sends_exactly_the_missing_rows(onb_
     closed = sum(1 for sim in (a, b) for e in sim.events if e.kind == "disconnect")
     assert closed >= 1  # the stop closed the streams that were open
     sent_before = Counter(prompts_sent(a) + prompts_sent(b))
+    workers = {host: repr(actor) for host, actor in onb_ray.start_hosts([a.url, b.url]).items()}
 
     again = onb_ray.run(source, "{item.text}", out_dir, model=MODEL, hosts=[a.url, b.url], concurrency=2)
     assert again.wait(120)
     sent_after = Counter(prompts_sent(a) + prompts_sent(b)) - sent_before
     assert sent_after == Counter(f"row {i} [[tokens=30]] [[delay=0.02]]" for i in range(40) if i not in ok_first)
     assert again.progress().reused == len(ok_first)
+    # the host workers the first job started served the second one too (started once per driver)
+    assert {host: repr(actor) for host, actor in onb_ray.start_hosts([a.url, b.url]).items()} == workers
     final = again.to_pandas()
     assert len(final) == 40 and set(final["status"]) == {"ok"}
     assert sorted(final["id"]) == list(range(40))
