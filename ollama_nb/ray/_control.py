@@ -10,7 +10,7 @@ Example:
     >>> control = JobControl(["http://a", "http://b"], total=3)
     >>> control.claim_host(), control.claim_host(), control.claim_host()
     ('http://a', 'http://b', 'http://a')
-    >>> control.add("ok", "http://a", 0, "an answer", 5); control.progress()["ok"]
+    >>> control.add("ok", "http://a", 0, "an answer", 5); control.progress()["counts"]["ok"]
     1
 """
 
