@@ -143,6 +143,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             continue
         c = part["check"]
         rows.append((label, fmt(c["value"]) if c["value"] is not None else "lost", target_text, c["met"]))
+    if "ray" in areas:
+        from bench.ray_data import ray_targets
+
+        rows += ray_targets(areas["ray"], {"x": _x})
     if "experiment" in areas:
         from bench.experiment import experiment_targets
 
@@ -335,6 +339,12 @@ def _batch(area: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ray(area: dict[str, Any]) -> list[str]:
+    from bench.ray_data import render_ray
+
+    return render_ray(area, {"x": _x})
+
+
 def _transport(area: dict[str, Any]) -> list[str]:
     from bench.transport import transport_section
 
@@ -359,7 +369,7 @@ def render_markdown(results: dict[str, Any], *, title: bool = True) -> str:
     lines += _table(["what", "measured", "target", "met"], rows)
     for name, render in (("streams", _streams), ("first_token", _first_token), ("kernel", _kernel),
                          ("stop", _stop), ("memory", _memory), ("record", _record), ("batch", _batch),
-                         ("live", _live), ("transport", _transport)):
+                         ("live", _live), ("transport", _transport), ("ray", _ray)):
         area = areas.get(name)
         if area is None:
             continue

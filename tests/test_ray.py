@@ -16,9 +16,9 @@ pytest.importorskip("pyarrow")
 
 import pandas  # noqa: E402
 import ray  # noqa: E402
+from test_batch import free_port_url, most_streams_at_once, prompts_sent  # noqa: E402
 
 from ollama_nb.simulator import Simulator  # noqa: E402
-from test_batch import free_port_url, most_streams_at_once, prompts_sent  # noqa: E402
 
 pytestmark = pytest.mark.timeout(400)  # the first test starts Ray: 5 s idle, up to minutes on a loaded machine
 
@@ -107,12 +107,15 @@ def test_stop_closes_every_stream_and_resume_sends_exactly_the_missing_rows(onb_
     closed = sum(1 for sim in (a, b) for e in sim.events if e.kind == "disconnect")
     assert closed >= 1  # the stop closed the streams that were open
     sent_before = Counter(prompts_sent(a) + prompts_sent(b))
+    workers = {host: repr(actor) for host, actor in onb_ray.start_hosts([a.url, b.url]).items()}
 
     again = onb_ray.run(source, "{item.text}", out_dir, model=MODEL, hosts=[a.url, b.url], concurrency=2)
     assert again.wait(120)
     sent_after = Counter(prompts_sent(a) + prompts_sent(b)) - sent_before
     assert sent_after == Counter(f"row {i} [[tokens=30]] [[delay=0.02]]" for i in range(40) if i not in ok_first)
     assert again.progress().reused == len(ok_first)
+    # the host workers the first job started served the second one too (started once per driver)
+    assert {host: repr(actor) for host, actor in onb_ray.start_hosts([a.url, b.url]).items()} == workers
     final = again.to_pandas()
     assert len(final) == 40 and set(final["status"]) == {"ok"}
     assert sorted(final["id"]) == list(range(40))
@@ -122,8 +125,8 @@ def test_stop_closes_every_stream_and_resume_sends_exactly_the_missing_rows(onb_
     assert edited.progress().reused == 0 and edited.progress().ok == 40  # another prompt is sent again
 
 
-def test_a_failing_item_fails_alone_and_a_dead_host_leaves_the_rotation(onb_ray, simulator: Simulator,
-                                                                         tmp_path: Path) -> None:
+def test_a_failing_item_fails_alone_and_a_host_down_from_the_start_leaves_the_rotation(
+        onb_ray, simulator: Simulator, tmp_path: Path) -> None:
     texts = [f"row {i} [[echo]]" for i in range(20)]
     texts[7] = "row 7 [[error-after=1]]"
     texts[11] = "row 11 [[busy=2]] [[echo]]"  # 503 twice, then answered: retried, not failed
@@ -131,17 +134,83 @@ def test_a_failing_item_fails_alone_and_a_dead_host_leaves_the_rotation(onb_ray,
     dead = free_port_url()
     job = onb_ray.run(frame, "{item.text}", tmp_path / "out", model=MODEL, hosts=[simulator.url, dead])
     assert job.wait(120)
+    assert job.error is None
     out = job.to_pandas().set_index("id")
-    figures = {f["host"]: f for f in job.host_figures()}
-    seen = f"{out[['status', 'host', 'error']]}\n{figures}"
-    assert out.loc[7, "status"] == "error" and out.loc[7, "error"], seen
+    assert sorted(out.index) == list(range(20))  # no row lost
+    assert out.loc[7, "status"] == "error" and out.loc[7, "error"]
     assert "\n" not in out.loc[7, "error"]
     others = out.drop(index=7)
-    assert set(others["status"]) == {"ok"} and set(others["host"]) == {simulator.url}, seen
+    assert set(others["status"]) == {"ok"} and set(others["host"]) == {simulator.url}
     assert out.loc[11, "answer"].startswith("row 11")
-    assert figures[simulator.url]["in_rotation"] is True, seen
-    # the dead host's actor met the refused connection (unless Ray gave every block to the other actor)
-    assert figures[dead]["in_rotation"] is False or figures[dead]["last_error"] is None, seen
+    assert generate_count(simulator) == 20 + 2  # every row once, row 11 twice more (the 503s)
+    figures = {f["host"]: f for f in job.host_figures()}
+    assert figures[simulator.url]["in_rotation"] is True
+    # the second block always goes to the dead host's worker (the least loaded): it gives its rows back
+    assert figures[dead]["in_rotation"] is False and "127.0.0.1" in figures[dead]["last_error"]
+    p = job.progress()
+    assert (p.done, p.ok, p.failed, p.not_run) == (20, 19, 1, 0)
+
+
+def test_a_host_that_dies_mid_job_hands_its_rows_to_the_other(onb_ray, tmp_path: Path) -> None:
+    source = parquet_of(tmp_path, 60, "row {i} [[echo]] [[delay=0.05]]")  # ~0.3 s per row
+    with Simulator(port=0) as a:
+        b = Simulator(port=0).start()
+        try:
+            job = onb_ray.run(source, "{item.text}", tmp_path / "out", model=MODEL, hosts=[a.url, b.url],
+                              concurrency=2)
+            while sum(1 for e in b.events if e.kind == "complete") < 3:
+                assert not job.wait(0.1), "the job ended before the host died"
+        finally:
+            b.stop()  # every open connection closed, the port refuses from now on
+        assert job.wait(180)
+        assert job.error is None
+        out = job.to_pandas()
+        assert sorted(out["id"]) == list(range(60))  # no row lost
+        assert set(out["status"]) == {"ok"}, out[out["status"] != "ok"][["id", "status", "error"]]
+        for row in out.itertuples():
+            assert row.answer == f"row {row.id}"
+        answered_by_b = set(out.loc[out["host"] == b.url, "id"])
+        assert len(answered_by_b) >= 3  # what it answered before it died is kept
+        assert generate_count(a) == 60 - len(answered_by_b)  # the rest went to the host still up
+        figures = {f["host"]: f for f in job.host_figures()}
+        assert figures[b.url]["in_rotation"] is False and figures[a.url]["in_rotation"] is True
+
+
+def test_the_rows_go_to_the_sessions_record_where_the_batch_cache_finds_them(onb_ray, simulator: Simulator,
+                                                                            tmp_path: Path, record_db: Path,
+                                                                            monkeypatch) -> None:
+    import sqlite3
+
+    from ollama_nb import Session
+    from ollama_nb.ray import _record
+
+    texts = [f"row {i} [[echo]]" for i in range(12)]
+    texts[5] = "row 5 [[error-after=1]]"
+    frame = pandas.DataFrame({"id": list(range(12)), "text": texts})
+    job = onb_ray.run(frame, "{item.text}", tmp_path / "out", model=MODEL, hosts=[simulator.url])
+    path = record_db  # a real SQLite file (OLLAMA_NB_DB points at it)
+    session = Session(model=MODEL, host=simulator.url, record=path)
+    assert job.record_to(session) == 12
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT prompt, status, host, request_key, batch, text, in_context FROM turns").fetchall()
+    assert len(rows) == 12
+    assert sorted(r[0] for r in rows) == sorted(texts)
+    assert Counter(r[1] for r in rows) == {"done": 11, "error": 1}
+    assert {r[2] for r in rows} == {simulator.url} and {r[4] for r in rows} == {job.id}
+    assert all(r[3] for r in rows) and len({r[3] for r in rows}) == 12
+    assert {r[0]: r[5] for r in rows}["row 3 [[echo]]"] == "row 3" and {r[6] for r in rows} == {0}
+
+    sent_before = generate_count(simulator)
+    batch = session.map("{item.text}", frame, hosts=[simulator.url], cache=True)
+    batch.wait()
+    assert batch.progress().reused == 11  # the batch's cache found every ok row under the same key
+    assert prompts_sent(simulator)[sent_before:] == ["row 5 [[error-after=1]]"]  # the failed one is sent again
+
+    monkeypatch.setattr(_record, "RECORD_ROWS", 5)  # above the threshold: the Parquet is the record
+    big = onb_ray.run(frame, "{item.text} again", tmp_path / "out2", model=MODEL, hosts=[simulator.url])
+    assert big.record_to(session) is None
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM turns WHERE batch = ?", (big.id,)).fetchone() == (0,)
 
 
 def test_map_adds_the_answer_columns_to_a_dataset_of_your_own(onb_ray, simulator: Simulator) -> None:
@@ -161,8 +230,8 @@ def test_bad_input_is_one_clear_error(onb_ray, simulator: Simulator, tmp_path: P
 
 
 @pytest.mark.timeout(600)
-def test_the_cell_magic_runs_the_template_on_ray_in_a_real_kernel(local_ray, simulator: Simulator,
-                                                                  tmp_path: Path) -> None:
+def test_the_cell_magic_runs_the_template_on_ray_in_a_real_kernel(local_ray, simulator: Simulator, tmp_path: Path,
+                                                                  record_db: Path) -> None:
     from kernel_client import KernelSession
 
     out_dir = tmp_path / "cell-out"
@@ -180,8 +249,12 @@ def test_the_cell_magic_runs_the_template_on_ray_in_a_real_kernel(local_ray, sim
         markdown = [o["data"].get("text/markdown", "") for o in run.outputs if o["output_type"] == "display_data"]
         assert any("4/4 · 4 ok · 0 failed" in m for m in markdown), markdown
         assert f"Answers written as Parquet to {out_dir}" in run.stdout
-        check = kernel.check("print(sorted(got['answer']))\nprint(sorted(set(got['status'])))")
-    answers, statuses = check.stdout.strip().splitlines()
+        check = kernel.check("print(sorted(got['answer']))\nprint(sorted(set(got['status'])))\n"
+                             "import ollama_nb\n"
+                             "print(sorted(t.text for t in ollama_nb.get_session().log(None) "
+                             "if (t.batch or '').startswith('ray-')))")
+    answers, statuses, recorded = check.stdout.strip().splitlines()
+    assert recorded == answers  # the driver wrote one row per item to the session's record
     assert answers == str([f"word {w} in plain" for w in ("alpha", "beta", "delta", "gamma")])
     assert statuses == "['ok']"
     words = ("alpha", "beta", "delta", "gamma")

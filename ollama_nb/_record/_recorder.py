@@ -205,6 +205,17 @@ class SessionRecording:
             reply, sent=sent, prompt=prompt, digest=digest, request_key=key, in_context=False, batch=batch,
         ))
 
+    def write_turn(self, entry: RecordedTurn) -> None:
+        """Record a turn made without a reply here (a Ray job's row, answered on another machine);
+        never raises: the session's one warning on failure."""
+        record = self.record
+        if record is None:
+            return
+        try:
+            record.add(entry)
+        except RecordError as exc:
+            self._warn(exc)
+
     def _add(self, record: Record, reply: BaseReply, entry: Callable[[], RecordedTurn]) -> None:
         """The one writer: add ``entry()`` for ``reply``; a failure warns once per session."""
         try:

@@ -3,8 +3,11 @@ extra), with the batch's progress view: items, ok/failed, items/s; Stop (or the 
 job's stop flag. NAME is a Ray Dataset, a DataFrame or a Parquet path (a variable, or the path itself); OUT_DIR a path
 or a variable holding one.
 
-The answers are in OUT_DIR's Parquet files; that folder is the record of the job (the SQLite record
-gets no rows from it). ``-o VAR`` stores the output as a DataFrame (``ollama_nb.ray.read_output``).
+The answers are in OUT_DIR's Parquet files. The session's SQLite record gets one row per item sent
+(written here, on the driver: the record's only writer) when the job has at most
+``ollama_nb.ray.RECORD_ROWS`` rows (50,000), keyed as ``--over`` keys its items, so a later
+``--over`` with the cache finds them; above that, the summary says that the Parquet folder is the
+record of that job. ``-o VAR`` stores the output as a DataFrame (``ollama_nb.ray.read_output``).
 Every ``{name}`` of the namespace is filled in on the driver; ``{item.col}`` per row on the actors.
 
 Example (a notebook cell)::
@@ -60,10 +63,17 @@ def start_ray_job(magics: OllamaMagics, call: MagicCall) -> Any:
 
 
 def conclude_ray_job(magics: OllamaMagics, call: MagicCall, job: Any) -> None:
-    """Say where the Parquet is; ``-o VAR``: the output as a DataFrame."""
+    """Say where the Parquet is, write the rows to the record (or say why not); ``-o VAR``: the output
+    as a DataFrame."""
+    from ..ray import RECORD_ROWS
+
     if job.error:
         print(f"The Ray job failed: {job.error}")
     print(f"Answers written as Parquet to {job.out_dir} (read them with ollama_nb.ray.read_output).")
+    written = job.record_to(call.session)
+    if written is None:
+        print(f"The record has no rows of this job ({len(job):,} rows > {RECORD_ROWS:,}): "
+              "its Parquet folder is the record of this job.")
     if call.args.output:
         from ..ray import read_output
 

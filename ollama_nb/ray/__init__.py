@@ -5,6 +5,10 @@ one actor per Ollama host, stoppable and resumable. Needs the ``ray`` extra
 - :func:`run` starts a job in the background and returns a :class:`RayJob`: ``progress()``,
   ``stop()`` (every open stream closed, the rest written ``not run``), ``wait()``, ``to_pandas()``.
   Running it again with the same output folder sends only the rows without an ``ok`` answer there.
+- The first job starts one long-lived actor per host (:func:`start_hosts` starts them ahead); the
+  next jobs of the same driver reuse them.
+- ``job.record_to(session)`` writes the rows to the session's SQLite record (up to
+  :data:`RECORD_ROWS` rows; above that the Parquet folder is the job's record).
 - :func:`map` and :class:`Prompt` add the answer columns to a Ray Dataset of your own.
 - Output columns: the input's, then ``answer``, ``parsed`` (JSON text), ``status`` (``ok``,
   ``error``, ``not run``), ``error``, ``host``, ``output_tokens``, ``ttft_s``, ``request_key``.
@@ -24,9 +28,11 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("ollama_nb.ray needs the ray extra: pip install 'ollama_nb[ray]'.") from exc
 
-from ._job import ACTOR_CPUS, BLOCKS_PER_ACTOR, RayJobError, map, run, start_ray
+from ._job import BLOCKS_PER_ACTOR, RayJobError, map, run, start_ray
 from ._prompt import ANSWER_FIELDS, Prompt
+from ._record import RECORD_ROWS
 from ._results import RayJob, read_output
+from ._worker import ACTOR_CPUS, start_hosts
 
-__all__ = ["ACTOR_CPUS", "ANSWER_FIELDS", "BLOCKS_PER_ACTOR", "Prompt", "RayJob", "RayJobError", "map", "read_output",
-           "run", "start_ray"]
+__all__ = ["ACTOR_CPUS", "ANSWER_FIELDS", "BLOCKS_PER_ACTOR", "Prompt", "RECORD_ROWS", "RayJob", "RayJobError", "map",
+           "read_output", "run", "start_hosts", "start_ray"]

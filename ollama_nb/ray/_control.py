@@ -10,7 +10,7 @@ Example:
     >>> control = JobControl(["http://a", "http://b"], total=3)
     >>> control.claim_host(), control.claim_host(), control.claim_host()
     ('http://a', 'http://b', 'http://a')
-    >>> control.add("ok", "http://a", 0, "an answer", 5); control.progress()["ok"]
+    >>> control.add("ok", "http://a", 0, "an answer", 5); control.progress()["counts"]["ok"]
     1
 """
 
@@ -29,7 +29,7 @@ LATEST = 5
 class JobControl:
     """The stop flag, the host rotation and the counts of one job (run as a Ray actor, ``num_cpus=0``)."""
 
-    def __init__(self, hosts: list[str], total: int) -> None:
+    def __init__(self, hosts: list[str], total: int, started: float | None = None) -> None:
         self.hosts = list(hosts)
         self.live = list(hosts)
         self.claims = 0
@@ -41,7 +41,7 @@ class JobControl:
         self.per_host: dict[str, dict[str, Any]] = {h: {"items": 0, "failed": 0, "tokens": 0, "last_error": None}
                                                     for h in hosts}
         self.latest: collections.deque[dict[str, Any]] = collections.deque(maxlen=LATEST)
-        self.t_start = time.monotonic()
+        self.t_start = started if started is not None else time.time()  # the driver's clock: the job's start
 
     # -- the stop flag ------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -94,6 +94,6 @@ class JobControl:
         """Everything a :class:`~ollama_nb.BatchProgress` and the host table need, as plain values."""
         return {
             "total": self.total, "counts": dict(self.counts), "tokens": self.tokens, "sent_done": self.sent_done,
-            "elapsed_s": time.monotonic() - self.t_start, "latest": list(self.latest), "live": list(self.live),
+            "elapsed_s": time.time() - self.t_start, "latest": list(self.latest), "live": list(self.live),
             "per_host": {h: dict(f) for h, f in self.per_host.items()}, "stopping": self.stopping,
         }

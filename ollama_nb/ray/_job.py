@@ -1,12 +1,15 @@
 """Starting a job: :func:`run` (Parquet or a DataFrame in, Parquet out, in the background) and
 :func:`map` (a Ray Dataset in, a lazy Ray Dataset out, for pipelines of your own).
 
+A job: the input is read block by block (``_source``), the driver hands the blocks to one
+long-lived actor per host (``_worker``: started by the first job, reused by the next) through a
+``_feed.Feeder``, a small control actor (``_control``) keeps the counts for ``progress()``.
+
 Settings that keep it working on a laptop and in CI (see :func:`start_ray`): each actor asks for
-``ACTOR_CPUS`` (a fraction of a CPU: with the default of 1 the actors take every CPU and the read
-task starves, so the job hangs), the input is read in at least ``BLOCKS_PER_ACTOR`` blocks per
-actor (a folder of small Parquet files otherwise arrives as one block and one host gets
-everything), Ray's temporary folder goes under the output folder (``_ray``, ignored when the
-Parquet is read) and Ray's usage statistics are off.
+``ACTOR_CPUS`` (a small fraction of a CPU: with the default of 1 the actors take every CPU and the
+read tasks starve, so the job hangs), the input is cut into at least ``BLOCKS_PER_ACTOR`` blocks
+per host (every host gets work), Ray's temporary folder goes under the output folder (``_ray``,
+ignored when the Parquet is read) and Ray's usage statistics are off.
 
 Example:
     >>> job = run("reviews.parquet", "Sentiment of: {item.text}", "out/", model="llama3.2",   # doctest: +SKIP
@@ -18,26 +21,31 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .._errors import OllamaError
 from ..client import resolve_host
+from . import _record
+from ._feed import Feeder
 from ._prompt import ANSWER_FIELDS, Prompt
 from ._results import RayJob, finished_keys
+from ._source import arrow_schema, rows_of
+from ._worker import ACTOR_CPUS, start_hosts
 
 __all__ = ["ACTOR_CPUS", "BLOCKS_PER_ACTOR", "RayJobError", "map", "run", "start_ray"]
 
-#: CPUs each Prompt actor asks Ray for: a fraction, so the read and write tasks always get a CPU.
-ACTOR_CPUS = 0.25
 #: Blocks the input is split into, per actor, at least (so every host gets work).
 BLOCKS_PER_ACTOR = 4
-#: Seconds Ray Data waits for every actor to start before it hands out blocks.
+#: Seconds Ray Data waits for every actor of ``map`` to start before it hands out blocks.
 ACTOR_START_S = 600
 #: Times ``start_ray`` tries ``ray.init`` before its error stands.
 START_ATTEMPTS = 3
-#: Rows per block at most (a stop or a dead host costs at most one block's worth of re-sending).
-ROWS_PER_BLOCK = 256
+#: Rows per block at most: big enough that a host's streams rarely wait for the last rows of a
+#: block, small enough that every host gets several blocks (a stop is at once whatever the size).
+ROWS_PER_BLOCK = 1024
 
 
 class RayJobError(OllamaError):
@@ -119,46 +127,33 @@ def _configure() -> None:
     logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
-def _dataset(source: Any, actors: int) -> tuple[Any, int]:
-    """``source`` as a Ray Dataset split into enough blocks, and its row count."""
-    import ray.data
-
-    if isinstance(source, (str, os.PathLike)):
-        ds = ray.data.read_parquet(str(source))
-        return ds, ds.count()  # from the files' metadata
-    if type(source).__name__ == "DataFrame" and type(source).__module__.startswith("pandas"):
-        total, rows = len(source), _block_rows(len(source), actors)
-        return ray.data.from_pandas([source.iloc[i:i + rows] for i in range(0, total, rows)] or [source]), total
-    if isinstance(source, ray.data.Dataset):
-        return source, source.count()
-    raise RayJobError(f"run() takes a Ray Dataset, a pandas DataFrame or a Parquet path, not {type(source).__name__}.")
-
-
-def _mapped(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: list[str], concurrency: int,
-            format: Any, system: str | None, options: Mapping[str, Any], control: Any, skip_keys: Any,
-            actors_per_host: int, block_rows: int = ROWS_PER_BLOCK) -> Any:
-    import pyarrow as pa
-
-    schema = ds.schema()
+def _checked(schema: Any) -> Any:
+    """``schema`` (Arrow's or a Ray Dataset's) as :func:`arrow_schema` makes it; a RayJobError when
+    a column name is one the answers need."""
     names = list(schema.names) if schema is not None else []
     clash = [name for name in names if name in ANSWER_FIELDS]
     if clash:
         raise RayJobError(f"the input already has column(s) {', '.join(clash)}: rename them (the answers use them).")
-    arrow = getattr(schema, "base_schema", None)
-    if isinstance(arrow, pa.Schema):
-        arrow = pa.schema([f for f in arrow if not f.name.startswith("__index_level_")])  # no pandas index
-    else:
-        arrow = None  # pandas blocks: the types come from each block
-    kwargs = {"prompt": prompt, "model": model, "hosts": hosts, "concurrency": concurrency, "format": format,
-              "system": system, "options": dict(options), "digest": _digest(hosts[0], model),
-              "skip_keys": skip_keys, "control": control, "input_schema": arrow}
-    # blocks of block_rows rows, streaming (one Parquet row group or a folder of small files is one block)
-    ds = ds.repartition(target_num_rows_per_block=block_rows, strict=True)
+    return arrow_schema(schema)
+
+
+def _answers(prompt: str | Callable[[Any], str], *, model: str, hosts: list[str], concurrency: int, format: Any,
+             system: str | None, options: Mapping[str, Any], skip_keys: Any, input_schema: Any) -> dict[str, Any]:
+    """The keywords of :class:`~ollama_nb.ray._prompt.BlockAnswers` for this job."""
+    return {"prompt": prompt, "model": model, "concurrency": concurrency, "format": format, "system": system,
+            "options": dict(options), "digest": _digest(hosts[0], model), "skip_keys": skip_keys,
+            "input_schema": input_schema}
+
+
+def _mapped(ds: Any, answers: Mapping[str, Any], *, hosts: list[str], control: Any) -> Any:
+    """``ds`` with the answer columns, on Ray Data's own actor pool (one :class:`Prompt` actor per host)."""
     import ray.data
 
-    pool = ray.data.ActorPoolStrategy(size=len(hosts) * actors_per_host)
-    return ds.map_batches(Prompt, fn_constructor_kwargs=kwargs, compute=pool, num_cpus=ACTOR_CPUS,
-                          batch_format="pandas", batch_size=block_rows)
+    # blocks of ROWS_PER_BLOCK rows, streaming (one Parquet row group or a folder of small files is one block)
+    ds = ds.repartition(target_num_rows_per_block=ROWS_PER_BLOCK, strict=True)
+    pool = ray.data.ActorPoolStrategy(size=len(hosts))
+    return ds.map_batches(Prompt, fn_constructor_kwargs={**answers, "hosts": hosts, "control": control}, compute=pool,
+                          num_cpus=ACTOR_CPUS, batch_format="pandas", batch_size=ROWS_PER_BLOCK)
 
 
 def _control(hosts: list[str], total: int) -> Any:
@@ -166,7 +161,7 @@ def _control(hosts: list[str], total: int) -> Any:
 
     from ._control import JobControl
 
-    return ray.remote(num_cpus=0)(JobControl).remote(hosts, total)
+    return ray.remote(num_cpus=0)(JobControl).remote(hosts, total, time.time())  # its process starts later
 
 
 def map(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: Sequence[str] | str | None = None,
@@ -179,20 +174,25 @@ def map(ds: Any, prompt: str | Callable[[Any], str], *, model: str, hosts: Seque
     """
     urls = _hosts(hosts)
     _configure()
-    return _mapped(ds, prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
-                   options=options, control=_control(urls, 0), skip_keys=(), actors_per_host=1)
+    answers = _answers(prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
+                       options=options, skip_keys=(), input_schema=_checked(ds.schema()))
+    return _mapped(ds, answers, hosts=urls, control=_control(urls, 0))
 
 
 def run(source: Any, prompt: str | Callable[[Any], str], out_dir: str | os.PathLike[str], *, model: str,
         hosts: Sequence[str] | str | None = None, concurrency: int = 4, format: Any = None, system: str | None = None,
         **options: Any) -> RayJob:
     """Send ``prompt`` once per row of ``source`` on Ray, writing Parquet to ``out_dir``; returns at
-    once with a :class:`RayJob` (``stop()``, ``wait()``, ``progress()``, ``to_pandas()``). Running
-    it again with the same ``out_dir`` sends only the rows without an ``ok`` answer there.
+    once with a :class:`RayJob` (``stop()``, ``wait()``, ``progress()``, ``to_pandas()``,
+    ``record_to(session)``). Running it again with the same ``out_dir`` sends only the rows without
+    an ``ok`` answer there. The hosts' worker actors are started by the first job and reused by the
+    next ones (:func:`start_hosts` starts them ahead).
 
     Example:
         >>> job = run(df, "Sentiment of: {item.text}", "out/", model="llama3.2", hosts="h1,h2")  # doctest: +SKIP
     """
+    import ray
+
     if concurrency < 1:
         raise RayJobError("concurrency must be 1 or more.")
     urls = _hosts(hosts)
@@ -200,10 +200,21 @@ def run(source: Any, prompt: str | Callable[[Any], str], out_dir: str | os.PathL
     out.mkdir(parents=True, exist_ok=True)
     start_ray(out / "_ray")
     _configure()
-    ds, total = _dataset(source, len(urls))
+    rows = rows_of(source)
+    if rows is None:
+        raise RayJobError(f"run() takes a Ray Dataset, a pandas DataFrame or a Parquet path, not "
+                          f"{type(source).__name__}.")
+    total = rows.total
+    answers = _answers(prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
+                       options=options, skip_keys=finished_keys(out), input_schema=_checked(rows.schema))
     control = _control(urls, total)
-    mapped = _mapped(ds, prompt, model=model, hosts=urls, concurrency=concurrency, format=format, system=system,
-                     options=options, control=control, skip_keys=finished_keys(out), actors_per_host=1,
-                     block_rows=_block_rows(total, len(urls)))
-    return RayJob(mapped, out, control, model=model, total=total, hosts=urls).start()
-
+    workers = start_hosts(urls)
+    job_id = uuid.uuid4().hex[:12]
+    collect = total <= _record.RECORD_ROWS
+    settings = {"answers": answers, "control": control, "out_dir": str(out.resolve()), "run": job_id,
+                "collect": collect}
+    ray.get([w.begin.remote(job_id, settings) for w in workers.values()])
+    feeder = Feeder(rows.blocks(_block_rows(total, len(urls))), workers, job_id=job_id, control=control,
+                    collect=collect)
+    request = {"model": model, "format": format, "system": system, "options": dict(options)}
+    return RayJob(feeder, out, control, model=model, total=total, hosts=urls, request=request).start()

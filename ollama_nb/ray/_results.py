@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..batch import BatchProgress, ItemResult, one_line
 
@@ -66,33 +66,57 @@ class RayJob:
     ``len()``, ``model``), so ``%%ollama --over NAME --ray OUT`` shows it like a batch.
     """
 
-    def __init__(self, dataset: Any, out_dir: Path, control: Any, *, model: str, total: int, hosts: list[str]) -> None:
+    def __init__(self, feeder: Any, out_dir: Path, control: Any, *, model: str, total: int, hosts: list[str],
+                 request: Mapping[str, Any] | None = None) -> None:
         self.out_dir = out_dir
         self.model = model
         self.total = total
         self.hosts = hosts
         self.error: str | None = None
-        self._dataset = dataset
+        self.request = dict(request or {"model": model})
+        self._feeder = feeder
         self._control = control
         self._last: dict[str, Any] | None = None
         self._ended = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> RayJob:
-        """Write the dataset to :attr:`out_dir` in a thread of its own; returns the job (once)."""
+        """Hand the dataset's blocks to the host workers in a thread of its own; returns the job (once)."""
 
         def main() -> None:
             try:
-                self._dataset.write_parquet(str(self.out_dir))
+                self._feeder.run()
             except Exception as exc:  # nothing else would see it in this thread
                 self.error = one_line(exc)
             finally:
                 self._snapshot()
+                self._feeder.end()
                 self._ended.set()
 
         self._thread = threading.Thread(target=main, name="ollama_nb-ray-job", daemon=True)
         self._thread.start()
         return self
+
+    @property
+    def id(self) -> str:
+        """The job's id: its Parquet files' prefix and its rows' batch tag in the record."""
+        return f"ray-{self._feeder.job_id}"
+
+    def record_to(self, session: Any) -> int | None:
+        """Write this job's rows to ``session``'s SQLite record (waits for the end): one turn per row
+        sent, keyed as ``Session.map`` keys its items. Returns how many; None when the job has more
+        than :data:`~ollama_nb.ray.RECORD_ROWS` rows (its Parquet folder is then its record).
+
+        Example:
+            >>> job.record_to(ollama_nb.get_session())   # doctest: +SKIP
+            40
+        """
+        from ._record import write_record
+
+        self.wait()
+        if not self._feeder.collect:
+            return None
+        return write_record(self._feeder.record, session.recording, request=self.request, batch=self.id)
 
     # -- what the caller reads ----------------------------------------------------------------------
     @property
@@ -154,6 +178,7 @@ class RayJob:
         """Set the stop flag: every actor closes its open streams; the unsent rows are written ``not run``."""
         try:
             self._control.stop.remote()
+            self._feeder.stop()
         except Exception:  # Ray is gone: nothing runs any more
             pass
 
