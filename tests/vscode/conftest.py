@@ -7,6 +7,7 @@ A failing test leaves a screenshot in out/vscode-failures/.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ import pytest
 from browser.conftest import running_in_ci
 from browser.jupyter import REPO, JupyterServer, chromium, chromium_path, jupyter_server
 
-from .code_server import JUPYTER_SERVER_ARGS, CodeServer, code_server, why_unavailable
+from .code_server import JUPYTER_SERVER_ARGS, CodeServer, ConsoleLog, code_server, why_unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext
@@ -96,12 +97,17 @@ def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browse
     must be in view to be read.
     """
     created = browser.new_context(viewport={"width": 1400, "height": 4000})
+    console = ConsoleLog()
+    console.watch(created)
     try:
         yield created
     finally:
         report = getattr(request.node, "onb_report_call", None)
+        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+        if os.environ.get("ONB_VSCODE_CONSOLE"):
+            console.write(FAILURE_SCREENSHOTS.parent / "vscode-console" / f"{name}.log")
         if report is not None and report.failed:
-            name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+            console.write(FAILURE_SCREENSHOTS / f"{name}-console.log")
             FAILURE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             for index, page in enumerate(created.pages):
                 with suppress(Exception):  # the page may be gone; the test's failure matters more
