@@ -2,24 +2,28 @@
 
 Every test here is marked ``vscode`` and ``browser``. Without the tools scripts/test.sh installs (.venv-vscode/,
 Debian's chromium, Playwright) the directory is skipped, except under CI (CI=true), where that fails.
-A failing test leaves a screenshot in out/vscode-failures/.
+A failing test leaves a screenshot and the browser console (ConsoleLog) in out/vscode-failures/.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from browser.conftest import running_in_ci
-from browser.jupyter import REPO, JupyterServer, chromium, chromium_path, jupyter_server
+from browser_harness import (  # noqa: F401 - the hook applies to this directory's tests
+    browser_missing,
+    failure_name,
+    mark_directory,
+    pytest_runtest_makereport,
+    save_failure_screenshots,
+)
+from browser.jupyter import REPO, JupyterServer, chromium, jupyter_server
 
 from .code_server import JUPYTER_SERVER_ARGS, CodeServer, ConsoleLog, code_server, why_unavailable
 
@@ -31,31 +35,11 @@ FAILURE_SCREENSHOTS = REPO / "out" / "vscode-failures"
 
 
 def _why_unavailable() -> str | None:
-    if chromium_path() is None:
-        return "chromium is not installed (run `bash scripts/test.sh tests/vscode`, which apt-installs it)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (run `bash scripts/test.sh tests/vscode`)"
-    return why_unavailable()
+    return browser_missing("bash scripts/test.sh tests/vscode") or why_unavailable()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = _why_unavailable()
-    for item in items:
-        if VSCODE_DIR not in Path(str(item.path)).resolve().parents:
-            continue
-        item.add_marker(pytest.mark.browser)
-        item.add_marker(pytest.mark.vscode)
-        if reason and not running_in_ci():
-            item.add_marker(pytest.mark.skip(reason=f"VS Code tests skipped: {reason}"))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    setattr(item, f"onb_report_{report.when}", report)
-    return report
+    mark_directory(items, VSCODE_DIR, ("browser", "vscode"), _why_unavailable(), "VS Code tests")
 
 
 @pytest.fixture(scope="package")
@@ -91,7 +75,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
-    """A fresh browser context per test; a screenshot of its page when the test failed.
+    """A fresh browser context per test; a screenshot of its page and its browser console when the test failed.
 
     The window is tall: VS Code renders the outputs of the cells in view only, and every cell of a test notebook
     must be in view to be read.
@@ -102,14 +86,10 @@ def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browse
     try:
         yield created
     finally:
-        report = getattr(request.node, "onb_report_call", None)
-        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
-        if os.environ.get("ONB_VSCODE_CONSOLE"):
-            console.write(FAILURE_SCREENSHOTS.parent / "vscode-console" / f"{name}.log")
-        if report is not None and report.failed:
+        name = failure_name(request)
+        if name is not None:
             console.write(FAILURE_SCREENSHOTS / f"{name}-console.log")
-            FAILURE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            for index, page in enumerate(created.pages):
-                with suppress(Exception):  # the page may be gone; the test's failure matters more
-                    page.screenshot(path=str(FAILURE_SCREENSHOTS / f"{name}-{index}.png"))
+        elif os.environ.get("ONB_VSCODE_CONSOLE"):
+            console.write(REPO / "out" / "vscode-console" / f"{request.node.name}.log")
+        save_failure_screenshots(request, created.pages, FAILURE_SCREENSHOTS)
         created.close()
