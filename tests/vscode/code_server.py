@@ -61,6 +61,8 @@ _DEEP_TEXT = """() => {
   const container = document.querySelector('#container');
   return container ? walk(container) : '';
 }"""
+# what the webview logs when a widget class does not load (the Jupyter extension's message, typo included; RequireJS's)
+WIDGET_FAILURE_SIGNS = ("Failed to to Widget load class", "Mismatched anonymous define()")
 SETTINGS = {
     "workbench.startupEditor": "none",
     "security.workspace.trust.enabled": False,
@@ -197,6 +199,10 @@ class ConsoleLog:
 
     def _line(self, where: str, kind: str, origin: str, text: str) -> None:
         self.lines.append(f"{time.monotonic() - self.started:8.2f} {where:<6} {kind:<8} {origin}: {text}")
+
+    def widget_failures(self) -> list[str]:
+        """Lines where the webview failed to load a widget's class: that widget never renders."""
+        return [line for line in self.lines if any(sign in line for sign in WIDGET_FAILURE_SIGNS)]
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

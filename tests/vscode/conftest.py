@@ -74,14 +74,19 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+def console() -> ConsoleLog:
+    """The browser console of the test's context (``context`` fills it)."""
+    return ConsoleLog()
+
+
+@pytest.fixture
+def context(browser: Browser, console: ConsoleLog, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
     """A fresh browser context per test; a screenshot of its page and its browser console when the test failed.
 
     The window is tall: VS Code renders the outputs of the cells in view only, and every cell of a test notebook
     must be in view to be read.
     """
     created = browser.new_context(viewport={"width": 1400, "height": 4000})
-    console = ConsoleLog()
     console.watch(created)
     try:
         yield created
