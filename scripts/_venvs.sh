@@ -67,34 +67,39 @@ onb_stamp_is_current() {
     [ -f "$1/.onb-$2" ] && [ "$(cat "$1/.onb-$2")" = "$3" ]
 }
 
+# onb_apt_get PACKAGE...: apt-get install the Debian packages (as root or with sudo). Status 2 (nothing said) when
+# this machine cannot: neither root nor sudo, or no apt-get; status 1 when apt-get failed (the tail of its log said).
+onb_apt_get() {
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 || return 2
+        sudo="sudo"
+    fi
+    command -v apt-get >/dev/null 2>&1 || return 2
+    local log
+    log="$(mktemp -t onb-apt.XXXXXX.log)"
+    onb_say "installing Debian $* with apt-get (log: $log)"
+    if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+           && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; } >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        onb_say "error: apt-get install $* failed (full log: $log)"
+        return 1
+    fi
+}
+
 # onb_apt_install COMMAND PACKAGE: apt-get install PACKAGE (as root or with sudo) unless COMMAND exists.
 onb_apt_install() {
-    local command="$1" package="$2"
+    local command="$1" package="$2" status=0
     if command -v "$command" >/dev/null 2>&1; then
         return 0
     fi
-    local sudo=""
-    if [ "$(id -u)" != 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then
-            sudo="sudo"
-        else
-            onb_say "warning: $command is missing and neither root nor sudo is available; the tests that need it will skip (or fail under CI=true)"
-            return 0
-        fi
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        onb_say "warning: $command is missing and apt-get is not available; install $package yourself"
+    onb_apt_get "$package" || status=$?
+    if [ "$status" = 2 ]; then
+        onb_say "warning: $command is missing and $package cannot be installed here (apt-get as root or with sudo);" \
+            "the tests that need it will skip (or fail under CI=true)"
         return 0
     fi
-    local log
-    log="$(mktemp -t onb-apt.XXXXXX.log)"
-    onb_say "installing Debian $package with apt-get (log: $log)"
-    if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q \
-           && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$package"; } >"$log" 2>&1; then
-        tail -n 30 "$log" >&2
-        onb_say "error: apt-get install $package failed (full log: $log)"
-        return 1
-    fi
+    return "$status"
 }
 
 # onb_ensure_chromium: Debian's chromium for the browser tests (Playwright cannot download one here).

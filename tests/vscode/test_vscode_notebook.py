@@ -22,7 +22,7 @@ from browser.jupyter import REPO, JupyterServer
 from browser.test_stop_button import CURSOR, flat, next_event
 from ollama_nb.simulator import Event, Simulator
 
-from .code_server import CodeServer, VSCodeNotebook, click_now, open_notebook
+from .code_server import CodeServer, ConsoleLog, VSCodeNotebook, click_now, open_notebook
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -147,7 +147,8 @@ def assert_answer_and_footer(cell: dict[str, Any]) -> tuple[str, str]:
 @pytest.mark.timeout(360)
 @pytest.mark.parametrize("kernel", ["onb-k7", "onb-k6"])
 def test_stream_stop_interrupt_chat_over_and_history(
-    context: BrowserContext, vscode: CodeServer, jupyter: JupyterServer, sim: Simulator, kernel: str
+    context: BrowserContext, console: ConsoleLog, vscode: CodeServer, jupyter: JupyterServer, sim: Simulator,
+    kernel: str,
 ) -> None:
     name = f"ollama-vscode-{kernel}.ipynb"
     jupyter.write_notebook(name, notebook_cells(sim.url), kernel=kernel)
@@ -209,3 +210,5 @@ def test_stream_stop_interrupt_chat_over_and_history(
     assert widgets == [], f"widget outputs left in cells {widgets}: {[cells[i]['outputs'] for i in widgets]}"
     assert nb.widget_count() == 0, "a widget is left in the outputs"
     assert dialogs == []
+    # every Stop button rendered, the first one too (it is up for about a second, before the first Markdown output)
+    assert console.widget_failures() == []

@@ -1,8 +1,8 @@
 """HTML/JS in a model's answer, a tool's result and a server's fields runs nothing in VS Code's output webview.
 
-Every magic and subcommand (tests/untrusted.py) is fed by a hostile simulator; a payload that ran would set
-``window.__pwned`` in the webview. A control cell at the end shows trusted HTML whose handler does run there (VS Code
-runs scripts in a text/html output), so the test can fail.
+Every magic and subcommand (tests/untrusted.py), on ipykernel 7 and 6, is fed by a hostile simulator; a payload that
+ran would set ``window.__pwned`` in the webview. A control cell at the end shows trusted HTML whose handler does run
+there (VS Code runs scripts in a text/html output), so the test can fail.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ def hostile() -> Iterator[Simulator]:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("kernel", ["onb-k7", "onb-k6"])
 def test_hostile_answer_tool_result_and_server_text_run_nothing_in_the_webview(
-    context: BrowserContext, vscode: CodeServer, jupyter: JupyterServer, hostile: Simulator, tmp_path: Path
+    context: BrowserContext, vscode: CodeServer, jupyter: JupyterServer, hostile: Simulator, tmp_path: Path,
+    kernel: str,
 ) -> None:
     save_path = tmp_path / "<img src=x onerror=window.__pwned=1>.json"
     setup = (f'%load_ext ollama_nb\n%config OllamaMagics.host = "{hostile.url}"\n'
@@ -44,12 +46,12 @@ def test_hostile_answer_tool_result_and_server_text_run_nothing_in_the_webview(
     # Run All stops at the first cell that fails: the control cell goes before the one failing cell kept
     cells_in = [cell for cell in hostile_cells(str(save_path).replace(" ", "\\ ")) if cell not in FAILING]
     sources = [setup, *cells_in, CONTROL, FAILING[0]]
-    name = "hostile-vscode.ipynb"
-    jupyter.write_notebook(name, sources, kernel="onb-k7")
+    name = f"hostile-vscode-{kernel}.ipynb"
+    jupyter.write_notebook(name, sources, kernel=kernel)
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    nb = open_notebook(page, vscode, name, jupyter, KERNEL_LABELS["onb-k7"])
+    nb = open_notebook(page, vscode, name, jupyter, KERNEL_LABELS[kernel])
     nb.run_all()
     failing = len(sources) - 1
     cells = saved_cells(jupyter, name, lambda saved: bool(saved[failing].get("outputs")), timeout=180)

@@ -38,14 +38,26 @@ cp unpacked/@vscode/jupyter-ipywidgets8/dist/ipywidgets.js ext/out/w8.js
     # RequireJS binds to `this`, which is undefined in an ES module preload: bind it to globalThis instead.
     sed 's/}(this,/}(globalThis,/' unpacked/requirejs/require.js
     cat unpacked/jquery/dist/jquery.js
-    printf '\nglobalThis.$ = globalThis.jQuery;\nglobalThis.requirejs = requirejs;\nglobalThis.require = requirejs;\nglobalThis.define = define;\n'
-    # The widget scripts are loaded from here, after RequireJS is global: as preloads of their own they load in
-    # parallel with this one, and one that ran first registered its modules nowhere ("Error loading
-    # @jupyter-widgets/base" under load).
-    printf '%s\n' 'export async function activate(context) {' \
-        '  for (const name of ["./w7.js", "./w8.js"]) {' \
+    printf '\nglobalThis.$ = globalThis.jQuery;\nglobalThis.requirejs = requirejs;\nglobalThis.require = requirejs;\n'
+    # RequireJS's define is global only while a widget script's load() registers its modules with it. A global
+    # define is called by any UMD bundle loaded later into the same webview: VS Code's built-in Mermaid renderer
+    # (mermaid-markdown-features, loaded with the first Markdown output) calls it anonymously, and the next widget
+    # class RequireJS loads fails with "Mismatched anonymous define() module" (the widget never renders and the
+    # widget manager stops; Mermaid breaks too: microsoft/vscode-jupyter#17528).
+    # The widget scripts are loaded from here, after RequireJS: as preloads of their own they load in parallel
+    # with this one, and one that ran first registered its modules nowhere ("Error loading @jupyter-widgets/base").
+    printf '%s\n' 'const amdDefine = define;' \
+        'function withDefine(load) {' \
+        '  return function (...args) {' \
+        '    globalThis.define = amdDefine;' \
+        '    try { return load.apply(this, args); } finally { delete globalThis.define; }' \
+        '  };' \
+        '}' \
+        'export async function activate(context) {' \
+        '  for (const [name, loader] of [["./w7.js", "vscIPyWidgets7"], ["./w8.js", "vscIPyWidgets8"]]) {' \
         '    const widgets = await import(new URL(name, import.meta.url).href);' \
         '    await widgets.activate(context);' \
+        '    globalThis[loader].load = withDefine(globalThis[loader].load);' \
         '  }' \
         '}'
 } > ext/out/preload.js
