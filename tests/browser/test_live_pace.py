@@ -1,9 +1,9 @@
 """A live cell that feels live in JupyterLab and Notebook 7: the page shows a paced reply within 0.5 s.
 
 The simulator paces a reply of numbered words (``tests/pace.py``) at 100 tokens/s (and at 20 in
-JupyterLab on ipykernel 7). A MutationObserver in the page stamps every change of the cell's output area (``performance.timeOrigin
-+ performance.now()``, turned into this machine's monotonic clock) with the highest word the
-outputs then show; token ``k`` is sent no earlier than the simulator's request time + ``k`` x the
+JupyterLab on ipykernel 7). A MutationObserver in the page stamps every change of the cell's
+output area (``performance.timeOrigin + performance.now()``, turned into this machine's monotonic
+clock) with the highest word the outputs then show; token ``k`` is sent no earlier than the simulator's request time + ``k`` x the
 delay, so the lags measured are upper bounds. Asserted: p95 lag ≤ 0.5 s and no pause longer than
 0.5 s in what the page shows while the reply streams; the cell ends as one answer and the footer.
 """
