@@ -27,10 +27,6 @@ MAX_LAG_S = 0.5
 MAX_PAUSE_S = 0.5
 TIMES_REPLY = 5
 BYTES_PER_SECOND = 1024
-#: Real kernels and browsers on a shared machine: one pause over the target is a stall of the
-#: machine (a kernel, the simulator or the browser not scheduled in time), two are a regression
-#: (the rule before paused once a second). The exact maximum is a bench/live.py figure.
-STALLS_ALLOWED = 1
 
 #: For a browser page (``page.evaluate(WATCH_OUTPUTS, index)``): records (epoch seconds, highest
 #: numbered word shown) in ``window.__onbShown`` at every change of cell ``index``'s outputs.

@@ -7,10 +7,9 @@ a display message shows says how far the shown text has got. Token ``k`` is sent
 the simulator's request time + ``k`` x the delay, so the lags measured are upper bounds.
 
 Asserted, the issue's targets: p95 lag ≤ 0.5 s, no pause longer than 0.5 s between display
-messages while the reply streams but one (a stall of the shared machine: the rule before paused
-once a second; the exact maximum is a bench/live.py figure), iopub traffic ≤ 5x the reply + 1 KB
-per second of streaming,
-and the cell still ends as one answer holding the model's text. Traffic is every iopub message
+messages while the reply streams (the view refreshes every 0.3 s: 0.2 s of margin for the kernel
+and this process), iopub traffic ≤ 5x the reply + 1 KB per second of streaming, and the cell still
+ends as one answer holding the model's text. Traffic is every iopub message
 of the cell but the ``execute_input`` echo of its source.
 """
 
@@ -24,7 +23,7 @@ from ollama_nb.simulator import Simulator
 
 from kernel_client import KernelSession, Message
 from pace import (
-    BYTES_PER_SECOND, MAX_LAG_S, MAX_PAUSE_S, STALLS_ALLOWED, TIMES_REPLY, Pace, highest_word, paced_prompt,
+    BYTES_PER_SECOND, MAX_LAG_S, MAX_PAUSE_S, TIMES_REPLY, Pace, highest_word, paced_prompt,
     percentile,
 )
 from test_kernel import kernel, kernel_name, running_kernel  # noqa: F401  (the same fixtures)
@@ -77,7 +76,7 @@ def test_shown_text_trails_a_paced_model_by_at_most_half_a_second(
     print(measured)
     assert highest_word(text) == count - 1
     assert percentile(pace.lags(), 0.95) <= MAX_LAG_S, measured
-    assert pace.pauses_over(MAX_PAUSE_S) <= STALLS_ALLOWED, measured
+    assert pace.max_pause() <= MAX_PAUSE_S, measured
     assert traffic <= allowance, measured
     answers = [o for o in run.outputs if "text/plain" in o.get("data", {}) and o["data"]["text/plain"] == text]
     assert len(answers) == 1, "the cell does not end as one answer"

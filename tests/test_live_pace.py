@@ -5,8 +5,9 @@ is a fake one advanced by one token's time per chunk (the view's clock is inject
 display message goes through IPython's display machinery to a publisher that stamps it with that
 clock. For each token: its lag is the time from its arrival to the first display message sent
 after it (which holds it). Asserted, as issue-level targets: the longest pause between display
-messages while text streams is at most 0.5 s, every token is shown within 0.5 s, and the traffic
-stays within 5x the reply plus 1 KB per second of streaming; the cell still ends as one answer.
+messages while text streams is at most 0.5 s (and at most the view's forced interval plus one
+token's time: the margin left for a real kernel's delays), every token is shown within 0.5 s, and the
+traffic stays within 5x the reply plus 1 KB per second of streaming; the cell still ends as one answer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from ollama_nb.view import StreamView
 
 from pace import BYTES_PER_SECOND, MAX_LAG_S, MAX_PAUSE_S, TIMES_REPLY, Pace
 from test_stream_view import FakeClock, RecordingPublisher, publisher  # noqa: F401  (the same fixture)
+
+#: The view's forced refresh interval in a cell it owns (StreamView's ``max_pause``).
+FORCED_INTERVAL_S = StreamView.__init__.__kwdefaults__["max_pause"]
 
 
 @pytest.fixture
@@ -67,6 +71,9 @@ def test_the_shown_text_never_trails_the_model_by_more_than_half_a_second(
     figures = f"{paced.figures()}, {publisher.bytes() / size:.2f}x the reply, {len(publisher.messages)} messages"
     assert max(paced.lags()) <= MAX_LAG_S, figures
     assert paced.max_pause() <= MAX_PAUSE_S, figures
+    # the margin real kernels and browsers need for their own delays: the view pauses no longer than
+    # its forced interval (0.3 s) and the wait for the next token; 0.2 s or more is left at 5-200/s
+    assert paced.max_pause() <= FORCED_INTERVAL_S + 1 / tokens_per_s + 1e-9, figures
     assert publisher.bytes() <= TIMES_REPLY * size + BYTES_PER_SECOND * seconds, figures
     answer, footer = publisher.outputs()
     assert answer["data"]["text/plain"] == reply.text

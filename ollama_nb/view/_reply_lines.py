@@ -38,7 +38,8 @@ def short_text(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def status_line(model: str, reply: BaseReply | None) -> str:
+def status_line(model: str, reply: BaseReply | None, *, rate: bool = True) -> str:
+    """Model, seconds and tokens so far (and tokens/s unless ``rate=False``), joined by " · "."""
     if reply is None:
         return model
     elapsed = reply.elapsed_s
@@ -46,7 +47,7 @@ def status_line(model: str, reply: BaseReply | None) -> str:
     if reply.output_chunks:
         parts.append(f"{reply.output_chunks} tokens")
         t = reply.timing
-        if t.tokens_per_s:
+        if rate and t.tokens_per_s:
             parts.append(f"{t.tokens_per_s:.1f} tok/s")
     elif elapsed > 1.5:
         parts.append("waiting for the first token (the model may be loading)")
