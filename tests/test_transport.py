@@ -12,6 +12,7 @@ import gc
 import inspect
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -381,6 +382,15 @@ class RawServer:
                     if not data:
                         break
                     received += data
+                # Read the whole body too: a socket closed with unread bytes sends a reset, which
+                # the client may see before or after the answer (a race, not the server's answer).
+                head, _, body = received.partition(b"\r\n\r\n")
+                match = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                while match and len(body) < int(match.group(1)):
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    body += data
                 conn.sendall(self.answer)
 
     def close(self) -> None:
