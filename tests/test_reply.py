@@ -54,10 +54,13 @@ class SilentServer:
     The simulator always sends its first line at once (``[[delay=S]]`` only spaces the chunks
     after the first), so waiting for the first byte needs this stand-in. ``request_received`` is
     set once a whole request (headers and Content-Length body) arrived; ``closed`` when the
-    client's connection is closed (recv gives b"" or fails).
+    client's connection is closed (recv gives b"" or fails). With ``answer_first``, the first
+    request on the connection gets that whole answer and the connection stays open (pooled):
+    only the next request waits for ever.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, answer_first: bytes | None = None) -> None:
+        self._answer_first = answer_first
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(4)
@@ -87,6 +90,10 @@ class SilentServer:
                     break
                 self.received += data
                 if self._whole_request():
+                    if self._answer_first is not None:
+                        conn.sendall(self._answer_first)
+                        self._answer_first, self.received = None, b""
+                        continue
                     self.request_received.set()
         self.closed.set()
 
@@ -516,12 +523,7 @@ def test_ctrl_c_while_blocked_stops_the_reply_and_keeps_the_text(simulator: Simu
 
 
 @pytest.mark.timeout(15)
-@pytest.mark.xfail(
-    reason="BUG: Reply.stop() from another thread cannot interrupt Client._send while it waits for "
-    "the response headers (_reply.py Reply.stop: _response is still None, so no socket is shut "
-    "down); the iteration blocks until the read timeout",
-    strict=True,
-)
+@pytest.mark.usefixtures("sync_transport")
 def test_stop_from_another_thread_while_waiting_for_the_first_byte(silent_server: SilentServer) -> None:
     with Client(silent_server.host, timeout=1.5, retries=0) as client:
         reply = client.chat("llama3.2", user("hi"))
@@ -535,6 +537,33 @@ def test_stop_from_another_thread_while_waiting_for_the_first_byte(silent_server
             reader.join(timeout=10)
     assert closed, "the server still held the connection 0.75 s after stop()"
     assert reply.stopped and reply.text == ""
+
+
+VERSION_ANSWER = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{"version":"0.33.0"}'
+
+
+@pytest.mark.timeout(15)
+def test_stop_from_another_thread_before_the_first_byte_on_a_pooled_connection(monkeypatch) -> None:
+    # urllib3 (the blocking client's default) hands over a reused connection's socket too; h11's
+    # transport reports only a new connection's (httpcore traces no stream for a pooled one)
+    monkeypatch.setenv("OLLAMA_NB_TRANSPORT", "urllib3")
+    server = SilentServer(answer_first=VERSION_ANSWER)
+    try:
+        with Client(server.host, timeout=1.5, retries=0) as client:
+            assert client.version() == "0.33.0"  # the connection is now in the pool
+            reply = client.chat("llama3.2", user("hi"))
+            reader = threading.Thread(target=reply.read)
+            reader.start()
+            try:
+                assert server.request_received.wait(timeout=5)
+                reply.stop()
+                closed = server.closed.wait(timeout=0.75)  # half the read timeout
+            finally:
+                reader.join(timeout=10)
+    finally:
+        server.close()
+    assert closed, "the server still held the pooled connection 0.75 s after stop()"
+    assert reply.stopped and reply.error is None and reply.text == ""
 
 
 @pytest.mark.usefixtures("sync_transport")

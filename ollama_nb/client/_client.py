@@ -36,7 +36,7 @@ from ._protocol import BUSY_STATUSES, RETRYABLE, read_error, redirect_error, req
 from ._release import keep, release
 from ._reply import AsyncOpener, AsyncReply, BaseReply, BeforeSend, Opener, Reply
 from ._request import ChatRequest, GenerateRequest, Request
-from ._transport import Transport, chosen_transport
+from ._transport import Transport, chosen_transport, trace_waiting_socket
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -229,7 +229,8 @@ class Client(_ClientBase[Reply]):
         self, method: str, path: str, body: Any = None, *, model: str | None = None, before_send: BeforeSend = _nothing
     ) -> httpx.Response:
         """Send with retries before the first byte; ``before_send`` runs before each attempt."""
-        request = self._http.build_request(method, path, json=body)
+        # the trace hands the socket to a reply stopped from another thread before the first byte
+        request = self._http.build_request(method, path, json=body, extensions={"trace": trace_waiting_socket})
         attempt = 0
         while True:
             before_send()

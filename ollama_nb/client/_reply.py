@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Iterator, TypeVar
 
 import httpx
@@ -31,9 +32,10 @@ import httpx
 from .._errors import OllamaError, ReplyNotReadError
 from ._body import abody_bytes, body_bytes
 from ._release import keep, release
-from ._reply_state import BaseReply, Chunk, StopRequested, shutdown_connection
+from ._reply_state import BaseReply, Chunk, StopRequested, shutdown_connection, shutdown_socket
 from ._request import Request
 from ._sse import ReplyEvents, aiter_sse
+from ._transport import waiting_socket_to
 
 __all__ = ["AsyncOpener", "AsyncReply", "BaseReply", "BeforeSend", "Chunk", "Opener", "Reply", "running_loop"]
 
@@ -69,6 +71,7 @@ class Reply(BaseReply):
         super().__init__(request, host=host, **settings)
         self._opener = opener
         self._body: Iterator[bytes] | None = None
+        self._waiting_socket: socket.socket | None = None
 
     @property
     def text(self) -> str:
@@ -93,7 +96,9 @@ class Reply(BaseReply):
         self._begin()
         try:
             while True:
-                self._response = response = self._opener(self.body, self._before_send)
+                with waiting_socket_to(self._note_waiting_socket):
+                    self._response = response = self._opener(self.body, self._before_send)
+                self._waiting_socket = None
                 self._body = body = keep(body_bytes(response))
                 while not self._stop_requested:
                     self._in_read = True
@@ -124,6 +129,12 @@ class Reply(BaseReply):
         finally:
             self.close()
 
+    def _note_waiting_socket(self, sock: socket.socket) -> None:
+        """The socket this reply's request waits on for its answer's headers (closed by a stop)."""
+        self._waiting_socket = sock
+        if self._stop_requested:  # the stop came while the connection was being made
+            shutdown_socket(sock)
+
     def sse(self) -> ReplyEvents:
         """The reply as Server-Sent Events (UTF-8 bytes); closing or cancelling them stops the reply.
 
@@ -145,6 +156,8 @@ class Reply(BaseReply):
         self._stop_requested = True
         if self._response is not None:
             shutdown_connection(self._response)
+        elif self._waiting_socket is not None:  # still waiting for the answer's headers
+            shutdown_socket(self._waiting_socket)
         if not self._started:
             self.close()
         elif not self._in_read:

@@ -37,7 +37,7 @@ from ._rounds import ToolRounds
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["BaseReply", "Chunk", "StopRequested", "shutdown_connection"]
+__all__ = ["BaseReply", "Chunk", "StopRequested", "shutdown_connection", "shutdown_socket"]
 
 #: The ``raw`` of a chunk that stands for no line: empty and read-only (one shared, immutable value).
 _NO_LINE: Mapping[str, Any] = MappingProxyType({})
@@ -71,8 +71,16 @@ def shutdown_connection(response: httpx.Response) -> None:
     stream = getattr(response, "extensions", {}).get("network_stream")
     try:
         sock = stream.get_extra_info("socket") if stream is not None else None
-        if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
+    except AttributeError:
+        sock = None
+    if sock is not None:
+        shutdown_socket(sock)
+
+
+def shutdown_socket(sock: socket.socket) -> None:
+    """Shut ``sock`` both ways (the server sees the close; a read blocked on it returns); never raises."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
     except (OSError, AttributeError):
         pass
 

@@ -25,15 +25,28 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
-from typing import Any, Literal, Union
+import socket
+import threading
+from typing import Any, Callable, Iterator, Literal, Union
 
 import httpx
 
 from .._errors import OllamaError
 
-__all__ = ["ENV_VAR", "TRANSPORTS", "Transport", "TransportName", "chosen_transport", "transport_name"]
+__all__ = [
+    "ENV_VAR",
+    "TRANSPORTS",
+    "WAITING_SOCKET_EVENT",
+    "Transport",
+    "TransportName",
+    "chosen_transport",
+    "trace_waiting_socket",
+    "transport_name",
+    "waiting_socket_to",
+]
 
 ENV_VAR = "OLLAMA_NB_TRANSPORT"
 TransportName = Literal["auto", "aiohttp", "urllib3", "h11"]
@@ -91,3 +104,52 @@ def chosen_transport(setting: Transport, *, asynchronous: bool, verify: bool) ->
 
         return name, Urllib3Transport(verify=verify)
     return name, None
+
+
+# -- the socket a blocking request waits on ------------------------------------------------------------
+#: The trace event the urllib3 transport sends with ``{"socket": sock}`` before it waits for an
+#: answer's headers (a pooled connection too); h11's transport reports a new connection's stream
+#: as ``"connection.connect_tcp.complete"``.
+WAITING_SOCKET_EVENT = "http11.receive_response_headers.socket"
+
+_waiting = threading.local()  # where this thread's request hands its socket, while a reply sends
+
+
+@contextlib.contextmanager
+def waiting_socket_to(sink: Callable[[socket.socket], None]) -> Iterator[None]:
+    """While the block runs, the socket a request of this thread waits on goes to ``sink``.
+
+    So that a blocking reply stopped from another thread can close its connection before the
+    answer's first byte (a model still loading), when there is no response object to close yet.
+
+    Example:
+        >>> with waiting_socket_to(print):
+        ...     pass
+    """
+    previous = getattr(_waiting, "sink", None)
+    _waiting.sink = sink
+    try:
+        yield
+    finally:
+        _waiting.sink = previous
+
+
+def trace_waiting_socket(event: str, info: dict[str, Any]) -> None:
+    """httpx's ``trace`` extension for a blocking client's requests: hands the socket to the sink.
+
+    Example:
+        >>> trace_waiting_socket("http11.send_request_headers.started", {})  # other events: nothing
+    """
+    sink = getattr(_waiting, "sink", None)
+    if sink is None:
+        return
+    sock: Any = None
+    if event == WAITING_SOCKET_EVENT:
+        sock = info.get("socket")
+    elif event == "connection.connect_tcp.complete":
+        try:
+            sock = info["return_value"].get_extra_info("socket")
+        except (KeyError, AttributeError):
+            sock = None
+    if isinstance(sock, socket.socket):
+        sink(sock)

@@ -5,7 +5,9 @@ go through ``http.client`` and C-buffered ``readline``: about half the CPU per t
 token-by-token stream. As in the aiohttp transport, urllib3's failures become the httpx
 exceptions h11's transport raises for the same event, and a response carries a
 ``network_stream`` extension whose ``get_extra_info("socket")`` is its socket while it holds
-one, so :meth:`Reply.stop` can shut it from another thread.
+one, so :meth:`Reply.stop` can shut it from another thread. While a request waits for its answer's
+headers, the socket goes to the request's ``trace`` extension (httpx's request tracing) as the event
+``"http11.receive_response_headers.socket"`` (info ``{"socket": sock}``), pooled connections too.
 
 Example:
     >>> import httpx                                                   # doctest: +SKIP
@@ -15,16 +17,52 @@ Example:
 from __future__ import annotations
 
 import ssl
-from typing import Any, Iterator
+import threading
+from typing import Any, Callable, Iterator
 
 import httpx
 import urllib3
+from urllib3 import connection as connections
+from urllib3 import connectionpool as pools
 from urllib3 import exceptions as errors
+
+from ._transport import WAITING_SOCKET_EVENT
 
 __all__ = ["Urllib3Transport"]
 
 #: The most one read of a body that is not chunked returns (a chunked one gives one chunk a read).
 READ_SIZE = 65536
+
+
+_sending = threading.local()  # the trace callback of the request this thread is sending, if any
+
+
+class _Tracing:
+    """A urllib3 connection that gives its socket to the request's trace before waiting for headers."""
+
+    sock: Any
+
+    def getresponse(self) -> Any:
+        trace: Callable[[str, dict[str, Any]], Any] | None = getattr(_sending, "trace", None)
+        if trace is not None and self.sock is not None:
+            trace(WAITING_SOCKET_EVENT, {"socket": self.sock})
+        return super().getresponse()  # type: ignore[misc]
+
+
+class _HTTPConnection(_Tracing, connections.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Tracing, connections.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(pools.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(pools.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
 
 
 class _Connection:
@@ -100,9 +138,11 @@ class Urllib3Transport(httpx.BaseTransport):
         else:
             tls = {"cert_reqs": "CERT_NONE"}
         self._pool = urllib3.PoolManager(maxsize=limits.max_keepalive_connections or 10, retries=False, **tls)
+        self._pool.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {})
+        _sending.trace = request.extensions.get("trace")
         try:
             response = self._pool.urlopen(
                 request.method,
@@ -118,6 +158,8 @@ class Urllib3Transport(httpx.BaseTransport):
             )
         except (errors.HTTPError, OSError) as exc:
             raise _mapped(exc, reading_body=False) from exc
+        finally:
+            _sending.trace = None
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1", "network_stream": _Connection(response)}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("ascii", "replace")
