@@ -522,21 +522,27 @@ def test_ctrl_c_while_blocked_stops_the_reply_and_keeps_the_text(simulator: Simu
     assert reply.text == "".join(received) != ""
 
 
+def stop_while_waiting(server: SilentServer, client: Client) -> tuple[Reply, bool]:
+    """Stop, from this thread, a reply another thread reads while ``server`` keeps it waiting."""
+    reply = client.chat("llama3.2", user("hi"))
+    reader = threading.Thread(target=reply.read)
+    reader.start()
+    try:
+        assert server.request_received.wait(timeout=5)
+        reply.stop()
+        closed = server.closed.wait(timeout=0.75)  # half the read timeout
+    finally:
+        reader.join(timeout=10)
+    return reply, closed
+
+
 @pytest.mark.timeout(15)
 @pytest.mark.usefixtures("sync_transport")
 def test_stop_from_another_thread_while_waiting_for_the_first_byte(silent_server: SilentServer) -> None:
     with Client(silent_server.host, timeout=1.5, retries=0) as client:
-        reply = client.chat("llama3.2", user("hi"))
-        reader = threading.Thread(target=reply.read)
-        reader.start()
-        try:
-            assert silent_server.request_received.wait(timeout=5)
-            reply.stop()
-            closed = silent_server.closed.wait(timeout=0.75)  # half the read timeout
-        finally:
-            reader.join(timeout=10)
+        reply, closed = stop_while_waiting(silent_server, client)
     assert closed, "the server still held the connection 0.75 s after stop()"
-    assert reply.stopped and reply.text == ""
+    assert reply.stopped and reply.error is None and reply.text == ""
 
 
 VERSION_ANSWER = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{"version":"0.33.0"}'
@@ -551,15 +557,7 @@ def test_stop_from_another_thread_before_the_first_byte_on_a_pooled_connection(m
     try:
         with Client(server.host, timeout=1.5, retries=0) as client:
             assert client.version() == "0.33.0"  # the connection is now in the pool
-            reply = client.chat("llama3.2", user("hi"))
-            reader = threading.Thread(target=reply.read)
-            reader.start()
-            try:
-                assert server.request_received.wait(timeout=5)
-                reply.stop()
-                closed = server.closed.wait(timeout=0.75)  # half the read timeout
-            finally:
-                reader.join(timeout=10)
+            reply, closed = stop_while_waiting(server, client)
     finally:
         server.close()
     assert closed, "the server still held the pooled connection 0.75 s after stop()"
