@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._common import MODEL, Sample, SimProcess, interleave, log, median, paired_ratio, summarize
+from ._common import MODEL, Sample, SimProcess, interleave, log, median, paired_ratio, run_parts, summarize
 
 CONCURRENCY = 4
 PROMPTS = {"short": "Short: item {item} [[tokens=20]]", "plain": "Plain: item {item} [[tokens=20]]",
@@ -115,14 +115,7 @@ def bench_rescore(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
 
 
 def bench_experiment(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, run in (("throughput", bench_throughput), ("rescore", bench_rescore)):
-        log(f"experiment: {name}")
-        try:
-            out[name] = run(sim, quick=quick)
-        except Exception as exc:  # one part failing leaves the other
-            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    return out
+    return run_parts("experiment", (("throughput", bench_throughput), ("rescore", bench_rescore)), sim, quick=quick)
 
 
 def experiment_targets(area: dict[str, Any], fmt: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:

@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from ._common import MODEL, REPO, SimProcess, log, median
+from ._common import MODEL, REPO, SimProcess, median, run_parts
 
 CONCURRENCY = 4
 PACED_ITEM = "item {item} [[tokens=20]] [[delay=0.01]]"  # the child's template renders the same prompt
@@ -82,14 +82,7 @@ def bench_ray(sim: SimProcess, *, quick: bool) -> dict[str, Any]:
         import ray  # noqa: F401
     except ImportError:
         return {"skipped": "the ray extra is not installed (pip install 'ollama_nb[ray]')"}
-    out: dict[str, Any] = {}
-    for name, run in (("speed", bench_speed), ("driver_memory", bench_memory)):
-        log(f"ray: {name}")
-        try:
-            out[name] = run(sim, quick=quick)
-        except Exception as exc:  # one part failing leaves the other
-            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    return out
+    return run_parts("ray", (("speed", bench_speed), ("driver_memory", bench_memory)), sim, quick=quick)
 
 
 # -- the report's rows and section (bench/report.py) ----------------------------------------------
