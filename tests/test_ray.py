@@ -227,6 +227,14 @@ def test_bad_input_is_one_clear_error(onb_ray, simulator: Simulator, tmp_path: P
                     hosts=simulator.url)
     with pytest.raises(onb_ray.RayJobError, match="Parquet path"):
         onb_ray.run(42, "{item}", tmp_path / "o", model=MODEL, hosts=simulator.url)
+    not_parquet = tmp_path / "notes.parquet"
+    not_parquet.write_text("not a Parquet file\n")
+    for path in (not_parquet, tmp_path / "missing.parquet"):
+        with pytest.raises(onb_ray.RayJobError, match="cannot read .* as Parquet"):
+            onb_ray.run(path, "{item}", tmp_path / "o", model=MODEL, hosts=simulator.url)
+    with pytest.raises(onb_ray.RayJobError, match="cannot read the DataFrame"):  # no Arrow type for the column
+        onb_ray.run(pandas.DataFrame({"text": [1, "a"]}), "{item.text}", tmp_path / "o", model=MODEL,
+                    hosts=simulator.url)
 
 
 @pytest.mark.timeout(600)

@@ -200,7 +200,12 @@ def run(source: Any, prompt: str | Callable[[Any], str], out_dir: str | os.PathL
     out.mkdir(parents=True, exist_ok=True)
     start_ray(out / "_ray")
     _configure()
-    rows = rows_of(source)
+    try:
+        rows = rows_of(source)
+    except (OSError, ValueError, TypeError) as exc:  # a missing path; pyarrow's ArrowInvalid/ArrowTypeError
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        what = f"{os.fspath(source)!r} as Parquet" if isinstance(source, (str, os.PathLike)) else "the DataFrame"
+        raise RayJobError(f"cannot read {what}: {first}") from None
     if rows is None:
         raise RayJobError(f"run() takes a Ray Dataset, a pandas DataFrame or a Parquet path, not "
                           f"{type(source).__name__}.")
